@@ -1,0 +1,92 @@
+"""Deciders [ADP-OC]: the stub (default, offline) and an OpenAI-compatible client.
+
+Every response is validated against the decision schema before it leaves the
+adapter; an invalid one raises `DecisionInvalid` and fails DecideST.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from jejakekal.domain.compiler import canonical_json, sha256_text
+from jejakekal.domain.errors import DecisionInvalid
+from jejakekal.domain.ports import DecisionEnvelope, DecisionRequest
+
+SYSTEM_PROMPT = (
+    "You approve or reject an execution plan. Answer with one JSON object: "
+    '{"action": "execute" | "reject", "reason": string}.'
+)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    action: Literal["execute", "reject"]
+    reason: str
+
+
+def _request_body(request: DecisionRequest) -> dict[str, Any]:
+    return {
+        "run_id": request.run_id,
+        "goal": request.goal,
+        "plan_sha256": request.plan_sha256,
+        "nodes": request.nodes,
+    }
+
+
+def validate_decision(raw: Any) -> Decision:
+    try:
+        return Decision.model_validate(raw)
+    except ValidationError as exc:
+        raise DecisionInvalid(f"decider response failed validation: {exc.errors()[0]['msg']}")
+
+
+class StubDecider:
+    """Deterministic: the same request always yields the same decision."""
+
+    name = "stub"
+
+    def decide(self, request: DecisionRequest) -> DecisionEnvelope:
+        body = _request_body(request)
+        decision = validate_decision(
+            {"action": "execute", "reason": f"stub approves plan {request.plan_sha256[:12]}"}
+        )
+        response = {**decision.model_dump(), "request_sha256": sha256_text(canonical_json(body))}
+        return DecisionEnvelope(provider=self.name, request=body, response=response)
+
+
+class OpenAIDecider:
+    """Chat completions against any OpenAI-compatible endpoint."""
+
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float = 60.0):
+        self._url = base_url.rstrip("/") + "/chat/completions"
+        self._model = model
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = timeout
+
+    def decide(self, request: DecisionRequest) -> DecisionEnvelope:
+        body = _request_body(request)
+        payload = {
+            "model": self._model,
+            "temperature": 0,
+            "response_format": {"type": "json_object"},
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": canonical_json(body)},
+            ],
+        }
+        reply = httpx.post(self._url, json=payload, headers=self._headers, timeout=self._timeout)
+        reply.raise_for_status()
+        try:
+            content = reply.json()["choices"][0]["message"]["content"]
+            decision = validate_decision(json.loads(content))
+        except (KeyError, IndexError, TypeError, json.JSONDecodeError) as exc:
+            raise DecisionInvalid(f"decider reply is not a chat completion: {exc}") from exc
+        return DecisionEnvelope(
+            provider=f"{self.name}:{self._model}", request=body, response=decision.model_dump()
+        )

@@ -1,0 +1,1 @@
+"""JSON over HTTP (FastAPI): routes, request parsing and the one error mapper."""

@@ -1,0 +1,38 @@
+"""The one error mapper: every failure leaves as `{"error", "code", "message", ...}`."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from jejakekal.domain.errors import KernelError
+
+log = logging.getLogger("jejakekal.api")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def error_response(exc: KernelError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KernelError)
+    async def kernel_error(_: Request, exc: KernelError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        body = {"error": code, "code": code, "message": str(exc.detail)}
+        return JSONResponse(body, status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal_error(_: Request, exc: Exception) -> JSONResponse:
+        # Opaque to the client; the traceback goes to the log for the operator.
+        log.exception("unhandled error", exc_info=exc)
+        body = {"error": "internal_error", "code": "internal_error", "message": "internal error"}
+        return JSONResponse(body, status_code=500)

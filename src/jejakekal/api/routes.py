@@ -1,0 +1,104 @@
+"""The HTTP API of SPEC section 7 for intents and runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from jejakekal.control import Control
+from jejakekal.domain import errors
+from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.ids import parse_intent_id, parse_run_id
+from jejakekal.domain.status import RunKind, RunStatus
+from jejakekal.api.parsing import openapi_body, read_json, validate
+
+router = APIRouter()
+
+
+def control_of(request: Request) -> Control:
+    control: Control = request.app.state.kernel.control
+    return control
+
+
+@router.get("/healthz", tags=["ops"])
+async def healthz(request: Request) -> dict[str, Any]:
+    kernel = request.app.state.kernel
+    return {
+        "ok": True,
+        "role": kernel.role,
+        "app_version": kernel.settings.app_version,
+        "db": kernel.db_kind,
+        "workers_alive": 1 if kernel.runs_workflows else 0,
+    }
+
+
+@router.post("/intents", status_code=201, openapi_extra=openapi_body(IntentCreate), tags=["intents"])
+async def create_intent(request: Request) -> dict[str, str]:
+    """[API-1] Record an intent: a goal with its inputs and constraints."""
+    body = validate(IntentCreate, await read_json(request), errors.InvalidIntent)
+    intent_id = await run_in_threadpool(control_of(request).create_intent, body)
+    return {"intentId": intent_id}
+
+
+@router.post(
+    "/intents/{intent_id}/run", status_code=202, openapi_extra=openapi_body(RunRequest),
+    tags=["intents"],
+)
+async def start_run(intent_id: str, request: Request) -> dict[str, str]:
+    """[API-2] Start the intent's run (workflow id = intent id); returns after durable start."""
+    intent_id = parse_intent_id(intent_id)
+    body = validate(RunRequest, await read_json(request, allow_empty=True), errors.InvalidRunRequest)
+    started = await run_in_threadpool(control_of(request).start_intent_run, intent_id, body)
+    return {"runId": started.run_id, "workflowId": started.workflow_id}
+
+
+@router.get("/runs", tags=["runs"])
+async def list_runs(
+    request: Request,
+    status: RunStatus | None = None,
+    kind: RunKind | None = None,
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    """Runs, newest first, filtered by status and kind."""
+    items = await run_in_threadpool(
+        lambda: control_of(request).list_runs(
+            status=status.value if status else None, kind=kind.value if kind else None,
+            limit=limit, offset=offset,
+        )
+    )
+    return {"items": items, "limit": limit, "offset": offset}
+
+
+@router.get("/runs/{run_id}", tags=["runs"])
+async def get_run(run_id: str, request: Request) -> JSONResponse:
+    """[API-3] The run view; `run_id` may be a run id or a workflow id."""
+    view = await run_in_threadpool(control_of(request).run_view, parse_run_id(run_id))
+    return JSONResponse(view)
+
+
+@router.post(
+    "/runs/{run_id}/events", status_code=202, openapi_extra=openapi_body(EventRequest),
+    tags=["runs"],
+)
+async def post_event(run_id: str, request: Request) -> dict[str, bool]:
+    """[API-4] Answer a run that waits for input."""
+    run_id = parse_run_id(run_id)
+    event = validate(EventRequest, await read_json(request), errors.InvalidEvent)
+    await run_in_threadpool(control_of(request).send_event, run_id, event)
+    return {"accepted": True}
+
+
+@router.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])
+async def retry_run(run_id: str, request: Request) -> dict[str, Any]:
+    """[API-5] Re-enter a failed run at ExecuteST on the same run id."""
+    return await run_in_threadpool(control_of(request).retry_run, parse_run_id(run_id))
+
+
+@router.post("/runs/{run_id}/cancel", status_code=202, tags=["runs"])
+async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
+    """Cancel a live run."""
+    return await run_in_threadpool(control_of(request).cancel_run, parse_run_id(run_id))

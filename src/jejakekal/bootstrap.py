@@ -1,0 +1,112 @@
+"""Composition root: engine, migrations, DBOS, adapters and the control module.
+
+Roles: `full` runs the API's use cases and executes workflows; `shim` only
+validates, writes and enqueues through DBOSClient and never imports a workflow
+module; `worker` executes workflows and serves no public HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dbos import DBOS, DBOSClient
+from dbos._serialization import DBOSPortableJSON
+
+from jejakekal.config import Settings
+from jejakekal.control import Control
+from jejakekal.domain import names
+from jejakekal.domain.ports import Decider, Sandbox
+from jejakekal.storage.engine import create_engine, dbos_url, is_sqlite, normalise_url
+from jejakekal.storage.migrations import migrate
+
+Role = Literal["full", "shim", "worker"]
+
+
+@dataclass
+class Kernel:
+    settings: Settings
+    role: Role
+    engine: Any
+    control: Control
+    _dbos: DBOS | None = field(default=None, repr=False)
+
+    @property
+    def db_kind(self) -> str:
+        return "sqlite" if is_sqlite(self.settings.resolved_database_url) else "postgresql"
+
+    @property
+    def runs_workflows(self) -> bool:
+        return self._dbos is not None
+
+    def close(self) -> None:
+        self.control.client.destroy()
+        if self._dbos is not None:
+            DBOS.destroy(destroy_registry=False)
+            self._dbos = None
+        self.engine.dispose()
+
+
+def make_decider(settings: Settings) -> Decider:
+    from jejakekal.adapters.decider import OpenAIDecider, StubDecider
+
+    if settings.decider == "openai":
+        return OpenAIDecider(
+            settings.openai_base_url, settings.openai_model, settings.openai_api_key
+        )
+    return StubDecider()
+
+
+def make_sandbox(settings: Settings) -> Sandbox:
+    from jejakekal.adapters.sandbox_shell import ShellSandbox
+
+    return ShellSandbox()
+
+
+def dbos_config(settings: Settings, engine: Any) -> dict[str, Any]:
+    return {
+        "name": "jejakekal",
+        "system_database_url": dbos_url(normalise_url(settings.resolved_database_url)),
+        "system_database_engine": engine,
+        "application_version": settings.app_version,
+        "executor_id": settings.executor_id,
+        "notification_listener_polling_interval_sec": settings.queue_poll_sec,
+        "serializer": DBOSPortableJSON,
+        "log_level": settings.log_level,
+    }
+
+
+def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
+    """Build and launch everything a process of `role` needs, in dependency order."""
+    logging.getLogger("dbos").setLevel(settings.log_level)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    migrate(engine)
+    dbos: DBOS | None = None
+    if role in ("full", "worker"):
+        dbos = _launch_dbos(settings, engine)
+    client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
+    return Kernel(settings, role, engine, Control(settings, engine, client), dbos)
+
+
+def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
+    # Imported here: importing the workflows registers them, which the shim must not do.
+    from dbos import SQLAlchemyDatasource
+
+    from jejakekal.workflows import intent  # noqa: F401  (registers the workflows)
+    from jejakekal.workflows.runtime import Runtime, bind
+
+    dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]
+    datasource = SQLAlchemyDatasource.create(
+        dbos_url(normalise_url(settings.resolved_database_url)),
+        engine=engine,
+        serializer=DBOSPortableJSON,
+    )
+    # Bound before launch: launch recovers pending workflows, which need the runtime.
+    bind(Runtime(settings, engine, datasource, make_decider(settings), make_sandbox(settings)))
+    DBOS.launch()
+    poll = settings.queue_poll_sec
+    DBOS.register_queue(names.INTENT_QUEUE, polling_interval_sec=poll)
+    DBOS.register_queue(names.SANDBOX_QUEUE, polling_interval_sec=poll)
+    return dbos

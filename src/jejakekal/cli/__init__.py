@@ -1,0 +1,1 @@
+"""Typer commands: parsing, rendering and exit codes; no business logic."""

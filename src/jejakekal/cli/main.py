@@ -1,0 +1,154 @@
+"""The `jejakekal` command."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from jejakekal.config import load_settings
+
+app = typer.Typer(
+    help="jejakekal: a durable, auditable run kernel. Every command has --help.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks of the real paths (results in .cache/bench/).",
+                        no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+
+HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
+PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
+
+
+@app.command()
+def serve(host: HostOpt = "127.0.0.1", port: PortOpt = None) -> None:
+    """Run the product in one process: API and worker (embedded SQLite by default)."""
+    from jejakekal.cli.serving import run_api
+
+    settings = load_settings()
+    run_api(settings, "full", host, port or settings.api_port)
+
+
+@app.command()
+def api(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = None,
+    shim: Annotated[bool, typer.Option(help="API only: enqueue and read, run no workflow.")] = False,
+) -> None:
+    """Run the HTTP API with a worker in the same process (or API only with --shim)."""
+    from jejakekal.cli.serving import run_api
+
+    settings = load_settings()
+    run_api(settings, "shim" if shim else "full", host, port or settings.api_port)
+
+
+@db_app.command("reset")
+def db_reset(
+    app_only: Annotated[bool, typer.Option("--app", help="Only the app tables.")] = False,
+    sys_only: Annotated[bool, typer.Option("--sys", help="Only DBOS's tables.")] = False,
+) -> None:
+    """Drop and recreate app tables, DBOS tables, or both; reseed recipes."""
+    from jejakekal.storage.engine import create_engine
+    from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables, migrate
+
+    settings = load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    try:
+        if not sys_only:
+            drop_app_tables(engine)
+        if not app_only:
+            drop_dbos_tables(engine)
+        migrate(engine)
+    finally:
+        engine.dispose()
+    what = "app tables" if app_only else "DBOS tables" if sys_only else "app and DBOS tables"
+    typer.echo(f"reset {what} ({settings.resolved_database_url}); DBOS recreates its own at launch")
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON array of row objects.")] = False,
+) -> None:
+    """Run read-only SQL; `app.<table>` and `dbos.<table>` resolve on SQLite and PostgreSQL."""
+    from jejakekal.storage.console import run_readonly
+
+    settings = load_settings()
+    try:
+        columns, rows = run_readonly(settings.resolved_database_url, query)
+    except Exception as exc:  # the database's own message is the useful one
+        _fail(f"sql failed: {_first_line(exc)}")
+    if as_json:
+        objects = [dict(zip(columns, row, strict=True)) for row in rows]
+        typer.echo(json.dumps(objects, default=_json_default, ensure_ascii=False))
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("NULL" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command("wait-health")
+def wait_health(
+    url: Annotated[str, typer.Argument(help="Health URL, e.g. http://127.0.0.1:4010/healthz")],
+    timeout: Annotated[float, typer.Option(help="Give up after this many seconds.")] = 15.0,
+    interval: Annotated[float, typer.Option(help="Seconds between probes.")] = 0.1,
+) -> None:
+    """Block until URL answers {"ok": true}."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            reply = httpx.get(url, timeout=max(interval, 1.0))
+            if reply.status_code == 200 and reply.json().get("ok") is True:
+                typer.echo(f"healthy: {url}")
+                return
+            last = f"HTTP {reply.status_code}"
+        except (httpx.HTTPError, ValueError) as exc:
+            last = type(exc).__name__
+        time.sleep(interval)
+    _fail(f"{url} not healthy after {timeout:g}s ({last})")
+
+
+@bench_app.command("throughput")
+def bench_throughput(
+    runs: Annotated[int, typer.Option(help="Intent runs per measurement.")] = 60,
+    db: Annotated[list[str] | None, typer.Option(help="Database URL(s); default SQLite.")] = None,
+    workers: Annotated[int, typer.Option(help="In-process concurrency of run starts.")] = 4,
+) -> None:
+    """Intent runs per second and latency, beside bare DBOS on the same queue settings."""
+    from jejakekal.cli.bench import throughput
+
+    throughput(runs=runs, urls=db or [], concurrency=workers)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).hex()
+    return str(value)
+
+
+def _fail(message: str) -> Any:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,48 @@
+"""`serve` and `api`: one process, API plus worker, on a port checked up front."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+
+import typer
+import uvicorn
+
+from jejakekal.app import create_api_app
+from jejakekal.bootstrap import Role
+from jejakekal.config import Settings
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail at once, with a sentence, when the port is taken (not with a traceback later)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise typer.BadParameter(
+                    f"port {port} on {host} is already in use; stop the other process "
+                    f"or choose another port (API_PORT / --port)"
+                ) from exc
+            raise typer.BadParameter(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+
+
+def run_api(settings: Settings, role: Role, host: str, port: int) -> None:
+    if not is_loopback(host) and not settings.api_token:
+        raise typer.BadParameter(
+            f"binding {host} exposes the API beyond this machine; set JEJAKEKAL_API_TOKEN"
+        )
+    check_port_free(host, port)
+    app = create_api_app(settings.with_overrides(host=host, api_port=port), role)
+    typer.echo(f"jejakekal {role} on http://{host}:{port} (db: {settings.resolved_database_url})")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

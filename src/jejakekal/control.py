@@ -1,0 +1,203 @@
+"""Use cases: the one place that writes on behalf of operators (API, UI, CLI).
+
+Runs are started, signalled, retried and cancelled through `DBOSClient`, so this
+module works the same in a process that runs workflows and in one that does not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from dbos import DBOSClient, EnqueueOptions
+
+from jejakekal.config import Settings
+from jejakekal.domain import errors, names
+from jejakekal.domain.compiler import canonical_json
+from jejakekal.domain.contracts import (
+    DEFAULT_RECIPE,
+    DEFAULT_WORKLOAD,
+    EventRequest,
+    IntentCreate,
+    RunIntentInput,
+    RunRequest,
+)
+from jejakekal.domain.ids import new_intent_id
+from jejakekal.domain.status import RunKind, RunStatus
+from jejakekal.storage import readmodels, runs
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run_id: str
+    workflow_id: str
+
+
+class Control:
+    def __init__(self, settings: Settings, engine: Any, client: DBOSClient) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.client = client
+
+    # -- intents -------------------------------------------------------------------
+    def create_intent(self, body: IntentCreate) -> str:
+        intent_id = new_intent_id()
+        runs.insert_intent(self.engine, intent_id, body.model_dump())
+        return intent_id
+
+    def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun:
+        """Durable start: the run row and the enqueued workflow commit together."""
+        request = body.model_dump(mode="json", exclude_none=True)
+        request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
+        with self.engine.connect() as conn:
+            intent = runs.get_intent(conn, intent_id)
+            if intent is None:
+                raise errors.IntentNotFound(intent_id=intent_id)
+            existing = runs.find_run(conn, intent_id)
+            if existing is not None:
+                return self._same_run(existing, request_hash)
+            recipe_name = body.recipeName or DEFAULT_RECIPE
+            recipe = runs.get_recipe(conn, recipe_name)
+        if recipe is None:
+            raise errors.RecipeNotFound(f"no recipe named {recipe_name!r}", recipeName=recipe_name)
+        workload = body.workload or DEFAULT_WORKLOAD
+        _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
+
+        run_id = "run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24]
+        run_input = RunIntentInput(
+            run_id=run_id, intent_id=intent_id, recipe_name=recipe_name,
+            concurrency=workload.concurrency, steps=workload.steps,
+            sandbox_minutes=workload.sandboxMinutes, trace_id=body.traceId,
+        )
+        options: EnqueueOptions = {
+            "workflow_name": names.WF_RUN_INTENT,
+            "queue_name": names.INTENT_QUEUE,
+            "workflow_id": intent_id,
+            "app_version": self.settings.app_version,
+        }
+        try:
+            with runs.write(self.engine) as conn:
+                runs.insert_run(
+                    conn, id=run_id, kind=RunKind.INTENT, intent_id=intent_id,
+                    workflow_id=intent_id, status=RunStatus.QUEUED, retry_count=0,
+                    next_action="waiting for a worker to dequeue the run",
+                    trace_id=body.traceId, recipe_name=recipe_name,
+                    request_hash=request_hash, request=request,
+                )
+                self.client.enqueue_in_transaction(conn, options, run_input.model_dump())
+        except runs.AlreadyExists:
+            # A parallel start with the same intent committed first.
+            with self.engine.connect() as conn:
+                existing = runs.find_run(conn, intent_id)
+            if existing is None:
+                raise
+            return self._same_run(existing, request_hash)
+        return StartedRun(run_id=run_id, workflow_id=intent_id)
+
+    @staticmethod
+    def _same_run(existing: dict[str, Any], request_hash: str) -> StartedRun:
+        if existing["request_hash"] != request_hash:
+            raise errors.RunPayloadMismatch(workflow_id=existing["workflow_id"])
+        return StartedRun(run_id=existing["id"], workflow_id=existing["workflow_id"])
+
+    # -- runs ----------------------------------------------------------------------
+    def run_view(self, run_id: str) -> dict[str, Any]:
+        view = readmodels.run_view(self.engine, run_id)
+        if view is None:
+            raise errors.RunNotFound(run_id=run_id)
+        return view
+
+    def list_runs(
+        self, *, status: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = runs.list_runs(conn, status=status, kind=kind, limit=limit, offset=offset)
+            engine = readmodels.engine_statuses(conn, [r["workflow_id"] for r in rows])
+        return [readmodels.run_summary(r, engine.get(r["workflow_id"])) for r in rows]
+
+    def send_event(self, run_id: str, event: EventRequest) -> None:
+        """Deliver a human's answer, only while the run waits for that event type.
+
+        The status flip and the message commit together, so of two racing answers
+        exactly one is accepted.
+        """
+        view = self.run_view(run_id)
+        if view["status"] != RunStatus.WAITING_INPUT or event.type != names.INPUT_TOPIC:
+            raise errors.EventNotExpected(
+                f"run is {view['status']}; it accepts no {event.type!r} event now",
+                status=view["status"],
+            )
+        with self.engine.begin() as conn:
+            if not runs.update_run(
+                conn, view["run_id"], only_if_status=(RunStatus.WAITING_INPUT,),
+                status=RunStatus.RUNNING, next_action=None,
+            ):
+                raise errors.EventNotExpected("the run stopped waiting for input")
+            self.client.send_in_transaction(
+                conn, view["workflowId"], event.payload, topic=names.INPUT_TOPIC
+            )
+
+    def retry_run(self, run_id: str) -> dict[str, Any]:
+        """Re-enter a failed run at ExecuteST, same run id, earlier steps untouched."""
+        view = self.run_view(run_id)
+        if not RunStatus(view["status"]).is_retryable:
+            raise errors.RunNotRetryable(
+                f"run is {view['status']}; only failed or retries_exceeded runs retry",
+                status=view["status"],
+            )
+        start_step, from_step = self._rewind_point(view["workflowId"])
+        with self.engine.begin() as conn:
+            run = runs.find_run(conn, view["run_id"])
+            assert run is not None
+            if not runs.update_run(
+                conn, run["id"], only_if_status=(run["status"],),
+                status=RunStatus.QUEUED, retry_count=run["retry_count"] + 1,
+                error=None, next_action=f"retrying from {from_step}",
+            ):
+                raise errors.RunNotRetryable("a concurrent retry won")
+        self.client.rewind_workflow(
+            view["workflowId"], start_step=start_step, queue_name=names.INTENT_QUEUE,
+            application_version=self.settings.app_version,
+        )
+        return {"accepted": True, "newRunId": view["run_id"], "fromStep": from_step}
+
+    def _rewind_point(self, workflow_id: str) -> tuple[int, str]:
+        """ExecuteST's first operation if the run got that far, else the failed one."""
+        rows = [
+            (op["function_id"], op["function_name"], op["error"])
+            for op in runs.operations(self.engine, workflow_id)
+        ]
+        for fid, name, _ in rows:
+            if name == names.OP_EXECUTE_BEGIN:
+                return int(fid), names.STEP_EXECUTE
+        for fid, name, error in rows:
+            if error is not None:
+                return int(fid), str(name)
+        return (int(rows[-1][0]) + 1 if rows else 1), names.STEP_EXECUTE
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        view = self.run_view(run_id)
+        if RunStatus(view["status"]).is_terminal:
+            raise errors.RunNotCancelable(status=view["status"])
+        self.client.cancel_workflow(view["workflowId"])
+        with self.engine.begin() as conn:
+            runs.update_run(
+                conn, view["run_id"], status=RunStatus.CANCELED,
+                next_action=f"POST /runs/{view['run_id']}/resume",
+            )
+        return {"accepted": True, "run_id": view["run_id"], "status": RunStatus.CANCELED.value}
+
+
+def _check_caps(recipe: dict[str, Any], concurrency: int, steps: int, minutes: float) -> None:
+    caps = (
+        ("max_concurrency", "concurrency", concurrency),
+        ("max_steps", "steps", steps),
+        ("max_sandbox_minutes", "sandboxMinutes", minutes),
+    )
+    for cap, field, value in caps:
+        if value > recipe[cap]:
+            raise errors.QueuePolicyViolation(
+                f"workload.{field}={value} exceeds {recipe['name']}.{cap}={recipe[cap]}",
+                cap=cap, limit=recipe[cap], field=f"workload.{field}", recipe=recipe["name"],
+            )

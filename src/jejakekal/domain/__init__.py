@@ -1,0 +1,1 @@
+"""Plain Python: ids, statuses, contracts, errors and ports. No framework imports."""

@@ -1,0 +1,143 @@
+"""One error family: every failure the API can answer carries a code and a status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KernelError(Exception):
+    status: int = 500
+    code: str = "internal_error"
+    default_message: str = "internal error"
+
+    def __init__(self, message: str | None = None, **fields: Any) -> None:
+        super().__init__(message or self.default_message)
+        self.message = message or self.default_message
+        self.fields = fields
+
+    def body(self) -> dict[str, Any]:
+        return {"error": self.code, "code": self.code, "message": self.message, **self.fields}
+
+
+class BadRequest(KernelError):
+    status = 400
+    code = "bad_request"
+
+
+class InvalidJson(BadRequest):
+    code = "invalid_json"
+    default_message = "request body is not valid JSON"
+
+
+class InvalidIntent(BadRequest):
+    code = "invalid_intent"
+    default_message = "intent does not match the schema"
+
+
+class InvalidRunRequest(BadRequest):
+    code = "invalid_run_request"
+    default_message = "run request does not match the schema"
+
+
+class InvalidEvent(BadRequest):
+    code = "invalid_event"
+    default_message = "event does not match the schema"
+
+
+class InvalidRunId(BadRequest):
+    code = "invalid_run_id"
+    default_message = "run id is not a valid identifier"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="run_id")
+
+
+class InvalidIntentId(BadRequest):
+    code = "invalid_intent_id"
+    default_message = "intent id is not a valid identifier"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="intent_id")
+
+
+class RecipeNotFound(BadRequest):
+    code = "recipe_not_found"
+    default_message = "no recipe of that name"
+
+
+class QueuePolicyViolation(BadRequest):
+    code = "queue_policy_violation"
+    default_message = "workload exceeds the recipe's caps"
+
+
+class Unauthorized(KernelError):
+    status = 401
+    code = "unauthorized"
+    default_message = "missing or wrong bearer token"
+
+
+class NotFound(KernelError):
+    status = 404
+    code = "not_found"
+
+
+class IntentNotFound(NotFound):
+    code = "intent_not_found"
+    default_message = "no intent with that id"
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+    default_message = "no run with that id"
+
+
+class Conflict(KernelError):
+    status = 409
+    code = "conflict"
+
+
+class RunPayloadMismatch(Conflict):
+    code = "run_payload_mismatch"
+    default_message = "this intent already has a run started with a different body"
+
+
+class EventNotExpected(Conflict):
+    code = "event_not_expected"
+    default_message = "the run is not waiting for this event"
+
+
+class RunNotRetryable(Conflict):
+    code = "run_not_retryable"
+    default_message = "only failed or retries_exceeded runs can be retried"
+
+
+class RunNotCancelable(Conflict):
+    code = "run_not_cancelable"
+    default_message = "the run is already finished"
+
+
+class PayloadTooLarge(KernelError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "request body is too large"
+
+
+class UnsupportedMediaType(KernelError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "send application/json"
+
+
+class DecisionInvalid(KernelError):
+    """The decider answered something that does not match the decision schema."""
+
+    code = "decision_invalid"
+    default_message = "decider response failed schema validation"
+
+
+ERROR_CODES: tuple[type[KernelError], ...] = (
+    InvalidJson, InvalidIntent, InvalidRunRequest, InvalidEvent, InvalidRunId, InvalidIntentId,
+    InvalidIntentId, RecipeNotFound, QueuePolicyViolation, Unauthorized, IntentNotFound, RunNotFound,
+    RunPayloadMismatch, EventNotExpected, RunNotRetryable, RunNotCancelable,
+    PayloadTooLarge, UnsupportedMediaType,
+)

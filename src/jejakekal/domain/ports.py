@@ -1,0 +1,67 @@
+"""Ports: what the workflows need from the outside world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class DecisionRequest:
+    run_id: str
+    goal: str
+    plan_sha256: str
+    nodes: list[str]
+
+
+@dataclass(frozen=True)
+class DecisionEnvelope:
+    """The decider's request/response pair, as stored in `app.opencode_calls`."""
+
+    provider: str
+    request: dict[str, Any]
+    response: dict[str, Any]
+
+
+class Decider(Protocol):
+    name: str
+
+    def decide(self, request: DecisionRequest) -> DecisionEnvelope: ...
+
+
+@dataclass(frozen=True)
+class ExecNode:
+    node_id: str
+    argv: list[str]
+    env: dict[str, str]
+    timeout_sec: float
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    files: dict[str, str]  # relative path -> sha256
+    duration_ms: float
+    isolation: str
+    timed_out: bool = False
+    hashes: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "files": self.files,
+            "duration_ms": round(self.duration_ms, 3),
+            "isolation": self.isolation,
+            "timed_out": self.timed_out,
+            "hashes": self.hashes,
+        }
+
+
+class Sandbox(Protocol):
+    name: str
+
+    def execute(self, node: ExecNode) -> ExecResult: ...

@@ -1,0 +1,47 @@
+"""`jejakekal sql`: read-only SQL where `app.*` and `dbos.*` resolve on both backends."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.storage.engine import is_sqlite, normalise_url, sqlite_path
+
+
+def run_readonly(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Run one statement read-only; return column names and rows."""
+    url = normalise_url(url)
+    if is_sqlite(url):
+        return _sqlite(url, query)
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+            result = conn.exec_driver_sql(query)
+            columns = list(result.keys()) if result.returns_rows else []
+            rows = [tuple(r) for r in result] if result.returns_rows else []
+            conn.rollback()
+        return columns, rows
+    finally:
+        engine.dispose()
+
+
+def _sqlite(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    path = sqlite_path(url).resolve()
+    if not path.exists():
+        raise FileNotFoundError(f"no database at {path}; start the product once or run `db reset`")
+    target = f"file:{path}?mode=ro"
+    conn = sqlite3.connect(target, uri=True)
+    try:
+        # The one file holds both table families; two read-only aliases of it let
+        # the courses' `app.runs` and `dbos.workflow_status` resolve as on PostgreSQL.
+        conn.execute("ATTACH DATABASE ? AS app", (target,))
+        conn.execute("ATTACH DATABASE ? AS dbos", (target,))
+        conn.execute("PRAGMA query_only=1")
+        cursor = conn.execute(query)
+        columns = [d[0] for d in cursor.description or []]
+        return columns, [tuple(r) for r in cursor.fetchall()]
+    finally:
+        conn.close()

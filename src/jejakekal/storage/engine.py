@@ -1,0 +1,72 @@
+"""One engine per database, set up per dialect. The only place dialects differ.
+
+SQLite: one file holds both DBOS's tables (unqualified, in `main`) and ours (schema
+`app` mapped to `main`). WAL lets readers run beside the single writer, and pysqlite's
+IMMEDIATE mode takes the write lock at the first write, so two writers queue on the
+busy timeout instead of deadlocking on a lock upgrade.
+PostgreSQL: schemas `app` (ours) and `dbos` (DBOS's) in one database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from jejakekal.storage.schema import APP_SCHEMA
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and use the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def dbos_url(url: str) -> str:
+    """The URL DBOS and `dbos workflow -s` expect: plain scheme, no driver suffix."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(sa.make_url(url).database or "")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = "IMMEDIATE"
+    # A generous busy timeout rides out writer contention between API and workers.
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
+    dbapi_conn.execute("PRAGMA journal_mode=WAL")
+    # With WAL, NORMAL is crash-safe (a power loss may drop the last commits, a
+    # process crash loses nothing) and saves an fsync per commit.
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
+def create_engine(url: str, *, pool_size: int = 20) -> sa.Engine:
+    url = normalise_url(url)
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        base = sa.create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            poolclass=sa.pool.QueuePool,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+        event.listen(base, "connect", _sqlite_pragmas)
+        return base.execution_options(schema_translate_map={APP_SCHEMA: None})
+    return sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+    )

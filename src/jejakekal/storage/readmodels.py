@@ -1,0 +1,126 @@
+"""Read models: the queries behind run views and run lists. Ordered and canonical."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.domain.status import RunStatus, reconcile
+from jejakekal.storage import schema as s
+from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
+from jejakekal.storage.runs import find_run
+
+STEP_ORDER = {"CompileST": 0, "ApplyPatchST": 1, "DecideST": 2, "ExecuteST": 3}
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes; every timestamp we write is UTC.
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def engine_status(conn: sa.Connection, workflow_id: str) -> dict[str, Any] | None:
+    ws = workflow_status(conn.dialect.name)
+    row = conn.execute(sa.select(ws).where(ws.c.workflow_uuid == workflow_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
+    oo = operation_outputs(conn.dialect.name)
+    rows = conn.execute(
+        sa.select(
+            oo.c.function_id,
+            oo.c.function_name,
+            oo.c.started_at_epoch_ms,
+            oo.c.completed_at_epoch_ms,
+            oo.c.error,
+        )
+        .where(oo.c.workflow_uuid == workflow_id)
+        .order_by(oo.c.function_id)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def _steps(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(s.run_steps).where(s.run_steps.c.run_id == run_id)).mappings()
+    ordered = sorted(rows, key=lambda r: (STEP_ORDER.get(r["step_id"], 99), r["step_id"]))
+    return [
+        {
+            "stepId": r["step_id"],
+            "phase": r["phase"],
+            "attempt": (r["output"] or {}).get("attempt"),
+            "startedAt": iso(r["started_at"]),
+            "finishedAt": iso(r["finished_at"]),
+            "output": r["output"],
+        }
+        for r in ordered
+    ]
+
+
+def status_of(run: dict[str, Any], engine_row: dict[str, Any] | None) -> str:
+    dbos_status = engine_row["status"] if engine_row else None
+    return reconcile(RunStatus(run["status"]), dbos_status).value
+
+
+def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
+    """The run view of [API-3], keys in the contract's order."""
+    with engine.connect() as conn:
+        run = find_run(conn, run_or_workflow_id)
+        if run is None:
+            return None
+        wf = run["workflow_id"]
+        ws = engine_status(conn, wf)
+        steps = _steps(conn, run["id"])
+        ops = timeline(conn, wf)
+    header = {
+        "name": ws["name"] if ws else None,
+        "recovery_attempts": ws["recovery_attempts"] if ws else None,
+        "app_version": ws["application_version"] if ws else None,
+        "executor_id": ws["executor_id"] if ws else None,
+        "created_at": ws["created_at"] if ws else None,
+        "updated_at": ws["updated_at"] if ws else None,
+    }
+    return {
+        "run_id": run["id"],
+        "runId": run["id"],
+        "workflowId": wf,
+        "kind": run["kind"],
+        "status": status_of(run, ws),
+        "dbos_status": ws["status"] if ws else None,
+        "lastStep": run["last_step"],
+        "retryCount": run["retry_count"],
+        "nextAction": run["next_action"],
+        "error": run["error"],
+        "header": header,
+        "steps": steps,
+        "timeline": ops,
+        "artifacts": [],
+    }
+
+
+def run_summary(run: dict[str, Any], dbos_status: str | None) -> dict[str, Any]:
+    return {
+        "run_id": run["id"],
+        "workflowId": run["workflow_id"],
+        "kind": run["kind"],
+        "status": reconcile(RunStatus(run["status"]), dbos_status).value,
+        "dbos_status": dbos_status,
+        "lastStep": run["last_step"],
+        "retryCount": run["retry_count"],
+        "created_at": iso(run["created_at"]),
+        "updated_at": iso(run["updated_at"]),
+    }
+
+
+def engine_statuses(conn: sa.Connection, workflow_ids: list[str]) -> dict[str, str]:
+    if not workflow_ids:
+        return {}
+    ws = workflow_status(conn.dialect.name)
+    rows = conn.execute(
+        sa.select(ws.c.workflow_uuid, ws.c.status).where(ws.c.workflow_uuid.in_(workflow_ids))
+    )
+    return {r[0]: r[1] for r in rows}

@@ -1,0 +1,143 @@
+"""Writes and point reads of intents, recipes, runs and run steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.storage import schema as s
+from jejakekal.storage.effects import Db, insert_ignore
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def insert_intent(engine: sa.Engine, intent_id: str, body: dict[str, Any]) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            s.intents.insert().values(
+                id=intent_id,
+                goal=body["goal"],
+                inputs=body["inputs"],
+                constraints=body["constraints"],
+                created_at=now(),
+            )
+        )
+
+
+def get_intent(db: Db, intent_id: str) -> dict[str, Any] | None:
+    row = db.execute(sa.select(s.intents).where(s.intents.c.id == intent_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def get_recipe(db: Db, name: str) -> dict[str, Any] | None:
+    row = db.execute(sa.select(s.recipes).where(s.recipes.c.name == name)).mappings().first()
+    return dict(row) if row else None
+
+
+def find_run(db: Db, run_or_workflow_id: str) -> dict[str, Any] | None:
+    """Dual lookup: a run id or a workflow id."""
+    row = (
+        db.execute(
+            sa.select(s.runs).where(
+                sa.or_(
+                    s.runs.c.id == run_or_workflow_id,
+                    s.runs.c.workflow_id == run_or_workflow_id,
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def insert_run(db: Db, **values: Any) -> None:
+    stamp = now()
+    db.execute(s.runs.insert().values(created_at=stamp, updated_at=stamp, **values))
+
+
+def update_run(db: Db, run_id: str, *, only_if_status: tuple[str, ...] = (), **values: Any) -> bool:
+    """Update a run; with `only_if_status`, only from one of those statuses (a CAS)."""
+    stmt = s.runs.update().where(s.runs.c.id == run_id)
+    if only_if_status:
+        stmt = stmt.where(s.runs.c.status.in_(only_if_status))
+    return bool(db.execute(stmt.values(updated_at=now(), **values)).rowcount)
+
+
+def record_step(
+    db: Db,
+    run_id: str,
+    step_id: str,
+    *,
+    phase: str,
+    output: dict[str, Any],
+    started_at: datetime,
+    finished_at: datetime | None,
+) -> None:
+    """One `app.run_steps` row per step: created once, updated as its phase moves on."""
+    values = {"phase": phase, "output": output, "finished_at": finished_at}
+    if not insert_ignore(
+        db, s.run_steps, run_id=run_id, step_id=step_id, started_at=started_at, **values
+    ):
+        db.execute(
+            s.run_steps.update()
+            .where(s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id)
+            .values(**values)
+        )
+
+
+def record_decision(
+    db: Db, run_id: str, step_id: str, request: dict[str, Any], response: dict[str, Any]
+) -> None:
+    """One envelope per (run, step): the id is derived, so a replay inserts nothing."""
+    insert_ignore(
+        db, s.opencode_calls, id=f"{run_id}:{step_id}", run_id=run_id, step_id=step_id,
+        request=request, response=response, created_at=now(),
+    )
+
+
+def list_runs(
+    db: Db, *, status: str | None, kind: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    stmt = sa.select(s.runs).order_by(s.runs.c.created_at.desc(), s.runs.c.id.desc())
+    if status:
+        stmt = stmt.where(s.runs.c.status == status)
+    if kind:
+        stmt = stmt.where(s.runs.c.kind == kind)
+    rows = db.execute(stmt.limit(limit).offset(offset)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def count_rows(db: Db, table: str, **where: Any) -> int:
+    t = s.metadata.tables[f"{s.APP_SCHEMA}.{table}"]
+    stmt = sa.select(sa.func.count()).select_from(t)
+    for column, value in where.items():
+        stmt = stmt.where(t.c[column] == value)
+    return int(db.execute(stmt).scalar_one())
+
+
+class AlreadyExists(Exception):
+    """A unique key was taken by a concurrent writer."""
+
+
+@contextmanager
+def write(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction; a unique-key collision surfaces as `AlreadyExists`."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except sa.exc.IntegrityError as exc:
+        raise AlreadyExists(str(exc.orig)) from exc
+
+
+def operations(engine: sa.Engine, workflow_id: str) -> list[dict[str, Any]]:
+    from jejakekal.storage.readmodels import timeline
+
+    with engine.connect() as conn:
+        return timeline(conn, workflow_id)

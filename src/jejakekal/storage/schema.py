@@ -1,0 +1,135 @@
+"""The app tables. Declared in schema `app`; on SQLite the engine maps `app` to `main`."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+APP_SCHEMA = "app"
+metadata = sa.MetaData(schema=APP_SCHEMA)
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True)
+
+schema_migrations = sa.Table(
+    "schema_migrations",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("applied_at", Timestamp, nullable=False),
+)
+
+intents = sa.Table(
+    "intents",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("goal", sa.Text, nullable=False),
+    sa.Column("inputs", Json, nullable=False),
+    sa.Column("constraints", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+recipes = sa.Table(
+    "recipes",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("max_concurrency", sa.Integer, nullable=False),
+    sa.Column("max_steps", sa.Integer, nullable=False),
+    sa.Column("max_sandbox_minutes", sa.Float, nullable=False),
+    sa.Column("spec", Json, nullable=False),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("intent_id", sa.Text, sa.ForeignKey("app.intents.id"), nullable=True),
+    sa.Column("workflow_id", sa.Text, nullable=False, unique=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("last_step", sa.Text, nullable=True),
+    sa.Column("retry_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_action", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("trace_id", sa.Text, nullable=True),
+    sa.Column("recipe_name", sa.Text, nullable=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Index("ix_runs_created_at", "created_at"),
+    sa.Index("ix_runs_intent_id", "intent_id"),
+    sa.Index("ix_runs_status", "status"),
+)
+
+run_steps = sa.Table(
+    "run_steps",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("step_id", sa.Text, nullable=False),
+    sa.Column("phase", sa.Text, nullable=False),
+    sa.Column("output", Json, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=False),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    sa.PrimaryKeyConstraint("run_id", "step_id"),
+)
+
+opencode_calls = sa.Table(
+    "opencode_calls",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("step_id", sa.Text, nullable=False),
+    sa.Column("request", Json, nullable=False),
+    sa.Column("response", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+effects = sa.Table(
+    "effects",
+    metadata,
+    sa.Column("effect_key", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("step_id", sa.Text, nullable=False),
+    sa.Column("result", Json, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_effects_run_id", "run_id"),
+)
+
+mock_receipts = sa.Table(
+    "mock_receipts",
+    metadata,
+    sa.Column("receipt_key", sa.Text, primary_key=True),
+    sa.Column("seen_count", sa.Integer, nullable=False),
+    sa.Column("payload", Json, nullable=True),
+    sa.Column("first_seen_at", Timestamp, nullable=False),
+    sa.Column("last_seen_at", Timestamp, nullable=False),
+)
+
+marks = sa.Table(
+    "marks",
+    metadata,
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("step", sa.Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+SEED_RECIPES = (
+    {
+        "name": "compile-default",
+        "version": 1,
+        "max_concurrency": 8,
+        "max_steps": 64,
+        "max_sandbox_minutes": 10.0,
+        "spec": {"compiler": "compile-default/1", "sandbox": "shell"},
+    },
+    {
+        "name": "sandbox-default",
+        "version": 1,
+        "max_concurrency": 20,
+        "max_steps": 500,
+        "max_sandbox_minutes": 30.0,
+        "spec": {"compiler": "compile-default/1", "sandbox": "shell"},
+    },
+)

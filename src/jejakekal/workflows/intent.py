@@ -1,0 +1,96 @@
+"""Workflow `run_intent` [WF-INTENT] and its child `execute_node`: control flow only.
+
+No clock, randomness or I/O here (a test holds that): everything with an effect is a
+step, so a replay after a crash re-reads checkpoints instead of acting again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from jejakekal.domain import names
+from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
+from jejakekal.workflows import steps
+from jejakekal.workflows.runtime import current, tx_step
+
+# How long one recv waits before the loop checkpoints and waits again.
+_INPUT_WAIT_SEC = 3600.0
+
+
+@DBOS.workflow(name=names.WF_RUN_INTENT)
+def run_intent(request: dict[str, Any]) -> dict[str, Any]:
+    # The input crosses DBOS as portable JSON; the model gives it a typed shape.
+    inp = RunIntentInput.model_validate(request)
+    plan = tx_step(names.STEP_COMPILE, steps.compile_st, request)
+    tx_step(names.STEP_APPLY_PATCH, steps.apply_patch_st, inp.run_id, plan)
+    goal = plan["patch"][0]["value"]
+    DBOS.run_step({"name": names.STEP_DECIDE}, steps.decide_st, inp.run_id, goal, plan)
+
+    if plan["lanes"]["ask"]:
+        tx_step(names.OP_AWAIT_INPUT, steps.await_input, inp.run_id)
+        answer = None
+        while answer is None:
+            answer = DBOS.recv(names.INPUT_TOPIC, timeout_seconds=_INPUT_WAIT_SEC)
+        tx_step(names.OP_INPUT_RECEIVED, steps.input_received, inp.run_id, answer)
+
+    begin = tx_step(names.OP_EXECUTE_BEGIN, steps.execute_begin, inp.run_id)
+    settings = current().settings
+    fail_mode = "always" if plan["lanes"]["fail"] else "first" if plan["lanes"]["flaky"] else "none"
+    nodes = plan["workload"]["nodes"]
+    queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
+    assert queue is not None
+    results: list[dict[str, Any]] = []
+    try:
+        # Waves of at most `concurrency` children bound the run's share of sandboxQ.
+        for start in range(0, len(nodes), inp.concurrency):
+            handles = []
+            for node in nodes[start : start + inp.concurrency]:
+                child = ExecNodeInput(
+                    run_id=inp.run_id,
+                    node_id=node["node_id"],
+                    argv=node["argv"],
+                    env=node["env"],
+                    timeout_sec=inp.sandbox_minutes * 60,
+                    fail_mode=fail_mode,
+                    max_attempts=settings.step_max_attempts,
+                )
+                with SetWorkflowID(f"{inp.run_id}:{node['node_id']}:r{begin['epoch']}"):
+                    handles.append(queue.enqueue(execute_node, child.model_dump()))
+            for handle in handles:
+                results.append(handle.get_result(polling_interval_sec=settings.queue_poll_sec))
+    except Exception as exc:
+        if not _is_step_failure(exc):
+            raise
+        error = f"ExecuteST failed after {settings.step_max_attempts} attempts: {exc}"
+        tx_step(names.OP_EXECUTE_FAIL, steps.execute_fail, inp.run_id, begin,
+                settings.step_max_attempts, error)
+        raise
+    tx_step(names.OP_EXECUTE_END, steps.execute_end, inp.run_id, begin, results)
+    return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}
+
+
+@DBOS.workflow(name=names.WF_EXECUTE_NODE)
+def execute_node(request: dict[str, Any]) -> dict[str, Any]:
+    settings = current().settings
+    result: dict[str, Any] = DBOS.run_step(
+        {
+            "name": names.STEP_EXECUTE,
+            "retries_allowed": True,
+            "max_attempts": settings.step_max_attempts,
+            "interval_seconds": settings.step_retry_interval_sec,
+            "backoff_rate": 2.0,
+        },
+        steps.execute_node_st,
+        request,
+    )
+    return result
+
+
+def _is_step_failure(exc: Exception) -> bool:
+    """A child that exhausted its step retries, as opposed to a cancel or engine fault."""
+    return "exceeded its maximum" in str(exc) or type(exc).__name__ in (
+        "DBOSMaxStepRetriesExceeded",
+        "PortableWorkflowError",
+    )

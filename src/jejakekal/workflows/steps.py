@@ -1,0 +1,156 @@
+"""Step bodies of the intent workflow. Time, I/O and subprocesses live here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS
+
+from jejakekal.domain import names
+from jejakekal.domain.compiler import apply_patch, canonical_json, compile_plan, sha256_text
+from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
+from jejakekal.domain.ports import DecisionRequest, ExecNode
+from jejakekal.domain.status import RunStatus
+from jejakekal.storage import runs
+from jejakekal.storage.effects import Db, call_idempotent_effect, deliver_receipt
+from jejakekal.workflows.runtime import current
+
+
+def compile_st(db: Db, request: dict[str, Any]) -> dict[str, Any]:
+    inp = RunIntentInput.model_validate(request)
+    started = runs.now()
+    intent = runs.get_intent(db, inp.intent_id)
+    if intent is None:
+        raise LookupError(f"intent {inp.intent_id} vanished")
+    plan = compile_plan(
+        intent["goal"], intent["inputs"], inp.recipe_name, inp.steps, inp.concurrency
+    )
+    output = {"attempt": 1, "plan_sha256": plan["plan_sha256"], "nodes": inp.steps}
+    runs.record_step(
+        db, inp.run_id, names.STEP_COMPILE, phase="done", output=output,
+        started_at=started, finished_at=runs.now(),
+    )
+    runs.update_run(
+        db, inp.run_id, status=RunStatus.RUNNING, last_step=names.STEP_COMPILE, next_action=None
+    )
+    return plan
+
+
+def apply_patch_st(db: Db, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
+    started = runs.now()
+    state = apply_patch({}, plan["patch"])
+    state_sha = sha256_text(canonical_json(state))
+    output = {"attempt": 1, "ops": len(plan["patch"]), "state_sha256": state_sha}
+    runs.record_step(
+        db, run_id, names.STEP_APPLY_PATCH, phase="done", output=output,
+        started_at=started, finished_at=runs.now(),
+    )
+    runs.update_run(db, run_id, last_step=names.STEP_APPLY_PATCH)
+    return {"state_sha256": state_sha}
+
+
+def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
+    """Ask the decider (an external call: outside any transaction), then record it.
+
+    The envelope's id is derived from run and step, so a replay of this step after
+    a crash between the call and the checkpoint stores no second row.
+    """
+    rt = current()
+    started = runs.now()
+    request = DecisionRequest(
+        run_id=run_id,
+        goal=goal,
+        plan_sha256=plan["plan_sha256"],
+        nodes=[n["node_id"] for n in plan["workload"]["nodes"]],
+    )
+    envelope = rt.decider.decide(request)
+    output = {"attempt": 1, "provider": envelope.provider, "action": envelope.response["action"]}
+    with runs.write(rt.engine) as conn:
+        runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
+        runs.record_step(
+            conn, run_id, names.STEP_DECIDE, phase="done", output=output,
+            started_at=started, finished_at=runs.now(),
+        )
+        runs.update_run(conn, run_id, last_step=names.STEP_DECIDE)
+    return envelope.response
+
+
+def await_input(db: Db, run_id: str) -> None:
+    runs.update_run(
+        db, run_id, status=RunStatus.WAITING_INPUT,
+        next_action=f'POST /runs/{run_id}/events {{"type":"input","payload":{{...}}}}',
+    )
+
+
+def input_received(db: Db, run_id: str, answer: Any) -> None:
+    runs.update_run(db, run_id, status=RunStatus.RUNNING, next_action=None)
+
+
+def execute_begin(db: Db, run_id: str) -> dict[str, Any]:
+    """Open the ExecuteST phase; the retry epoch keeps child ids fresh after a retry."""
+    run = runs.find_run(db, run_id)
+    assert run is not None
+    started = runs.now()
+    runs.record_step(
+        db, run_id, names.STEP_EXECUTE, phase="running", output={"attempt": None},
+        started_at=started, finished_at=None,
+    )
+    runs.update_run(
+        db, run_id, status=RunStatus.RUNNING, last_step=names.STEP_EXECUTE,
+        error=None, next_action=None,
+    )
+    return {"epoch": int(run["retry_count"]), "started_at": started.isoformat()}
+
+
+def execute_end(db: Db, run_id: str, begin: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    output = {
+        "attempt": max((r["attempt"] for r in results), default=1),
+        "nodes": [{"node_id": r["node_id"], "attempt": r["attempt"],
+                   "exit_code": r["result"]["exit_code"], "isolation": r["result"]["isolation"],
+                   "receipt": r["receipt"]} for r in results],
+    }
+    runs.record_step(
+        db, run_id, names.STEP_EXECUTE, phase="done", output=output,
+        started_at=_parse(begin["started_at"]), finished_at=runs.now(),
+    )
+    runs.update_run(db, run_id, status=RunStatus.SUCCEEDED, next_action=None, error=None)
+
+
+def execute_fail(db: Db, run_id: str, begin: dict[str, Any], attempts: int, error: str) -> None:
+    runs.record_step(
+        db, run_id, names.STEP_EXECUTE, phase="failed",
+        output={"attempt": attempts, "error": error},
+        started_at=_parse(begin["started_at"]), finished_at=runs.now(),
+    )
+    runs.update_run(
+        db, run_id, status=RunStatus.RETRIES_EXCEEDED, error=error,
+        next_action=f"POST /runs/{run_id}/retry",
+    )
+
+
+def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
+    """One execution node: run it in the sandbox, then deliver its receipt exactly once."""
+    node = ExecNodeInput.model_validate(request)
+    status = DBOS.step_status
+    attempt = (status.current_attempt or 0) + 1 if status else 1
+    if node.fail_mode == "always" or (node.fail_mode == "first" and attempt == 1):
+        raise RuntimeError(f"{node.node_id}: simulated failure on attempt {attempt}")
+    rt = current()
+    result = rt.sandbox.execute(
+        ExecNode(node_id=node.node_id, argv=node.argv, env=node.env, timeout_sec=node.timeout_sec)
+    )
+    if result.exit_code != 0:
+        raise RuntimeError(f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}")
+    key = f"{node.run_id}:{names.STEP_EXECUTE}:{node.node_id}"
+    payload = {"run_id": node.run_id, "node_id": node.node_id, "stdout_sha256": result.hashes.get("stdout")}
+    with runs.write(rt.engine) as conn:
+        receipt = call_idempotent_effect(
+            conn, key, node.run_id, names.STEP_EXECUTE, lambda db: deliver_receipt(db, key, payload)
+        )
+    return {"node_id": node.node_id, "attempt": attempt, "receipt": receipt, "result": result.as_dict()}
+
+
+def _parse(value: str) -> Any:
+    from datetime import datetime
+
+    return datetime.fromisoformat(value)
