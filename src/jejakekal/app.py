@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from jejakekal import __version__
 from jejakekal.api.errors import error_response, install_error_handlers
@@ -25,12 +26,13 @@ def create_api_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = kernel is None
-        app.state.kernel = kernel or build_kernel(settings, role)
+        # Off the event loop: DBOS refuses its synchronous API inside a running loop.
+        app.state.kernel = kernel or await run_in_threadpool(build_kernel, settings, role)
         try:
             yield
         finally:
             if owned:
-                app.state.kernel.close()
+                await run_in_threadpool(app.state.kernel.close)
 
     app = FastAPI(title="jejakekal", version=__version__, lifespan=lifespan)
     if kernel is not None:
@@ -39,7 +41,9 @@ def create_api_app(
     app.include_router(router)
 
     @app.middleware("http")
-    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         try:
             raw = request.scope.get("raw_path") or request.url.path.encode()
             check_raw_path(raw.decode("latin-1"))

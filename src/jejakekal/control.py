@@ -66,9 +66,13 @@ class Control:
 
         run_id = "run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24]
         run_input = RunIntentInput(
-            run_id=run_id, intent_id=intent_id, recipe_name=recipe_name,
-            concurrency=workload.concurrency, steps=workload.steps,
-            sandbox_minutes=workload.sandboxMinutes, trace_id=body.traceId,
+            run_id=run_id,
+            intent_id=intent_id,
+            recipe_name=recipe_name,
+            concurrency=workload.concurrency,
+            steps=workload.steps,
+            sandbox_minutes=workload.sandboxMinutes,
+            trace_id=body.traceId,
         )
         options: EnqueueOptions = {
             "workflow_name": names.WF_RUN_INTENT,
@@ -79,11 +83,18 @@ class Control:
         try:
             with runs.write(self.engine) as conn:
                 runs.insert_run(
-                    conn, id=run_id, kind=RunKind.INTENT, intent_id=intent_id,
-                    workflow_id=intent_id, status=RunStatus.QUEUED, retry_count=0,
+                    conn,
+                    id=run_id,
+                    kind=RunKind.INTENT,
+                    intent_id=intent_id,
+                    workflow_id=intent_id,
+                    status=RunStatus.QUEUED,
+                    retry_count=0,
                     next_action="waiting for a worker to dequeue the run",
-                    trace_id=body.traceId, recipe_name=recipe_name,
-                    request_hash=request_hash, request=request,
+                    trace_id=body.traceId,
+                    recipe_name=recipe_name,
+                    request_hash=request_hash,
+                    request=request,
                 )
                 self.client.enqueue_in_transaction(conn, options, run_input.model_dump())
         except runs.AlreadyExists:
@@ -130,8 +141,11 @@ class Control:
             )
         with self.engine.begin() as conn:
             if not runs.update_run(
-                conn, view["run_id"], only_if_status=(RunStatus.WAITING_INPUT,),
-                status=RunStatus.RUNNING, next_action=None,
+                conn,
+                view["run_id"],
+                only_if_status=(RunStatus.WAITING_INPUT,),
+                status=RunStatus.RUNNING,
+                next_action=None,
             ):
                 raise errors.EventNotExpected("the run stopped waiting for input")
             self.client.send_in_transaction(
@@ -151,13 +165,19 @@ class Control:
             run = runs.find_run(conn, view["run_id"])
             assert run is not None
             if not runs.update_run(
-                conn, run["id"], only_if_status=(run["status"],),
-                status=RunStatus.QUEUED, retry_count=run["retry_count"] + 1,
-                error=None, next_action=f"retrying from {from_step}",
+                conn,
+                run["id"],
+                only_if_status=(run["status"],),
+                status=RunStatus.QUEUED,
+                retry_count=run["retry_count"] + 1,
+                error=None,
+                next_action=f"retrying from {from_step}",
             ):
                 raise errors.RunNotRetryable("a concurrent retry won")
         self.client.rewind_workflow(
-            view["workflowId"], start_step=start_step, queue_name=names.INTENT_QUEUE,
+            view["workflowId"],
+            start_step=start_step,
+            queue_name=names.INTENT_QUEUE,
             application_version=self.settings.app_version,
         )
         return {"accepted": True, "newRunId": view["run_id"], "fromStep": from_step}
@@ -183,7 +203,9 @@ class Control:
         self.client.cancel_workflow(view["workflowId"])
         with self.engine.begin() as conn:
             runs.update_run(
-                conn, view["run_id"], status=RunStatus.CANCELED,
+                conn,
+                view["run_id"],
+                status=RunStatus.CANCELED,
                 next_action=f"POST /runs/{view['run_id']}/resume",
             )
         return {"accepted": True, "run_id": view["run_id"], "status": RunStatus.CANCELED.value}
@@ -199,5 +221,8 @@ def _check_caps(recipe: dict[str, Any], concurrency: int, steps: int, minutes: f
         if value > recipe[cap]:
             raise errors.QueuePolicyViolation(
                 f"workload.{field}={value} exceeds {recipe['name']}.{cap}={recipe[cap]}",
-                cap=cap, limit=recipe[cap], field=f"workload.{field}", recipe=recipe["name"],
+                cap=cap,
+                limit=recipe[cap],
+                field=f"workload.{field}",
+                recipe=recipe["name"],
             )

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from jejakekal.api.parsing import openapi_body, read_json, validate
 from jejakekal.control import Control
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.status import RunKind, RunStatus
-from jejakekal.api.parsing import openapi_body, read_json, validate
 
 router = APIRouter()
 
@@ -35,7 +35,9 @@ async def healthz(request: Request) -> dict[str, Any]:
     }
 
 
-@router.post("/intents", status_code=201, openapi_extra=openapi_body(IntentCreate), tags=["intents"])
+@router.post(
+    "/intents", status_code=201, openapi_extra=openapi_body(IntentCreate), tags=["intents"]
+)
 async def create_intent(request: Request) -> dict[str, str]:
     """[API-1] Record an intent: a goal with its inputs and constraints."""
     body = validate(IntentCreate, await read_json(request), errors.InvalidIntent)
@@ -44,13 +46,17 @@ async def create_intent(request: Request) -> dict[str, str]:
 
 
 @router.post(
-    "/intents/{intent_id}/run", status_code=202, openapi_extra=openapi_body(RunRequest),
+    "/intents/{intent_id}/run",
+    status_code=202,
+    openapi_extra=openapi_body(RunRequest),
     tags=["intents"],
 )
 async def start_run(intent_id: str, request: Request) -> dict[str, str]:
     """[API-2] Start the intent's run (workflow id = intent id); returns after durable start."""
     intent_id = parse_intent_id(intent_id)
-    body = validate(RunRequest, await read_json(request, allow_empty=True), errors.InvalidRunRequest)
+    body = validate(
+        RunRequest, await read_json(request, allow_empty=True), errors.InvalidRunRequest
+    )
     started = await run_in_threadpool(control_of(request).start_intent_run, intent_id, body)
     return {"runId": started.run_id, "workflowId": started.workflow_id}
 
@@ -66,8 +72,10 @@ async def list_runs(
     """Runs, newest first, filtered by status and kind."""
     items = await run_in_threadpool(
         lambda: control_of(request).list_runs(
-            status=status.value if status else None, kind=kind.value if kind else None,
-            limit=limit, offset=offset,
+            status=status.value if status else None,
+            kind=kind.value if kind else None,
+            limit=limit,
+            offset=offset,
         )
     )
     return {"items": items, "limit": limit, "offset": offset}
@@ -81,7 +89,9 @@ async def get_run(run_id: str, request: Request) -> JSONResponse:
 
 
 @router.post(
-    "/runs/{run_id}/events", status_code=202, openapi_extra=openapi_body(EventRequest),
+    "/runs/{run_id}/events",
+    status_code=202,
+    openapi_extra=openapi_body(EventRequest),
     tags=["runs"],
 )
 async def post_event(run_id: str, request: Request) -> dict[str, bool]:

@@ -20,8 +20,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks of the real paths (results in .cache/bench/).",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks of the real paths (results in .cache/bench/).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 
@@ -42,7 +43,9 @@ def serve(host: HostOpt = "127.0.0.1", port: PortOpt = None) -> None:
 def api(
     host: HostOpt = "127.0.0.1",
     port: PortOpt = None,
-    shim: Annotated[bool, typer.Option(help="API only: enqueue and read, run no workflow.")] = False,
+    shim: Annotated[
+        bool, typer.Option(help="API only: enqueue and read, run no workflow.")
+    ] = False,
 ) -> None:
     """Run the HTTP API with a worker in the same process (or API only with --shim)."""
     from jejakekal.cli.serving import run_api
@@ -152,3 +155,7 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

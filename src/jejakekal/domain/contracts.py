@@ -25,7 +25,7 @@ class Workload(BaseModel):
     concurrency: int = Field(ge=1, le=10_000)
     steps: int = Field(ge=1, le=10_000)
     # Minutes may be fractional (0.05 = 3 s); strict mode still refuses strings.
-    sandboxMinutes: float = Field(gt=0, le=24 * 60)  # noqa: N815 (wire name)
+    sandboxMinutes: float = Field(gt=0, le=24 * 60)
 
 
 DEFAULT_WORKLOAD = Workload(concurrency=1, steps=1, sandboxMinutes=1)
@@ -33,8 +33,8 @@ DEFAULT_WORKLOAD = Workload(concurrency=1, steps=1, sandboxMinutes=1)
 
 class RunRequest(BaseModel):
     model_config = StrictModel
-    traceId: Name | None = None  # noqa: N815
-    recipeName: Name | None = None  # noqa: N815
+    traceId: Name | None = None
+    recipeName: Name | None = None
     workload: Workload | None = None
 
 

@@ -136,8 +136,22 @@ class DecisionInvalid(KernelError):
 
 
 ERROR_CODES: tuple[type[KernelError], ...] = (
-    InvalidJson, InvalidIntent, InvalidRunRequest, InvalidEvent, InvalidRunId, InvalidIntentId,
-    InvalidIntentId, RecipeNotFound, QueuePolicyViolation, Unauthorized, IntentNotFound, RunNotFound,
-    RunPayloadMismatch, EventNotExpected, RunNotRetryable, RunNotCancelable,
-    PayloadTooLarge, UnsupportedMediaType,
+    InvalidJson,
+    InvalidIntent,
+    InvalidRunRequest,
+    InvalidEvent,
+    InvalidRunId,
+    InvalidIntentId,
+    InvalidIntentId,
+    RecipeNotFound,
+    QueuePolicyViolation,
+    Unauthorized,
+    IntentNotFound,
+    RunNotFound,
+    RunPayloadMismatch,
+    EventNotExpected,
+    RunNotRetryable,
+    RunNotCancelable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
 )

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from jejakekal.storage import schema as s
@@ -26,16 +28,9 @@ def dialect_of(db: Db) -> str:
 
 def _insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     """Insert unless the primary key exists; True when this call inserted."""
-    dialect = dialect_of(db)
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt = pg_insert(table).values(**values).on_conflict_do_nothing()
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing()
-    return bool(db.execute(stmt).rowcount)
+    insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
+    result = db.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return bool(cast(sa.CursorResult[Any], result).rowcount)
 
 
 insert_ignore = _insert_ignore
@@ -50,17 +45,20 @@ def call_idempotent_effect(
     the effect's writes and the result together.
     """
     claimed = _insert_ignore(
-        db, s.effects, effect_key=effect_key, run_id=run_id, step_id=step_id,
-        result=None, created_at=datetime.now(UTC),
+        db,
+        s.effects,
+        effect_key=effect_key,
+        run_id=run_id,
+        step_id=step_id,
+        result=None,
+        created_at=datetime.now(UTC),
     )
     if not claimed:
         return db.execute(
             sa.select(s.effects.c.result).where(s.effects.c.effect_key == effect_key)
         ).scalar_one()
     result = effect(db)
-    db.execute(
-        s.effects.update().where(s.effects.c.effect_key == effect_key).values(result=result)
-    )
+    db.execute(s.effects.update().where(s.effects.c.effect_key == effect_key).values(result=result))
     return result
 
 
@@ -68,8 +66,13 @@ def deliver_receipt(db: Db, receipt_key: str, payload: dict[str, Any]) -> dict[s
     """The mock external system: counts every delivery; `seen_count > 1` is a duplicate."""
     now = datetime.now(UTC)
     if not _insert_ignore(
-        db, s.mock_receipts, receipt_key=receipt_key, seen_count=1, payload=payload,
-        first_seen_at=now, last_seen_at=now,
+        db,
+        s.mock_receipts,
+        receipt_key=receipt_key,
+        seen_count=1,
+        payload=payload,
+        first_seen_at=now,
+        last_seen_at=now,
     ):
         db.execute(
             s.mock_receipts.update()

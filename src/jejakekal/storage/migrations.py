@@ -40,22 +40,21 @@ def _lock(conn: sa.Connection) -> None:
 def migrate(engine: sa.Engine) -> list[int]:
     """Apply pending migrations and seed recipes; return the versions applied."""
     applied: list[int] = []
-    with engine.connect() as conn:
-        with conn.begin():
-            _lock(conn)
-            s.schema_migrations.create(conn, checkfirst=True)
-            done = set(conn.execute(sa.select(s.schema_migrations.c.version)).scalars())
-            for version, name, step in MIGRATIONS:
-                if version in done:
-                    continue
-                step(conn)
-                conn.execute(
-                    s.schema_migrations.insert().values(
-                        version=version, name=name, applied_at=datetime.now(UTC)
-                    )
+    with engine.connect() as conn, conn.begin():
+        _lock(conn)
+        s.schema_migrations.create(conn, checkfirst=True)
+        done = set(conn.execute(sa.select(s.schema_migrations.c.version)).scalars())
+        for version, name, step in MIGRATIONS:
+            if version in done:
+                continue
+            step(conn)
+            conn.execute(
+                s.schema_migrations.insert().values(
+                    version=version, name=name, applied_at=datetime.now(UTC)
                 )
-                applied.append(version)
-            seed_recipes(conn)
+            )
+            applied.append(version)
+        seed_recipes(conn)
     return applied
 
 
@@ -79,8 +78,7 @@ def drop_dbos_tables(engine: sa.Engine) -> None:
             return
         names = conn.execute(
             sa.text(
-                "SELECT name FROM sqlite_master WHERE type='table' "
-                "AND name NOT LIKE 'sqlite_%'"
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
             )
         ).scalars()
         ours = {t.name for t in s.metadata.sorted_tables}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -67,7 +67,8 @@ def update_run(db: Db, run_id: str, *, only_if_status: tuple[str, ...] = (), **v
     stmt = s.runs.update().where(s.runs.c.id == run_id)
     if only_if_status:
         stmt = stmt.where(s.runs.c.status.in_(only_if_status))
-    return bool(db.execute(stmt.values(updated_at=now(), **values)).rowcount)
+    result = db.execute(stmt.values(updated_at=now(), **values))
+    return bool(cast(sa.CursorResult[Any], result).rowcount)
 
 
 def record_step(
@@ -97,8 +98,14 @@ def record_decision(
 ) -> None:
     """One envelope per (run, step): the id is derived, so a replay inserts nothing."""
     insert_ignore(
-        db, s.opencode_calls, id=f"{run_id}:{step_id}", run_id=run_id, step_id=step_id,
-        request=request, response=response, created_at=now(),
+        db,
+        s.opencode_calls,
+        id=f"{run_id}:{step_id}",
+        run_id=run_id,
+        step_id=step_id,
+        request=request,
+        response=response,
+        created_at=now(),
     )
 
 

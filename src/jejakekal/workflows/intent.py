@@ -64,8 +64,14 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
         if not _is_step_failure(exc):
             raise
         error = f"ExecuteST failed after {settings.step_max_attempts} attempts: {exc}"
-        tx_step(names.OP_EXECUTE_FAIL, steps.execute_fail, inp.run_id, begin,
-                settings.step_max_attempts, error)
+        tx_step(
+            names.OP_EXECUTE_FAIL,
+            steps.execute_fail,
+            inp.run_id,
+            begin,
+            settings.step_max_attempts,
+            error,
+        )
         raise
     tx_step(names.OP_EXECUTE_END, steps.execute_end, inp.run_id, begin, results)
     return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}

@@ -27,8 +27,13 @@ def compile_st(db: Db, request: dict[str, Any]) -> dict[str, Any]:
     )
     output = {"attempt": 1, "plan_sha256": plan["plan_sha256"], "nodes": inp.steps}
     runs.record_step(
-        db, inp.run_id, names.STEP_COMPILE, phase="done", output=output,
-        started_at=started, finished_at=runs.now(),
+        db,
+        inp.run_id,
+        names.STEP_COMPILE,
+        phase="done",
+        output=output,
+        started_at=started,
+        finished_at=runs.now(),
     )
     runs.update_run(
         db, inp.run_id, status=RunStatus.RUNNING, last_step=names.STEP_COMPILE, next_action=None
@@ -42,8 +47,13 @@ def apply_patch_st(db: Db, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     state_sha = sha256_text(canonical_json(state))
     output = {"attempt": 1, "ops": len(plan["patch"]), "state_sha256": state_sha}
     runs.record_step(
-        db, run_id, names.STEP_APPLY_PATCH, phase="done", output=output,
-        started_at=started, finished_at=runs.now(),
+        db,
+        run_id,
+        names.STEP_APPLY_PATCH,
+        phase="done",
+        output=output,
+        started_at=started,
+        finished_at=runs.now(),
     )
     runs.update_run(db, run_id, last_step=names.STEP_APPLY_PATCH)
     return {"state_sha256": state_sha}
@@ -68,8 +78,13 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
     with runs.write(rt.engine) as conn:
         runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
         runs.record_step(
-            conn, run_id, names.STEP_DECIDE, phase="done", output=output,
-            started_at=started, finished_at=runs.now(),
+            conn,
+            run_id,
+            names.STEP_DECIDE,
+            phase="done",
+            output=output,
+            started_at=started,
+            finished_at=runs.now(),
         )
         runs.update_run(conn, run_id, last_step=names.STEP_DECIDE)
     return envelope.response
@@ -77,7 +92,9 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
 
 def await_input(db: Db, run_id: str) -> None:
     runs.update_run(
-        db, run_id, status=RunStatus.WAITING_INPUT,
+        db,
+        run_id,
+        status=RunStatus.WAITING_INPUT,
         next_action=f'POST /runs/{run_id}/events {{"type":"input","payload":{{...}}}}',
     )
 
@@ -92,12 +109,21 @@ def execute_begin(db: Db, run_id: str) -> dict[str, Any]:
     assert run is not None
     started = runs.now()
     runs.record_step(
-        db, run_id, names.STEP_EXECUTE, phase="running", output={"attempt": None},
-        started_at=started, finished_at=None,
+        db,
+        run_id,
+        names.STEP_EXECUTE,
+        phase="running",
+        output={"attempt": None},
+        started_at=started,
+        finished_at=None,
     )
     runs.update_run(
-        db, run_id, status=RunStatus.RUNNING, last_step=names.STEP_EXECUTE,
-        error=None, next_action=None,
+        db,
+        run_id,
+        status=RunStatus.RUNNING,
+        last_step=names.STEP_EXECUTE,
+        error=None,
+        next_action=None,
     )
     return {"epoch": int(run["retry_count"]), "started_at": started.isoformat()}
 
@@ -105,25 +131,44 @@ def execute_begin(db: Db, run_id: str) -> dict[str, Any]:
 def execute_end(db: Db, run_id: str, begin: dict[str, Any], results: list[dict[str, Any]]) -> None:
     output = {
         "attempt": max((r["attempt"] for r in results), default=1),
-        "nodes": [{"node_id": r["node_id"], "attempt": r["attempt"],
-                   "exit_code": r["result"]["exit_code"], "isolation": r["result"]["isolation"],
-                   "receipt": r["receipt"]} for r in results],
+        "nodes": [
+            {
+                "node_id": r["node_id"],
+                "attempt": r["attempt"],
+                "exit_code": r["result"]["exit_code"],
+                "isolation": r["result"]["isolation"],
+                "receipt": r["receipt"],
+            }
+            for r in results
+        ],
     }
     runs.record_step(
-        db, run_id, names.STEP_EXECUTE, phase="done", output=output,
-        started_at=_parse(begin["started_at"]), finished_at=runs.now(),
+        db,
+        run_id,
+        names.STEP_EXECUTE,
+        phase="done",
+        output=output,
+        started_at=_parse(begin["started_at"]),
+        finished_at=runs.now(),
     )
     runs.update_run(db, run_id, status=RunStatus.SUCCEEDED, next_action=None, error=None)
 
 
 def execute_fail(db: Db, run_id: str, begin: dict[str, Any], attempts: int, error: str) -> None:
     runs.record_step(
-        db, run_id, names.STEP_EXECUTE, phase="failed",
+        db,
+        run_id,
+        names.STEP_EXECUTE,
+        phase="failed",
         output={"attempt": attempts, "error": error},
-        started_at=_parse(begin["started_at"]), finished_at=runs.now(),
+        started_at=_parse(begin["started_at"]),
+        finished_at=runs.now(),
     )
     runs.update_run(
-        db, run_id, status=RunStatus.RETRIES_EXCEEDED, error=error,
+        db,
+        run_id,
+        status=RunStatus.RETRIES_EXCEEDED,
+        error=error,
         next_action=f"POST /runs/{run_id}/retry",
     )
 
@@ -142,12 +187,21 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
     if result.exit_code != 0:
         raise RuntimeError(f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}")
     key = f"{node.run_id}:{names.STEP_EXECUTE}:{node.node_id}"
-    payload = {"run_id": node.run_id, "node_id": node.node_id, "stdout_sha256": result.hashes.get("stdout")}
+    payload = {
+        "run_id": node.run_id,
+        "node_id": node.node_id,
+        "stdout_sha256": result.hashes.get("stdout"),
+    }
     with runs.write(rt.engine) as conn:
         receipt = call_idempotent_effect(
             conn, key, node.run_id, names.STEP_EXECUTE, lambda db: deliver_receipt(db, key, payload)
         )
-    return {"node_id": node.node_id, "attempt": attempt, "receipt": receipt, "result": result.as_dict()}
+    return {
+        "node_id": node.node_id,
+        "attempt": attempt,
+        "receipt": receipt,
+        "result": result.as_dict(),
+    }
 
 
 def _parse(value: str) -> Any:

@@ -1,0 +1,321 @@
+"""Shell sandbox [ADP-SBX]: run one execution node in a throwaway workspace.
+
+Every node gets a fresh temporary directory as its working directory and HOME, a
+scrubbed environment, a wall-clock limit and rlimits (CPU, address space, file size,
+processes, no core dumps). Where bubblewrap (`bwrap`) is installed and user namespaces
+work, the command also runs inside it: no network, only the workspace writable, only the
+system folders visible (read-only), uid/gid 65534. Elsewhere it is a plain subprocess
+running as this process's user, with the host's network and file system; each
+`ExecResult.isolation` records which of the two that execution had.
+
+Exit codes follow shell conventions: 124 when the wall-clock limit killed the command
+(as coreutils `timeout`), 128+N after death by signal N (so 137 for SIGKILL, 152 for
+SIGXCPU, 153 for SIGXFSZ), 127/126 when the command cannot be found/executed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import resource
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from typing import IO
+
+from jejakekal.domain.compiler import canonical_json, sha256_text
+from jejakekal.domain.ports import ExecNode, ExecResult
+
+BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
+OUTPUT_CAP_BYTES = 64 * 1024
+TIMEOUT_EXIT_CODE = 124
+ADDRESS_SPACE_BYTES = 1024**3
+FILE_SIZE_BYTES = 64 * 1024**2
+MAX_PROCESSES = 256
+SANDBOX_UID = 65534  # "nobody"
+# Inside bwrap the workspace always appears here, so output mentioning the working
+# directory does not vary with the host's random temporary path.
+BWRAP_WORKDIR = "/work"
+
+_SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64")
+# The loader cache lets binaries find libraries registered outside the default paths.
+_SYSTEM_EXTRAS = ("/etc/alternatives", "/etc/ld.so.cache")
+_PROBE_TIMEOUT_SEC = 10.0
+
+Limits = list[tuple[int, int]]
+
+
+def rlimits_for(timeout_sec: float) -> Limits:
+    """The (resource, limit) pairs a node runs under, clamped to the inherited hard limits.
+
+    An unprivileged process cannot raise a hard limit, and asking would make the child
+    fail before exec, so a host limit lower than ours wins.
+    """
+    wanted = [
+        # The wall clock kills first; the CPU limit only stops a spinner that escaped it.
+        (resource.RLIMIT_CPU, math.ceil(timeout_sec) + 1),
+        # Runtimes that reserve large virtual ranges up front (JVM, Go) need more than this.
+        (resource.RLIMIT_AS, ADDRESS_SPACE_BYTES),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_BYTES),
+        # RLIMIT_NPROC counts every process of the real uid, and root (or CAP_SYS_RESOURCE)
+        # is exempt: running as root it limits nothing, as an ordinary user it counts the
+        # user's other processes too.
+        (resource.RLIMIT_NPROC, MAX_PROCESSES),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    limits: Limits = []
+    for which, value in wanted:
+        hard = resource.getrlimit(which)[1]
+        limits.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    return limits
+
+
+def _limiter(limits: Limits) -> Callable[[], None]:
+    # Runs in the forked child before exec, possibly forked from a threaded process: it
+    # only calls setrlimit on values computed in the parent, so it takes no locks.
+    def apply() -> None:
+        for which, value in limits:
+            resource.setrlimit(which, (value, value))
+
+    return apply
+
+
+def bwrap_argv(bwrap: str, workspace: str, argv: list[str]) -> list[str]:
+    """The bubblewrap command line that runs `argv` with `workspace` as its only writable dir."""
+    args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+    for path in _SYSTEM_DIRS:
+        # On merged-/usr systems /bin and /lib are symlinks; recreate them rather than bind.
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in _SYSTEM_EXTRAS:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    args += ["--bind", workspace, BWRAP_WORKDIR, "--chdir", BWRAP_WORKDIR, "--", *argv]
+    return args
+
+
+def probe_bwrap(bwrap: str) -> tuple[bool, str]:
+    """Run `true` under the exact flags `execute` uses; (worked, bwrap's complaint if not)."""
+    with tempfile.TemporaryDirectory(prefix="jejakekal-probe-") as workspace:
+        try:
+            done = subprocess.run(
+                bwrap_argv(bwrap, workspace, ["true"]),
+                env={"PATH": BASE_PATH},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=_PROBE_TIMEOUT_SEC,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return False, str(exc)
+    return done.returncode == 0, done.stderr.decode("utf-8", errors="replace").strip()
+
+
+class ShellSandbox:
+    """The default sandbox; `use_bwrap`: None detects bwrap, False never uses it, True
+    requires it (and raises RuntimeError here when it does not work)."""
+
+    name = "shell"
+
+    def __init__(self, use_bwrap: bool | None = None) -> None:
+        self._use_bwrap = use_bwrap
+        self._lock = threading.Lock()
+        self._probed = use_bwrap is False
+        self._bwrap: str | None = None
+        if use_bwrap:
+            self._bwrap_path()
+
+    @property
+    def isolation(self) -> str:
+        return "bwrap" if self._bwrap_path() else "subprocess"
+
+    def _bwrap_path(self) -> str | None:
+        # Probed once per instance: a probe costs a few milliseconds and nodes run often.
+        with self._lock:
+            if not self._probed:
+                found = shutil.which("bwrap")
+                ok, detail = probe_bwrap(found) if found else (False, "bwrap not on PATH")
+                if self._use_bwrap and not ok:
+                    raise RuntimeError(f"bwrap was required but is unusable: {detail}")
+                self._bwrap = found if ok else None
+                self._probed = True
+            return self._bwrap
+
+    def execute(self, node: ExecNode) -> ExecResult:
+        if not node.argv:
+            raise ValueError(f"{node.node_id}: argv is empty")
+        bwrap = self._bwrap_path()
+        workspace = tempfile.mkdtemp(prefix="jejakekal-sbx-")
+        try:
+            home = BWRAP_WORKDIR if bwrap else workspace
+            env = {"PATH": BASE_PATH, "HOME": home, "LANG": "C.UTF-8", **node.env}
+            argv = bwrap_argv(bwrap, workspace, node.argv) if bwrap else list(node.argv)
+            # Output goes to anonymous files, not pipes: memory stays bounded, RLIMIT_FSIZE
+            # caps what the command can write, and a killed command leaves nothing to drain.
+            with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+                started = time.perf_counter()
+                exit_code, timed_out = _run(argv, workspace, env, out, err, node.timeout_sec)
+                duration_ms = (time.perf_counter() - started) * 1000
+                stdout, stderr = _read_capped(out), _read_capped(err)
+            _reclaim(workspace)
+            files = _hash_tree(workspace)
+        finally:
+            _remove(workspace)
+        return ExecResult(
+            exit_code=exit_code,
+            stdout=stdout,
+            stderr=stderr,
+            files=files,
+            duration_ms=duration_ms,
+            isolation="bwrap" if bwrap else "subprocess",
+            timed_out=timed_out,
+            hashes={
+                "stdout": sha256_text(stdout),
+                "stderr": sha256_text(stderr),
+                "argv": sha256_text(canonical_json(node.argv)),
+            },
+        )
+
+
+def _run(
+    argv: list[str], cwd: str, env: dict[str, str], out: IO[bytes], err: IO[bytes], timeout: float
+) -> tuple[int, bool]:
+    """Run to completion or to the deadline; (exit code, timed out). Kills the whole group."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+            preexec_fn=_limiter(rlimits_for(timeout)),
+        )
+    except OSError as exc:
+        err.write(f"{exc}\n".encode())
+        return (127 if isinstance(exc, FileNotFoundError) else 126), False
+    exited = _wait_unreaped(proc.pid, timeout)
+    # Also on a clean exit: background children the command left must not outlive it.
+    # The leader is not reaped yet, so its group id cannot have been reused meanwhile.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    code = proc.wait()
+    if not exited:
+        return TIMEOUT_EXIT_CODE, True
+    return (128 - code if code < 0 else code), False
+
+
+def _wait_unreaped(pid: int, timeout: float) -> bool:
+    """Whether `pid` exited within `timeout`, leaving it a zombie (unlike Popen.wait)."""
+    fd = os.pidfd_open(pid)
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
+    finally:
+        os.close(fd)
+
+
+def _read_capped(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    return stream.read(OUTPUT_CAP_BYTES).decode("utf-8", errors="replace")
+
+
+def _reclaim(workspace: str) -> None:
+    """Give the owner back read/write/search on everything the command left.
+
+    A command may chmod its outputs to 000; that must hide nothing from hashing and block
+    no removal. Symlinks are skipped, since chmod would follow them out of the workspace.
+    """
+    os.chmod(workspace, stat.S_IRWXU)
+    for dirpath, dirnames, filenames in os.walk(workspace):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISDIR(mode):
+                os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU)
+            elif stat.S_ISREG(mode):
+                os.chmod(path, stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IWUSR)
+
+
+def _remove(workspace: str) -> None:
+    # Best effort: a failure to tidy a temporary directory must not mask the result or error.
+    with contextlib.suppress(OSError):
+        _reclaim(workspace)
+    shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _hash_tree(workspace: str) -> dict[str, str]:
+    """Regular files only, by relative path: symlinks and FIFOs are neither followed nor read."""
+    files: dict[str, str] = {}
+    for dirpath, _, filenames in os.walk(workspace):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                files[os.path.relpath(path, workspace)] = _sha256_file(path)
+    return dict(sorted(files.items()))
+
+
+def _sha256_file(path: str) -> str:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _observed_rlimits() -> dict[str, int]:
+    """The limits a child actually runs under, read back from a child (not just requested)."""
+    # In the order of rlimits_for, so describe_isolation can compare the two.
+    names = {
+        "cpu_sec": "RLIMIT_CPU",
+        "address_space_bytes": "RLIMIT_AS",
+        "file_size_bytes": "RLIMIT_FSIZE",
+        "processes": "RLIMIT_NPROC",
+        "core_bytes": "RLIMIT_CORE",
+    }
+    script = (
+        "import resource as r, sys\nfor n in sys.argv[1:]:\n print(r.getrlimit(getattr(r, n))[0])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, *names.values()],
+        env={"PATH": BASE_PATH},
+        capture_output=True,
+        text=True,
+        timeout=_PROBE_TIMEOUT_SEC,
+        check=True,
+        preexec_fn=_limiter(rlimits_for(1.0)),
+    )
+    return dict(zip(names, map(int, done.stdout.split()), strict=True))
+
+
+def describe_isolation() -> dict[str, object]:
+    """What this host offers the shell sandbox, for `jejakekal smoke sbx`."""
+    found = shutil.which("bwrap")
+    ok, detail = probe_bwrap(found) if found else (False, "bwrap not on PATH")
+    expected = [value for _, value in rlimits_for(1.0)]
+    observed = _observed_rlimits()
+    return {
+        "isolation": "bwrap" if ok else "subprocess",
+        "bwrap_path": found,
+        "bwrap_found": found is not None,
+        "bwrap_probe_ok": ok,
+        "bwrap_probe_detail": detail,
+        "network": "none" if ok else "host",
+        "rlimits": observed,
+        "rlimits_applied": list(observed.values()) == expected,
+        # See rlimits_for: root is exempt from RLIMIT_NPROC.
+        "nproc_limit_effective": os.geteuid() != 0,
+    }

@@ -1,0 +1,1 @@
+"""Benchmarks of the real paths; results land in `.cache/bench/*.json`."""

@@ -1,0 +1,146 @@
+"""Fixtures: a fresh database per test on each backend, and a real API server.
+
+Every contract and integration test that takes `database_url` runs twice: on an
+embedded SQLite file and on a throwaway PostgreSQL the suite starts itself (or the
+server named by JEJAKEKAL_TEST_PG_URL).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from jejakekal.app import create_api_app
+from jejakekal.config import Settings, load_settings
+from jejakekal.storage.console import run_readonly
+from pgserver import ThrowawayPostgres, postgres_url_for_tests
+
+BACKENDS = ("sqlite", "postgresql")
+TERMINAL = {"succeeded", "failed", "retries_exceeded", "canceled"}
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    url, server = postgres_url_for_tests()
+    try:
+        yield url
+    finally:
+        if isinstance(server, ThrowawayPostgres):
+            server.stop()
+
+
+def _fresh_pg_database(server_url: str) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'jejakekal.sqlite'}"
+    return _fresh_pg_database(request.getfixturevalue("pg_server_url"))
+
+
+def make_settings(database_url: str, home: Path, **env: str) -> Settings:
+    return load_settings(
+        {
+            "JEJAKEKAL_HOME": str(home),
+            "JEJAKEKAL_DATABASE_URL": database_url,
+            "JEJAKEKAL_QUEUE_POLL_SEC": "0.02",
+            "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "0.05",
+            **env,
+        }
+    )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return make_settings(database_url, tmp_path / "home")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Api:
+    """A real uvicorn server on a loopback port, with an HTTP client and SQL oracles."""
+
+    base_url: str
+    client: httpx.Client
+    settings: Settings
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        columns, rows = run_readonly(self.settings.resolved_database_url, query)
+        return [dict(zip(columns, r, strict=True)) for r in rows]
+
+    def count(self, query: str) -> int:
+        rows = self.sql(query)
+        return int(next(iter(rows[0].values())))
+
+    def create_intent(self, goal: str) -> str:
+        reply = self.client.post("/intents", json={"goal": goal, "inputs": {}, "constraints": {}})
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["intentId"])
+
+    def start(self, intent_id: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        reply = self.client.post(f"/intents/{intent_id}/run", json=body or {})
+        assert reply.status_code == 202, reply.text
+        result: dict[str, Any] = reply.json()
+        return result
+
+    def wait_status(self, run_id: str, *wanted: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        view: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            view = self.client.get(f"/runs/{run_id}").json()
+            if view.get("status") in wanted:
+                return view
+            time.sleep(0.02)
+        raise AssertionError(f"run {run_id} never reached {wanted}; last view: {view}")
+
+
+def serve_in_thread(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, int]:
+    port = free_port()
+    app = create_api_app(settings, "full")
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("API server failed to start")
+        time.sleep(0.01)
+    return server, thread, port
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    server, thread, port = serve_in_thread(settings)
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        try:
+            yield Api(base, client, settings)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)

@@ -1,0 +1,677 @@
+"""Contract tests of the intent API [API-1..5]: the operator course's walkthroughs B-F and J.
+
+Every test takes `api`: a real server with a DBOS worker on a fresh database, once on
+SQLite and once on PostgreSQL. SQL is the oracle for every claim about what was (or
+was not) written; the HTTP replies are only the claim.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import Api
+
+STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
+VIEW_KEYS = [
+    "run_id", "runId", "workflowId", "kind", "status", "dbos_status", "lastStep",
+    "retryCount", "nextAction", "error", "header", "steps", "timeline", "artifacts",
+]  # fmt: skip
+B_BODY = {
+    "traceId": "po-demo",
+    "recipeName": "compile-default",
+    "workload": {"concurrency": 1, "steps": 2, "sandboxMinutes": 1},
+}
+MIB = 1_048_576
+ID_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def write_counts(api: Api) -> dict[str, int]:
+    """Row counts of every table a start or an intent could write, in one read."""
+    rows = api.sql(
+        "SELECT (SELECT COUNT(*) FROM app.intents) AS intents,"
+        " (SELECT COUNT(*) FROM app.runs) AS runs,"
+        " (SELECT COUNT(*) FROM dbos.workflow_status) AS workflows"
+    )
+    return {k: int(v) for k, v in rows[0].items()}
+
+
+def q(template: str, **ids: str) -> str:
+    """Fill ids into an oracle query; each must match the id grammar, so none can quote."""
+    for value in ids.values():
+        assert ID_GRAMMAR.match(value), value
+    return template.format(**ids)
+
+
+def step_rows(api: Api, run_id: str) -> dict[str, dict[str, Any]]:
+    """`app.run_steps` of a run by step id, `attempt` read out of the JSON output."""
+    if api.settings.is_sqlite:
+        template = (
+            "SELECT step_id, phase, json_extract(output, '$.attempt') AS attempt, finished_at"
+            " FROM app.run_steps WHERE run_id = '{run}'"
+        )
+    else:
+        template = (
+            "SELECT step_id, phase, (output->>'attempt')::int AS attempt, finished_at"
+            " FROM app.run_steps WHERE run_id = '{run}'"
+        )
+    return {r["step_id"]: r for r in api.sql(q(template, run=run_id))}
+
+
+def wait_until(
+    api: Api, run_id: str, ready: Callable[[dict[str, Any]], bool], timeout: float = 30.0
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        view = api.client.get(f"/runs/{run_id}").json()
+        if ready(view):
+            return view
+        time.sleep(0.02)
+    raise AssertionError(f"run {run_id} never got ready; last view: {view}")
+
+
+def settled(status: str, dbos_status: str) -> Callable[[dict[str, Any]], bool]:
+    """Our status committed and the engine closed the workflow after it."""
+    return lambda v: v.get("status") == status and v.get("dbos_status") == dbos_status
+
+
+def start_run(api: Api, goal: str, body: dict[str, Any] | None = None) -> str:
+    return str(api.start(api.create_intent(goal), body or {})["runId"])
+
+
+def assert_error(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert reply.status_code == status, reply.text
+    body: dict[str, Any] = reply.json()
+    assert body["error"] == code, body
+    assert body["code"] == code, body
+    assert isinstance(body["message"], str)
+    assert body["message"], body
+    return body
+
+
+def raw_request(api: Api, method: str, raw_path: str, body: bytes = b"") -> tuple[int, Any]:
+    """Send `raw_path` byte for byte: no client gets a chance to normalise it."""
+    host, port = api.base_url.removeprefix("http://").split(":")
+    head = (
+        f"{method} {raw_path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(head.encode("ascii") + body)
+        response = http.client.HTTPResponse(sock)
+        try:
+            response.begin()
+            return response.status, json.loads(response.read())
+        finally:
+            response.close()
+
+
+# -- walkthrough B: happy path, dual read, stable timeline ---------------------------
+
+
+def test_happy_run_succeeds_with_every_step_done_on_its_first_attempt(api: Api) -> None:
+    intent_id = api.create_intent("demo chain")
+
+    started = api.start(intent_id, B_BODY)
+    view = api.wait_status(started["runId"], "succeeded", "failed", "retries_exceeded")
+
+    run_id = started["runId"]
+    assert started["workflowId"] == intent_id
+    assert view["status"] == "succeeded"
+    assert view["kind"] == "intent"
+    assert view["lastStep"] == "ExecuteST"
+    assert view["retryCount"] == 0
+    assert view["error"] is None
+    assert [s["stepId"] for s in view["steps"]] == STEPS
+    assert [(s["phase"], s["attempt"]) for s in view["steps"]] == [("done", 1)] * 4
+    rows = step_rows(api, run_id)
+    assert sorted(rows) == sorted(STEPS)
+    assert {(r["phase"], int(r["attempt"])) for r in rows.values()} == {("done", 1)}
+    assert (
+        api.count(q("SELECT COUNT(*) FROM app.opencode_calls WHERE run_id = '{run}'", run=run_id))
+        == 1
+    )
+    receipts = api.sql(
+        q(
+            "SELECT receipt_key, seen_count FROM app.mock_receipts"
+            " WHERE receipt_key LIKE '{run}:%' ORDER BY receipt_key",
+            run=run_id,
+        )
+    )
+    assert [(r["receipt_key"], r["seen_count"]) for r in receipts] == [
+        (f"{run_id}:ExecuteST:exec-1", 1),
+        (f"{run_id}:ExecuteST:exec-2", 1),
+    ]
+
+
+def test_run_view_reads_the_same_by_run_id_and_workflow_id(api: Api) -> None:
+    intent_id = api.create_intent("demo chain")
+    run_id = api.start(intent_id, B_BODY)["runId"]
+    # The engine closes the workflow just after our last step commits the outcome.
+    wait_until(api, run_id, settled("succeeded", "SUCCESS"))
+
+    by_run = api.client.get(f"/runs/{run_id}")
+    by_workflow = api.client.get(f"/runs/{intent_id}")
+
+    assert by_run.status_code == by_workflow.status_code == 200
+    assert by_run.content == by_workflow.content
+    view = by_run.json()
+    assert list(view) == VIEW_KEYS
+    assert view["run_id"] == view["runId"] == run_id
+    assert view["workflowId"] == intent_id
+    assert view["dbos_status"] == "SUCCESS"
+    assert list(view["header"]) == [
+        "name", "recovery_attempts", "app_version", "executor_id", "created_at", "updated_at",
+    ]  # fmt: skip
+    assert view["header"]["name"] == "run_intent"
+
+
+def test_timeline_function_ids_are_contiguous_from_one_in_step_order(api: Api) -> None:
+    run_id = start_run(api, "demo chain", B_BODY)
+
+    view = wait_until(api, run_id, settled("succeeded", "SUCCESS"))
+
+    ids = [op["function_id"] for op in view["timeline"]]
+    assert ids == list(range(1, len(ids) + 1))
+    names = [op["function_name"] for op in view["timeline"]]
+    assert [n for n in names if n in STEPS[:3]] == STEPS[:3]
+    assert all(op["error"] is None for op in view["timeline"])
+
+
+# -- walkthrough C: exactly-once under parallel start --------------------------------
+
+
+def test_parallel_identical_starts_return_one_run_and_leave_one_row(api: Api) -> None:
+    intent_id = api.create_intent("idempotency demo")
+    gate = threading.Barrier(10)
+
+    def start(_: int) -> httpx.Response:
+        with httpx.Client(base_url=api.base_url, timeout=30) as client:
+            gate.wait()
+            return client.post(f"/intents/{intent_id}/run", json={"traceId": "idem"})
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(start, range(10)))
+
+    assert [r.status_code for r in replies] == [202] * 10, [r.text for r in replies]
+    ids = {(r.json()["runId"], r.json()["workflowId"]) for r in replies}
+    assert len(ids) == 1
+    assert next(iter(ids))[1] == intent_id
+    assert (
+        api.count(q("SELECT COUNT(*) FROM app.runs WHERE workflow_id = '{wf}'", wf=intent_id)) == 1
+    )
+    assert (
+        api.count(
+            q(
+                "SELECT COUNT(*) FROM dbos.workflow_status WHERE workflow_uuid = '{wf}'",
+                wf=intent_id,
+            )
+        )
+        == 1
+    )
+
+
+def test_a_different_body_for_a_started_intent_is_a_payload_mismatch(api: Api) -> None:
+    intent_id = api.create_intent("idempotency demo")
+    first = api.start(intent_id, {"traceId": "idem"})
+    before = write_counts(api)
+
+    again = api.client.post(f"/intents/{intent_id}/run", json={"traceId": "idem"})
+    other = api.client.post(f"/intents/{intent_id}/run", json={"traceId": "other"})
+
+    assert again.status_code == 202
+    assert again.json() == first
+    body = assert_error(other, 409, "run_payload_mismatch")
+    assert body["workflow_id"] == intent_id
+    assert write_counts(api) == before
+    assert (
+        api.count(q("SELECT COUNT(*) FROM app.runs WHERE workflow_id = '{wf}'", wf=intent_id)) == 1
+    )
+
+
+# -- walkthrough D: fail closed ------------------------------------------------------
+
+
+def test_malformed_intents_answer_typed_400_and_write_nothing(api: Api) -> None:
+    cases = [
+        (b"{bad", "invalid_json"),
+        (b"", "invalid_json"),
+        (b'{"goal": NaN, "inputs": {}, "constraints": {}}', "invalid_json"),
+        (b'{"inputs":{},"constraints":{}}', "invalid_intent"),
+        (b'{"goal":"","inputs":{},"constraints":{}}', "invalid_intent"),
+        (b'{"goal":"x","inputs":{},"constraints":{},"extra":1}', "invalid_intent"),
+        (b'{"goal":"x","inputs":[],"constraints":{}}', "invalid_intent"),
+        (b'["goal"]', "invalid_intent"),
+    ]
+    for raw, code in cases:
+        before = write_counts(api)
+
+        reply = api.client.post(
+            "/intents", content=raw, headers={"content-type": "application/json"}
+        )
+
+        assert_error(reply, 400, code)
+        assert write_counts(api) == before, raw
+
+
+def test_rejected_run_requests_answer_typed_4xx_and_write_nothing(api: Api) -> None:
+    intent_id = api.create_intent("schema")
+    cap_intent = api.create_intent("caps bad")
+    cases: list[tuple[str, bytes, int, str]] = [
+        (intent_id, b"{bad", 400, "invalid_json"),
+        (intent_id, b'{"unknownField":"x"}', 400, "invalid_run_request"),
+        (intent_id, b'{"workload":{"concurrency":1,"steps":1}}', 400, "invalid_run_request"),
+        (intent_id, b'{"recipeName":"no-such-recipe"}', 400, "recipe_not_found"),
+        (
+            cap_intent,
+            b'{"recipeName":"sandbox-default",'
+            b'"workload":{"concurrency":999,"steps":1,"sandboxMinutes":1}}',
+            400,
+            "queue_policy_violation",
+        ),
+        ("intent-does-not-exist", b"{}", 404, "intent_not_found"),
+    ]
+    for target, raw, status, code in cases:
+        before = write_counts(api)
+
+        reply = api.client.post(
+            f"/intents/{target}/run", content=raw, headers={"content-type": "application/json"}
+        )
+
+        body = assert_error(reply, status, code)
+        assert write_counts(api) == before, raw
+        if code == "queue_policy_violation":
+            assert "max_concurrency" in body["message"]
+    assert (
+        api.count(
+            q("SELECT COUNT(*) FROM app.runs WHERE intent_id = '{intent}'", intent=cap_intent)
+        )
+        == 0
+    )
+
+
+# -- hostile ids ---------------------------------------------------------------------
+
+
+def test_hostile_path_ids_are_refused_before_any_lookup(api: Api) -> None:
+    cases = [
+        ("GET", "/runs/%2E%2E", "invalid_run_id", "run_id"),
+        ("GET", "/runs/%2e%2e", "invalid_run_id", "run_id"),
+        ("GET", "/runs/..%2Fx/export", "invalid_run_id", "run_id"),
+        ("POST", "/runs/..%2Fx/retry", "invalid_run_id", "run_id"),
+        ("GET", "/runs/" + "a" * 129, "invalid_run_id", "run_id"),
+        ("POST", "/intents/..%2Fx/run", "invalid_intent_id", "intent_id"),
+        ("POST", "/intents/%2E%2E/run", "invalid_intent_id", "intent_id"),
+    ]
+    for method, raw_path, code, field in cases:
+        before = write_counts(api)
+
+        status, body = raw_request(api, method, raw_path, b"{}" if method == "POST" else b"")
+
+        # A server that saw the path normalised (`/runs/..` -> `/`) would answer a
+        # routing 404; only the encoded segment, decoded once, yields these codes.
+        assert status == 400, (raw_path, body)
+        assert (body["error"], body["code"], body["field"]) == (code, code, field), raw_path
+        assert write_counts(api) == before, raw_path
+
+
+def test_unknown_run_is_not_found(api: Api) -> None:
+    reply = api.client.get("/runs/run-does-not-exist")
+
+    body = assert_error(reply, 404, "run_not_found")
+    assert body["run_id"] == "run-does-not-exist"
+
+
+# -- size and type limits ------------------------------------------------------------
+
+
+def test_a_body_over_one_mebibyte_is_refused_and_writes_nothing(api: Api) -> None:
+    huge = json.dumps({"goal": "x" * MIB, "inputs": {}, "constraints": {}}).encode()
+    chunks = [huge[i : i + 65_536] for i in range(0, len(huge), 65_536)]
+    before = write_counts(api)
+
+    declared = api.client.post(
+        "/intents", content=huge, headers={"content-type": "application/json"}
+    )
+    streamed = api.client.post(  # chunked: no Content-Length to trust
+        "/intents", content=iter(chunks), headers={"content-type": "application/json"}
+    )
+
+    assert_error(declared, 413, "payload_too_large")
+    assert_error(streamed, 413, "payload_too_large")
+    assert write_counts(api) == before
+
+
+def test_wrong_json_types_are_refused_and_write_nothing(api: Api) -> None:
+    intent_id = api.create_intent("types")
+    cases = [
+        ("/intents", {"goal": 42, "inputs": {}, "constraints": {}}, "invalid_intent", "goal"),
+        (
+            f"/intents/{intent_id}/run",
+            {"workload": {"concurrency": "1", "steps": 1, "sandboxMinutes": 1}},
+            "invalid_run_request",
+            "workload.concurrency",
+        ),
+        (
+            f"/intents/{intent_id}/run",
+            {"workload": {"concurrency": 0, "steps": 1, "sandboxMinutes": 1}},
+            "invalid_run_request",
+            "workload.concurrency",
+        ),
+        (
+            f"/intents/{intent_id}/run",
+            {"workload": {"concurrency": True, "steps": 1, "sandboxMinutes": 1}},
+            "invalid_run_request",
+            "workload.concurrency",
+        ),
+    ]
+    for path, payload, code, field in cases:
+        before = write_counts(api)
+
+        reply = api.client.post(path, json=payload)
+
+        body = assert_error(reply, 400, code)
+        assert body["field"] == field
+        assert write_counts(api) == before, payload
+
+
+# -- generated invalid bodies (Hypothesis) -------------------------------------------
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
+json_values = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+not_objects = json_values.filter(lambda v: not isinstance(v, dict))
+not_strings = json_values.filter(lambda v: not isinstance(v, str))
+not_ints = json_values.filter(lambda v: isinstance(v, bool) or not isinstance(v, int))
+
+INTENT_FIELDS = {"goal", "inputs", "constraints"}
+RUN_FIELDS = {"traceId", "recipeName", "workload"}
+WORKLOAD_FIELDS = {"concurrency", "steps", "sandboxMinutes"}
+GOOD_INTENT = {"goal": "generated", "inputs": {}, "constraints": {}}
+GOOD_WORKLOAD = {"concurrency": 1, "steps": 1, "sandboxMinutes": 1}
+
+
+def _with(base: dict[str, Any], key: str, values: st.SearchStrategy[Any]) -> Any:
+    return values.map(lambda v: {**base, key: v})
+
+
+def _extra_keys(fields: set[str]) -> st.SearchStrategy[dict[str, Any]]:
+    return st.dictionaries(
+        st.text(min_size=1, max_size=10).filter(lambda k: k not in fields),
+        json_values,
+        min_size=1,
+        max_size=3,
+    )
+
+
+def invalid_intents() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        not_objects,
+        st.dictionaries(st.text(max_size=10), json_values, max_size=4).filter(
+            lambda d: not d.keys() >= INTENT_FIELDS
+        ),
+        _extra_keys(INTENT_FIELDS).map(lambda extra: {**GOOD_INTENT, **extra}),
+        _with(GOOD_INTENT, "goal", not_strings | st.just("")),
+        _with(GOOD_INTENT, "inputs", not_objects),
+        _with(GOOD_INTENT, "constraints", not_objects),
+        st.sampled_from(sorted(INTENT_FIELDS)).map(
+            lambda gone: {k: v for k, v in GOOD_INTENT.items() if k != gone}
+        ),
+    )
+
+
+def invalid_workloads() -> st.SearchStrategy[Any]:
+    bad_count = not_ints | st.integers(max_value=0) | st.integers(min_value=10_001)
+    bad_minutes = json_values.filter(
+        lambda v: isinstance(v, bool) or not isinstance(v, int | float)
+    ) | st.floats(max_value=0, allow_nan=False, allow_infinity=False)
+    return st.one_of(
+        not_objects.filter(lambda v: v is not None),
+        _with(GOOD_WORKLOAD, "concurrency", bad_count),
+        _with(GOOD_WORKLOAD, "steps", bad_count),
+        _with(GOOD_WORKLOAD, "sandboxMinutes", bad_minutes),
+        _extra_keys(WORKLOAD_FIELDS).map(lambda extra: {**GOOD_WORKLOAD, **extra}),
+        st.sampled_from(sorted(WORKLOAD_FIELDS)).map(
+            lambda gone: {k: v for k, v in GOOD_WORKLOAD.items() if k != gone}
+        ),
+    )
+
+
+def invalid_run_bodies() -> st.SearchStrategy[Any]:
+    bad_name = not_strings.filter(lambda v: v is not None) | st.just("") | st.text(min_size=129)
+    return st.one_of(
+        not_objects,
+        _extra_keys(RUN_FIELDS),
+        _extra_keys(RUN_FIELDS).map(lambda extra: {"traceId": "t", **extra}),
+        st.fixed_dictionaries({"traceId": bad_name}),
+        st.fixed_dictionaries({"recipeName": bad_name}),
+        st.fixed_dictionaries({"workload": invalid_workloads()}),
+    )
+
+
+GENERATED = settings(
+    max_examples=40,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+@GENERATED
+@given(body=invalid_intents())
+def test_generated_invalid_intents_get_a_4xx_and_write_nothing(api: Api, body: Any) -> None:
+    before = write_counts(api)
+
+    reply = api.client.post(
+        "/intents", content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+
+    assert 400 <= reply.status_code < 500, (body, reply.text)
+    assert reply.json()["code"] == reply.json()["error"]
+    assert write_counts(api) == before, body
+
+
+@GENERATED
+@given(body=invalid_run_bodies())
+def test_generated_invalid_run_requests_get_a_4xx_and_write_nothing(api: Api, body: Any) -> None:
+    intent_id = api.create_intent("generated run bodies")
+    before = write_counts(api)
+
+    reply = api.client.post(
+        f"/intents/{intent_id}/run",
+        content=json.dumps(body),
+        headers={"content-type": "application/json"},
+    )
+
+    assert 400 <= reply.status_code < 500, (body, reply.text)
+    assert reply.json()["code"] == reply.json()["error"]
+    assert write_counts(api) == before, body
+
+
+# -- walkthrough E: human in the loop ------------------------------------------------
+
+
+def test_ask_run_waits_for_input_then_succeeds_after_the_event(api: Api) -> None:
+    run_id = start_run(api, "ask user")
+    waiting = api.wait_status(run_id, "waiting_input")
+
+    accepted = api.client.post(
+        f"/runs/{run_id}/events", json={"type": "input", "payload": {"answer": "42"}}
+    )
+    done = api.wait_status(run_id, "succeeded", "failed", "retries_exceeded")
+    late = api.client.post(
+        f"/runs/{run_id}/events", json={"type": "input", "payload": {"answer": "again"}}
+    )
+
+    assert waiting["lastStep"] == "DecideST"
+    assert f"/runs/{run_id}/events" in waiting["nextAction"]
+    assert accepted.status_code == 202
+    assert accepted.json() == {"accepted": True}
+    assert done["status"] == "succeeded"
+    assert [s["stepId"] for s in done["steps"]] == STEPS
+    assert [s["attempt"] for s in done["steps"]] == [1, 1, 1, 1]
+    assert_error(late, 409, "event_not_expected")
+
+
+def test_an_event_of_an_unexpected_type_is_refused(api: Api) -> None:
+    run_id = start_run(api, "ask fast")
+
+    early = api.client.post(f"/runs/{run_id}/events", json={"type": "too_soon", "payload": {}})
+    waiting = api.wait_status(run_id, "waiting_input")
+    wrong = api.client.post(f"/runs/{run_id}/events", json={"type": "too_soon", "payload": {}})
+
+    assert_error(early, 409, "event_not_expected")
+    assert_error(wrong, 409, "event_not_expected")
+    assert waiting["status"] == "waiting_input"
+    assert api.client.get(f"/runs/{run_id}").json()["status"] == "waiting_input"
+
+
+# -- walkthrough F: terminal failure and the retry envelope --------------------------
+
+
+def test_failing_run_ends_retries_exceeded_and_retry_reenters_at_execute(api: Api) -> None:
+    run_id = start_run(api, "fail me")
+    failed = wait_until(api, run_id, settled("retries_exceeded", "ERROR"))
+    first_rows = step_rows(api, run_id)
+
+    retry = api.client.post(f"/runs/{run_id}/retry")
+    again = wait_until(
+        api, run_id, lambda v: settled("retries_exceeded", "ERROR")(v) and v["retryCount"] == 1
+    )
+
+    assert failed["error"]
+    assert failed["retryCount"] == 0
+    assert failed["lastStep"] == "ExecuteST"
+    assert f"/runs/{run_id}/retry" in failed["nextAction"]
+    assert first_rows["ExecuteST"]["phase"] == "failed"
+    assert int(first_rows["ExecuteST"]["attempt"]) == 3
+    assert retry.status_code == 202
+    assert retry.json() == {"accepted": True, "newRunId": run_id, "fromStep": "ExecuteST"}
+    assert again["error"]
+    rows = step_rows(api, run_id)
+    for step in STEPS[:3]:
+        assert int(rows[step]["attempt"]) == 1, step
+        assert rows[step]["finished_at"] == first_rows[step]["finished_at"], step
+    assert (rows["ExecuteST"]["phase"], int(rows["ExecuteST"]["attempt"])) == ("failed", 3)
+    assert (
+        api.count(q("SELECT COUNT(*) FROM app.opencode_calls WHERE run_id = '{run}'", run=run_id))
+        == 1
+    )
+
+
+def test_a_succeeded_run_is_not_retryable(api: Api) -> None:
+    run_id = start_run(api, "demo chain")
+    api.wait_status(run_id, "succeeded")
+
+    reply = api.client.post(f"/runs/{run_id}/retry")
+
+    assert_error(reply, 409, "run_not_retryable")
+    assert api.client.get(f"/runs/{run_id}").json()["retryCount"] == 0
+
+
+# -- flaky lane ----------------------------------------------------------------------
+
+
+def test_flaky_run_succeeds_on_the_second_execute_attempt_without_duplicates(api: Api) -> None:
+    run_id = start_run(
+        api, "flaky job", {"workload": {"concurrency": 2, "steps": 2, "sandboxMinutes": 1}}
+    )
+
+    view = api.wait_status(run_id, "succeeded", "failed", "retries_exceeded")
+
+    assert view["status"] == "succeeded"
+    assert [(s["stepId"], s["attempt"]) for s in view["steps"]] == [
+        ("CompileST", 1), ("ApplyPatchST", 1), ("DecideST", 1), ("ExecuteST", 2),
+    ]  # fmt: skip
+    rows = step_rows(api, run_id)
+    assert int(rows["ExecuteST"]["attempt"]) == 2
+    assert (
+        api.count(
+            q("SELECT COUNT(*) FROM app.mock_receipts WHERE receipt_key LIKE '{run}:%'", run=run_id)
+        )
+        == 2
+    )
+    assert api.count("SELECT COUNT(*) FROM app.mock_receipts WHERE seen_count > 1") == 0
+
+
+# -- cancel --------------------------------------------------------------------------
+
+
+def test_a_waiting_run_cancels_once(api: Api) -> None:
+    run_id = start_run(api, "ask then cancel")
+    api.wait_status(run_id, "waiting_input")
+
+    cancel = api.client.post(f"/runs/{run_id}/cancel")
+    view = wait_until(api, run_id, settled("canceled", "CANCELLED"))
+    again = api.client.post(f"/runs/{run_id}/cancel")
+
+    assert cancel.status_code == 202
+    assert cancel.json()["accepted"] is True
+    assert view["status"] == "canceled"
+    assert (
+        api.count(
+            q(
+                "SELECT COUNT(*) FROM app.runs WHERE id = '{run}' AND status = 'canceled'",
+                run=run_id,
+            )
+        )
+        == 1
+    )
+    assert_error(again, 409, "run_not_cancelable")
+
+
+# -- run list and health -------------------------------------------------------------
+
+
+def test_run_list_is_newest_first_and_filters_by_status(api: Api) -> None:
+    waiting = start_run(api, "ask first")
+    api.wait_status(waiting, "waiting_input")
+    done = start_run(api, "plain second")
+    api.wait_status(done, "succeeded")
+
+    everything = api.client.get("/runs").json()["items"]
+    only_waiting = api.client.get("/runs", params={"status": "waiting_input"}).json()["items"]
+    only_done = api.client.get("/runs", params={"status": "succeeded"}).json()["items"]
+
+    assert [r["run_id"] for r in everything] == [done, waiting]
+    assert [r["run_id"] for r in only_waiting] == [waiting]
+    assert [r["run_id"] for r in only_done] == [done]
+    assert [r["status"] for r in everything] == ["succeeded", "waiting_input"]
+
+
+def test_healthz_names_role_version_and_backend(api: Api) -> None:
+    reply = api.client.get("/healthz")
+
+    assert reply.status_code == 200
+    body = reply.json()
+    assert body["ok"] is True
+    assert body["role"] == "full"
+    assert body["app_version"] == api.settings.app_version
+    assert body["db"] == ("sqlite" if api.settings.is_sqlite else "postgresql")

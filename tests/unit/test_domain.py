@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from jejakekal.domain.compiler import apply_patch, compile_plan, lanes_of
+from jejakekal.domain.errors import InvalidIntentId, InvalidRunId
+from jejakekal.domain.ids import check_raw_path, is_valid_id, parse_run_id
+from jejakekal.domain.status import RunStatus, reconcile
+
+
+@pytest.mark.parametrize("value", ["run-1", "intent-abc", "a:b.c_d-e", "A" * 128])
+def test_valid_ids_pass(value: str) -> None:
+    assert parse_run_id(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "..", "a..b", "../x", "-lead", "a/b", "a b", "A" * 129])
+def test_hostile_ids_are_rejected(value: str) -> None:
+    assert not is_valid_id(value)
+    with pytest.raises(InvalidRunId):
+        parse_run_id(value)
+
+
+@pytest.mark.parametrize("raw", ["/runs/%2E%2E", "/runs/..%2Fx/export", "/runs/%252E%252E"])
+def test_raw_paths_are_decoded_once_and_judged(raw: str) -> None:
+    # Decoded once, "%252E%252E" is "%2E%2E": not traversal, but no valid id either.
+    with pytest.raises(InvalidRunId):
+        check_raw_path(raw)
+
+
+def test_raw_intent_path_with_traversal_is_rejected() -> None:
+    with pytest.raises(InvalidIntentId):
+        check_raw_path("/intents/..%2Fetc/run")
+
+
+def test_compiler_is_deterministic_and_counts_nodes() -> None:
+    a = compile_plan("demo", {"k": 1}, "compile-default", 3, 2)
+    b = compile_plan("demo", {"k": 1}, "compile-default", 3, 2)
+    assert a == b
+    assert [n["node_id"] for n in a["workload"]["nodes"]] == ["exec-1", "exec-2", "exec-3"]
+
+
+def test_lanes_follow_the_goal() -> None:
+    assert lanes_of("Please ASK me").ask
+    assert lanes_of("fail me").fail_mode == "always"
+    assert lanes_of("flaky thing").fail_mode == "first"
+    assert lanes_of("demo chain").fail_mode == "none"
+
+
+def test_patch_applies_add_replace_remove() -> None:
+    state = apply_patch(
+        {"a": 1},
+        [
+            {"op": "replace", "path": "/a", "value": 2},
+            {"op": "add", "path": "/b", "value": 3},
+            {"op": "remove", "path": "/a"},
+        ],
+    )
+    assert state == {"b": 3}
+
+
+def test_engine_cancel_wins_over_app_status() -> None:
+    assert reconcile(RunStatus.RUNNING, "CANCELLED") is RunStatus.CANCELED
+
+
+def test_terminal_app_status_waits_for_the_engine_to_close() -> None:
+    assert reconcile(RunStatus.SUCCEEDED, "PENDING") is RunStatus.RUNNING
+    assert reconcile(RunStatus.SUCCEEDED, "SUCCESS") is RunStatus.SUCCEEDED
+
+
+def test_engine_error_unseen_by_the_app_is_a_failure() -> None:
+    assert reconcile(RunStatus.RUNNING, "ERROR") is RunStatus.FAILED
+    assert reconcile(RunStatus.RETRIES_EXCEEDED, "ERROR") is RunStatus.RETRIES_EXCEEDED

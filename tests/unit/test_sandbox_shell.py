@@ -1,0 +1,286 @@
+"""The shell sandbox [ADP-SBX], in both isolation modes this host offers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jejakekal.adapters.sandbox_shell import (
+    BASE_PATH,
+    TIMEOUT_EXIT_CODE,
+    ShellSandbox,
+    describe_isolation,
+)
+from jejakekal.domain.ports import ExecNode
+
+BWRAP_MISSING = "bwrap (bubblewrap) is not installed on this machine"
+
+
+def node(argv: list[str], env: dict[str, str] | None = None, timeout: float = 10) -> ExecNode:
+    return ExecNode(node_id="n1", argv=argv, env=env or {}, timeout_sec=timeout)
+
+
+def bwrap_sandbox() -> ShellSandbox:
+    """Skips only when bwrap is absent; installed but unusable fails the test."""
+    if shutil.which("bwrap") is None:
+        pytest.skip(BWRAP_MISSING)
+    sandbox = ShellSandbox()
+    assert sandbox.isolation == "bwrap", "bwrap is installed but its probe failed"
+    return sandbox
+
+
+@pytest.fixture(params=["subprocess", "bwrap"])
+def sandbox(request: pytest.FixtureRequest) -> ShellSandbox:
+    if request.param == "bwrap":
+        return bwrap_sandbox()
+    return ShellSandbox(use_bwrap=False)
+
+
+def live_members(pgid: int) -> list[int]:
+    """Processes of the group that are still running (zombies awaiting a reaper excluded)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def processes_mentioning(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_text():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def eventually(check: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return bool(check())
+
+
+def test_printf_output_is_captured_with_exit_zero(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["printf", "hi"]))
+
+    assert result.exit_code == 0
+    assert result.stdout == "hi"
+    assert result.stderr == ""
+    assert not result.timed_out
+    assert result.duration_ms > 0
+    assert result.hashes["stdout"] == hashlib.sha256(b"hi").hexdigest()
+    assert result.hashes["stderr"] == hashlib.sha256(b"").hexdigest()
+    assert result.hashes["argv"] == hashlib.sha256(b'["printf","hi"]').hexdigest()
+
+
+def test_files_left_in_the_workspace_are_listed_with_sha256(sandbox: ShellSandbox) -> None:
+    script = "printf data > out.txt && mkdir sub && printf x > sub/b && ln -s /etc/hostname ln"
+
+    result = sandbox.execute(node(["/bin/sh", "-c", script]))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.files == {
+        "out.txt": hashlib.sha256(b"data").hexdigest(),
+        "sub/b": hashlib.sha256(b"x").hexdigest(),
+    }
+    assert list(result.files) == sorted(result.files)
+
+
+def test_non_zero_exit_code_is_returned_not_raised(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["/bin/sh", "-c", "echo oops >&2; exit 3"]))
+
+    assert result.exit_code == 3
+    assert result.stderr == "oops\n"
+    assert not result.timed_out
+
+
+def test_missing_command_returns_127() -> None:
+    result = ShellSandbox(use_bwrap=False).execute(node(["no-such-command-jejakekal"]))
+
+    assert result.exit_code == 127
+    assert "no-such-command-jejakekal" in result.stderr
+
+
+def test_timeout_kills_the_whole_process_group(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sandbox.isolation  # noqa: B018 - probe now, so only the node's spawn is recorded below
+    spawned: list[int] = []
+    real_popen = subprocess.Popen
+
+    def recording_popen(*args: Any, **kwargs: Any) -> Any:
+        proc = real_popen(*args, **kwargs)
+        spawned.append(proc.pid)
+        return proc
+
+    monkeypatch.setattr(subprocess, "Popen", recording_popen)
+    marker = "30.4711"
+
+    started = time.monotonic()
+    script = f"sleep {marker} & sleep {marker}"
+    result = sandbox.execute(node(["/bin/sh", "-c", script], timeout=0.5))
+    elapsed = time.monotonic() - started
+
+    assert result.timed_out
+    assert result.exit_code == TIMEOUT_EXIT_CODE
+    assert elapsed < 5
+    assert len(spawned) == 1
+    assert eventually(lambda: not live_members(spawned[0])), live_members(spawned[0])
+    assert eventually(lambda: not processes_mentioning(marker))
+
+
+def test_background_children_do_not_outlive_a_finished_command(sandbox: ShellSandbox) -> None:
+    marker = "30.4712"
+
+    result = sandbox.execute(node(["/bin/sh", "-c", f"(sleep {marker} &); echo done"]))
+
+    assert result.exit_code == 0
+    assert not result.timed_out
+    assert eventually(lambda: not processes_mentioning(marker))
+
+
+def test_environment_is_scrubbed_to_path_home_lang_and_node_env(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JEJAKEKAL_TEST_SECRET", "must-not-leak")
+
+    result = sandbox.execute(node(["env"], env={"JJK_GOAL": "g"}))
+
+    env = dict(line.split("=", 1) for line in result.stdout.splitlines())
+    assert "JEJAKEKAL_TEST_SECRET" not in env
+    assert env["PATH"] == BASE_PATH
+    assert env["LANG"] == "C.UTF-8"
+    assert env["JJK_GOAL"] == "g"
+    assert set(env) <= {"PATH", "HOME", "LANG", "JJK_GOAL", "PWD"}
+
+
+def test_home_and_cwd_are_the_workspace_which_is_removed_afterwards(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    result = sandbox.execute(node(["/bin/sh", "-c", 'test "$HOME" = "$(pwd)" && touch f']))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.files == {"f": hashlib.sha256(b"").hexdigest()}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_each_node_gets_a_fresh_workspace(sandbox: ShellSandbox) -> None:
+    sandbox.execute(node(["touch", "left-behind"]))
+
+    result = sandbox.execute(node(["ls", "-A"]))
+
+    assert result.stdout == ""
+    assert result.files == {}
+
+
+def test_output_is_capped_at_64_kib(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a"]))
+
+    assert result.exit_code == 0
+    assert result.stdout == "a" * 64 * 1024
+
+
+def test_invalid_utf8_output_is_replaced_not_raised(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["printf", "\\377ok"]))
+
+    assert result.stdout == "\ufffdok"
+
+
+def test_rlimits_apply_to_the_command(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["/bin/sh", "-c", "ulimit -c; ulimit -f; ulimit -v"], timeout=3))
+
+    # The shell reports core and file size in 512-byte blocks, address space in KiB.
+    assert result.stdout.split() == ["0", str(64 * 1024 * 1024 // 512), str(1024 * 1024)]
+
+
+def test_unreadable_outputs_are_still_hashed_and_removed(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    script = "mkdir d && printf s > d/f && chmod 000 d/f && chmod 000 d"
+
+    result = sandbox.execute(node(["/bin/sh", "-c", script]))
+
+    assert result.files == {"d/f": hashlib.sha256(b"s").hexdigest()}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_use_bwrap_false_runs_a_plain_subprocess() -> None:
+    result = ShellSandbox(use_bwrap=False).execute(node(["true"]))
+
+    assert result.isolation == "subprocess"
+    assert ShellSandbox(use_bwrap=False).isolation == "subprocess"
+
+
+def test_empty_argv_is_rejected() -> None:
+    with pytest.raises(ValueError, match="argv is empty"):
+        ShellSandbox(use_bwrap=False).execute(node([]))
+
+
+def test_use_bwrap_true_raises_when_bwrap_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+
+    with pytest.raises(RuntimeError, match="bwrap was required"):
+        ShellSandbox(use_bwrap=True)
+
+
+def test_auto_detection_falls_back_to_subprocess_without_bwrap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    sandbox = ShellSandbox()
+
+    result = sandbox.execute(node(["/bin/echo", "x"]))
+
+    assert result.isolation == "subprocess"
+    assert result.stdout == "x\n"
+
+
+def test_bwrap_leaves_the_command_no_network_but_loopback() -> None:
+    sandbox = bwrap_sandbox()
+
+    result = sandbox.execute(node(["cat", "/proc/net/dev"]))
+
+    assert result.isolation == "bwrap"
+    interfaces = [line.split(":")[0].strip() for line in result.stdout.splitlines()[2:]]
+    assert interfaces == ["lo"]
+
+
+def test_bwrap_runs_as_nobody_with_only_the_workspace_writable() -> None:
+    sandbox = bwrap_sandbox()
+    script = "id -u; id -g; touch /usr/x 2>/dev/null || echo ro; test -e /root || echo hidden"
+
+    result = sandbox.execute(node(["/bin/sh", "-c", script]))
+
+    assert result.stdout.split() == ["65534", "65534", "ro", "hidden"]
+
+
+def test_describe_isolation_reports_the_host() -> None:
+    report = describe_isolation()
+
+    assert report["bwrap_found"] == (shutil.which("bwrap") is not None)
+    assert report["rlimits_applied"] is True
+    assert report["nproc_limit_effective"] == (os.geteuid() != 0)
+    expected = "bwrap" if report["bwrap_probe_ok"] else "subprocess"
+    assert report["isolation"] == expected
