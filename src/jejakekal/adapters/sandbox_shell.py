@@ -208,12 +208,14 @@ def _run(
     except OSError as exc:
         err.write(f"{exc}\n".encode())
         return (127 if isinstance(exc, FileNotFoundError) else 126), False
-    exited = _wait_unreaped(proc.pid, timeout)
-    # Also on a clean exit: background children the command left must not outlive it.
-    # The leader is not reaped yet, so its group id cannot have been reused meanwhile.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    code = proc.wait()
+    try:
+        exited = _wait_unreaped(proc.pid, timeout)
+    finally:
+        # Also on a clean exit: background children the command left must not outlive it.
+        # The leader is not reaped yet, so its group id cannot have been reused meanwhile.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        code = proc.wait()
     if not exited:
         return TIMEOUT_EXIT_CODE, True
     return (128 - code if code < 0 else code), False

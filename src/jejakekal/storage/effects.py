@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -29,8 +29,9 @@ def dialect_of(db: Db) -> str:
 def _insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     """Insert unless the primary key exists; True when this call inserted."""
     insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
-    result = db.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return bool(cast(sa.CursorResult[Any], result).rowcount)
+    # RETURNING, not rowcount: through a Session, rowcount can be -1 on PostgreSQL.
+    stmt = insert(table).values(**values).on_conflict_do_nothing()
+    return db.execute(stmt.returning(sa.literal(1))).first() is not None
 
 
 insert_ignore = _insert_ignore

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -67,8 +67,8 @@ def update_run(db: Db, run_id: str, *, only_if_status: tuple[str, ...] = (), **v
     stmt = s.runs.update().where(s.runs.c.id == run_id)
     if only_if_status:
         stmt = stmt.where(s.runs.c.status.in_(only_if_status))
-    result = db.execute(stmt.values(updated_at=now(), **values))
-    return bool(cast(sa.CursorResult[Any], result).rowcount)
+    stmt = stmt.values(updated_at=now(), **values).returning(s.runs.c.id)
+    return db.execute(stmt).first() is not None
 
 
 def record_step(
