@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import free_port
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
@@ -38,8 +39,9 @@ def _cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.Com
 def api_process(database_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     port = free_port()
     env = _env(database_url, tmp_path / "home", port)
-    proc = subprocess.Popen([*CLI, "api"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*CLI, "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         ready = _cli(env, "wait-health", f"{base}/healthz", "--timeout", "30")
@@ -61,8 +63,11 @@ def test_walkthrough_b_against_the_api_process_and_sql_oracle(
     with httpx.Client(base_url=base, timeout=30) as http:
         intent = http.post("/intents", json={"goal": "demo chain", "inputs": {}, "constraints": {}})
         intent_id = intent.json()["intentId"]
-        body = {"traceId": "po-demo", "recipeName": "compile-default",
-                "workload": {"concurrency": 1, "steps": 2, "sandboxMinutes": 1}}
+        body = {
+            "traceId": "po-demo",
+            "recipeName": "compile-default",
+            "workload": {"concurrency": 1, "steps": 2, "sandboxMinutes": 1},
+        }
         run_id = http.post(f"/intents/{intent_id}/run", json=body).json()["runId"]
         deadline = time.monotonic() + 30
         while http.get(f"/runs/{intent_id}").json()["status"] != "succeeded":
@@ -70,16 +75,29 @@ def test_walkthrough_b_against_the_api_process_and_sql_oracle(
             time.sleep(0.05)
         view = http.get(f"/runs/{run_id}").json()
     assert view["workflowId"] == intent_id
-    assert [s["stepId"] for s in view["steps"]] == ["CompileST", "ApplyPatchST", "DecideST",
-                                                    "ExecuteST"]
-    rows = _cli(env, "sql", "--json",
-                f"SELECT step_id, output FROM app.run_steps WHERE run_id='{run_id}'")
+    assert [s["stepId"] for s in view["steps"]] == [
+        "CompileST",
+        "ApplyPatchST",
+        "DecideST",
+        "ExecuteST",
+    ]
+    rows = _cli(
+        env, "sql", "--json", f"SELECT step_id, output FROM app.run_steps WHERE run_id='{run_id}'"
+    )
     assert rows.returncode == 0, rows.stderr
-    attempts = {r["step_id"]: json.loads(r["output"])["attempt"] if isinstance(r["output"], str)
-                else r["output"]["attempt"] for r in json.loads(rows.stdout)}
+    attempts = {
+        r["step_id"]: json.loads(r["output"])["attempt"]
+        if isinstance(r["output"], str)
+        else r["output"]["attempt"]
+        for r in json.loads(rows.stdout)
+    }
     assert attempts == {"CompileST": 1, "ApplyPatchST": 1, "DecideST": 1, "ExecuteST": 1}
-    status = _cli(env, "sql", "--json",
-                  f"SELECT status FROM dbos.workflow_status WHERE workflow_uuid='{intent_id}'")
+    status = _cli(
+        env,
+        "sql",
+        "--json",
+        f"SELECT status FROM dbos.workflow_status WHERE workflow_uuid='{intent_id}'",
+    )
     assert json.loads(status.stdout) == [{"status": "SUCCESS"}]
 
 

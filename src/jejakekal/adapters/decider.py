@@ -41,7 +41,8 @@ def validate_decision(raw: Any) -> Decision:
     try:
         return Decision.model_validate(raw)
     except ValidationError as exc:
-        raise DecisionInvalid(f"decider response failed validation: {exc.errors()[0]['msg']}")
+        message = f"decider response failed validation: {exc.errors()[0]['msg']}"
+        raise DecisionInvalid(message) from exc
 
 
 class StubDecider:
