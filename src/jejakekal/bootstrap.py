@@ -77,12 +77,19 @@ def dbos_config(settings: Settings, engine: Any) -> dict[str, Any]:
     }
 
 
+def prepare_database(settings: Settings, engine: Any) -> None:
+    """Migrate our tables, then DBOS's, so even a process that runs no workflow
+    (the shim, `db reset`) finds both. Ours first: that creates a SQLite file in WAL."""
+    migrate(engine)
+    DBOS.migrate(dbos_url(normalise_url(settings.resolved_database_url)))
+
+
 def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     """Build and launch everything a process of `role` needs, in dependency order."""
     logging.getLogger("dbos").setLevel(settings.log_level)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
-    migrate(engine)
+    prepare_database(settings, engine)
     dbos: DBOS | None = None
     if role in ("full", "worker"):
         dbos = _launch_dbos(settings, engine)
@@ -92,19 +99,12 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
     # Imported here: importing the workflows registers them, which the shim must not do.
-    from dbos import SQLAlchemyDatasource
-
     from jejakekal.workflows import intent  # noqa: F401  (registers the workflows)
     from jejakekal.workflows.runtime import Runtime, bind
 
     dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]
-    datasource = SQLAlchemyDatasource.create(
-        dbos_url(normalise_url(settings.resolved_database_url)),
-        engine=engine,
-        serializer=DBOSPortableJSON,
-    )
     # Bound before launch: launch recovers pending workflows, which need the runtime.
-    bind(Runtime(settings, engine, datasource, make_decider(settings), make_sandbox(settings)))
+    bind(Runtime(settings, engine, make_decider(settings), make_sandbox(settings)))
     DBOS.launch()
     poll = settings.queue_poll_sec
     DBOS.register_queue(names.INTENT_QUEUE, polling_interval_sec=poll)

@@ -60,8 +60,9 @@ def db_reset(
     sys_only: Annotated[bool, typer.Option("--sys", help="Only DBOS's tables.")] = False,
 ) -> None:
     """Drop and recreate app tables, DBOS tables, or both; reseed recipes."""
+    from jejakekal.bootstrap import prepare_database
     from jejakekal.storage.engine import create_engine
-    from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables, migrate
+    from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables
 
     settings = load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
@@ -71,11 +72,11 @@ def db_reset(
             drop_app_tables(engine)
         if not app_only:
             drop_dbos_tables(engine)
-        migrate(engine)
+        prepare_database(settings, engine)
     finally:
         engine.dispose()
     what = "app tables" if app_only else "DBOS tables" if sys_only else "app and DBOS tables"
-    typer.echo(f"reset {what} ({settings.resolved_database_url}); DBOS recreates its own at launch")
+    typer.echo(f"reset {what} in {settings.resolved_database_url}; recipes seeded")
 
 
 @app.command()

@@ -16,7 +16,6 @@ T = TypeVar("T")
 class Runtime:
     settings: Settings
     engine: Any  # sqlalchemy.Engine; typed loosely so this package imports no SQLAlchemy
-    datasource: Any  # dbos.SQLAlchemyDatasource over the same engine
     decider: Decider
     sandbox: Sandbox
 
@@ -36,15 +35,18 @@ def current() -> Runtime:
 
 
 def tx_step(name: str, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(session, *args)` as a datasource transaction step named `name`.
+    """Run `fn(conn, *args)` in one transaction as the DBOS step `name`.
 
-    The app writes and the step's checkpoint commit together, so a replay after a
-    crash neither loses nor repeats them.
+    Every such body is an idempotent upsert keyed by run and step, so a replay after
+    a crash between its commit and the step's checkpoint writes the same rows again.
     """
-    ds = current().datasource
+    from dbos import DBOS
+
+    from jejakekal.storage.runs import write
 
     def body(*a: Any) -> T:
-        return fn(ds.sql_session(), *a)
+        with write(current().engine) as conn:
+            return fn(conn, *a)
 
-    result: T = ds.run_tx_step({"name": name}, body, *args)
+    result: T = DBOS.run_step({"name": name}, body, *args)
     return result
