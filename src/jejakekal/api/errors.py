@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +24,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KernelError)
     async def kernel_error(_: Request, exc: KernelError) -> JSONResponse:
         return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def query_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Bodies are parsed by the routes themselves; what FastAPI validates is the query.
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"][1:]) or None
+        code = "invalid_query"
+        body = {"error": code, "code": code, "message": f"{field}: {first['msg']}", "field": field}
+        return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

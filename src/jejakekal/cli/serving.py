@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import os
 import socket
+import sys
 
 import typer
 import uvicorn
@@ -46,3 +48,9 @@ def run_api(settings: Settings, role: Role, host: str, port: int) -> None:
     app = create_api_app(settings.with_overrides(host=host, api_port=port), role)
     typer.echo(f"jejakekal {role} on http://{host}:{port} (db: {settings.resolved_database_url})")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # The lifespan has closed the kernel. A workflow parked in DBOS.recv keeps its
+    # executor thread blocked, and the interpreter would join it at exit; the run is
+    # durable and is recovered at the next start, so leave without waiting for it.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

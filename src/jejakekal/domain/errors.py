@@ -44,6 +44,11 @@ class InvalidEvent(BadRequest):
     default_message = "event does not match the schema"
 
 
+class InvalidQuery(BadRequest):
+    code = "invalid_query"
+    default_message = "query parameters do not match the schema"
+
+
 class InvalidRunId(BadRequest):
     code = "invalid_run_id"
     default_message = "run id is not a valid identifier"

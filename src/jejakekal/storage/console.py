@@ -15,17 +15,18 @@ def run_readonly(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]
     url = normalise_url(url)
     if is_sqlite(url):
         return _sqlite(url, query)
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-            result = conn.exec_driver_sql(query)
-            columns = list(result.keys()) if result.returns_rows else []
-            rows = [tuple(r) for r in result] if result.returns_rows else []
-            conn.rollback()
-        return columns, rows
-    finally:
-        engine.dispose()
+    import psycopg
+
+    # psycopg directly, with no parameters: the operator's `%` in a LIKE stays literal.
+    dsn = sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        conn.read_only = True
+        with conn.cursor() as cursor:
+            cursor.execute(query.encode())
+            columns = [d.name for d in cursor.description or []]
+            rows = [tuple(r) for r in cursor.fetchall()] if cursor.description else []
+        conn.rollback()
+    return columns, rows
 
 
 def _sqlite(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
