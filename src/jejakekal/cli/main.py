@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jejakekal.cli.output import fail
 from jejakekal.config import load_settings
 
 app = typer.Typer(
@@ -91,7 +92,7 @@ def sql(
     try:
         columns, rows = run_readonly(settings.resolved_database_url, query)
     except Exception as exc:  # the database's own message is the useful one
-        _fail(f"sql failed: {_first_line(exc)}")
+        fail(f"sql failed: {_first_line(exc)}")
     if as_json:
         objects = [dict(zip(columns, row, strict=True)) for row in rows]
         typer.echo(json.dumps(objects, default=_json_default, ensure_ascii=False))
@@ -121,7 +122,7 @@ def wait_health(
         except (httpx.HTTPError, ValueError) as exc:
             last = type(exc).__name__
         time.sleep(interval)
-    _fail(f"{url} not healthy after {timeout:g}s ({last})")
+    fail(f"{url} not healthy after {timeout:g}s ({last})")
 
 
 @bench_app.command("throughput")
@@ -144,11 +145,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     return str(value)
-
-
-def _fail(message: str) -> Any:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(1)
 
 
 def main() -> None:

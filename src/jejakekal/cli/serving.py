@@ -13,6 +13,7 @@ import uvicorn
 
 from jejakekal.app import create_api_app
 from jejakekal.bootstrap import Role
+from jejakekal.cli.output import fail
 from jejakekal.config import Settings
 
 
@@ -32,18 +33,16 @@ def check_port_free(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise typer.BadParameter(
+                fail(
                     f"port {port} on {host} is already in use; stop the other process "
                     f"or choose another port (API_PORT / --port)"
-                ) from exc
-            raise typer.BadParameter(f"cannot bind {host}:{port}: {exc.strerror}") from exc
+                )
+            fail(f"cannot bind {host}:{port}: {exc.strerror}")
 
 
 def run_api(settings: Settings, role: Role, host: str, port: int) -> None:
     if not is_loopback(host) and not settings.api_token:
-        raise typer.BadParameter(
-            f"binding {host} exposes the API beyond this machine; set JEJAKEKAL_API_TOKEN"
-        )
+        fail(f"binding {host} exposes the API beyond this machine; set JEJAKEKAL_API_TOKEN")
     check_port_free(host, port)
     app = create_api_app(settings.with_overrides(host=host, api_port=port), role)
     typer.echo(f"jejakekal {role} on http://{host}:{port} (db: {settings.resolved_database_url})")
