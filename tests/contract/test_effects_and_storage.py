@@ -1,0 +1,112 @@
+"""The idempotent-effect primitive and the storage commands, on both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from jejakekal.storage import schema as s
+from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
+from jejakekal.storage.engine import create_engine
+from jejakekal.storage.migrations import migrate
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = create_engine(database_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def _deliver_once(engine: sa.Engine, key: str) -> Any:
+    with engine.begin() as conn:
+        return call_idempotent_effect(
+            conn, key, "run-1", "ExecuteST", lambda db: deliver_receipt(db, key, {"n": 1})
+        )
+
+
+def test_parallel_calls_with_one_effect_key_deliver_exactly_once(engine: sa.Engine) -> None:
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            results.append(_deliver_once(engine, "run-1:ExecuteST:exec-1"))
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    assert len({json.dumps(r, sort_keys=True) for r in results}) == 1
+    with engine.connect() as conn:
+        seen = conn.execute(sa.select(s.mock_receipts.c.seen_count)).scalars().all()
+        ledger = conn.execute(sa.select(sa.func.count()).select_from(s.effects)).scalar_one()
+    assert seen == [1]
+    assert ledger == 1
+
+
+def test_a_replay_returns_the_recorded_result(engine: sa.Engine) -> None:
+    first = _deliver_once(engine, "k")
+    second = _deliver_once(engine, "k")
+    assert first == second
+
+
+def test_an_effect_that_fails_leaves_no_ledger_row(engine: sa.Engine) -> None:
+    def broken(_: Any) -> Any:
+        raise RuntimeError("external system down")
+
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        call_idempotent_effect(conn, "k2", "run-1", "ExecuteST", broken)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.effects)).scalar_one() == 0
+
+
+def test_migrations_are_idempotent(engine: sa.Engine) -> None:
+    assert migrate(engine) == []
+    with engine.connect() as conn:
+        names = conn.execute(sa.select(s.recipes.c.name).order_by(s.recipes.c.name)).scalars()
+        assert list(names) == ["compile-default", "sandbox-default"]
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "jejakekal.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_db_reset_empties_both_table_families_and_reseeds(
+    engine: sa.Engine, database_url: str, tmp_path: Path
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(s.marks.insert().values(run_id="r", step="s1", created_at=sa.func.now()))
+    env = {**os.environ, "JEJAKEKAL_DATABASE_URL": database_url, "JEJAKEKAL_HOME": str(tmp_path)}
+
+    reset = _cli(env, "db", "reset")
+    marks = _cli(env, "sql", "--json", "SELECT COUNT(*) AS n FROM app.marks")
+    recipes = _cli(env, "sql", "--json", "SELECT COUNT(*) AS n FROM app.recipes")
+    workflows = _cli(env, "sql", "--json", "SELECT COUNT(*) AS n FROM dbos.workflow_status")
+
+    assert reset.returncode == 0, reset.stderr
+    assert json.loads(marks.stdout) == [{"n": 0}]
+    assert json.loads(recipes.stdout) == [{"n": 2}]
+    assert json.loads(workflows.stdout) == [{"n": 0}]
