@@ -24,6 +24,7 @@ SETTINGS_DOC: dict[str, str] = {
     "DBOS__APPVERSION": "application version shared by API-only processes and workers",
     "JEJAKEKAL_EXECUTOR_ID": "DBOS executor id of this process; default local",
     "JEJAKEKAL_QUEUE_POLL_SEC": "queue and notification polling interval; default 0.02",
+    "JEJAKEKAL_RESULT_POLL_SEC": "how often a run checks its child workflows' results; default 0.005",
     "JEJAKEKAL_DECIDER": "stub (default) or openai",
     "JEJAKEKAL_OPENAI_BASE_URL": "OpenAI-compatible base URL for the openai decider",
     "JEJAKEKAL_OPENAI_MODEL": "model name for the openai decider",
@@ -46,6 +47,7 @@ class Settings:
     app_version: str = __version__
     executor_id: str = "local"
     queue_poll_sec: float = 0.02
+    result_poll_sec: float = 0.005
     decider: str = "stub"
     openai_base_url: str = "https://api.openai.com/v1"
     openai_model: str = "gpt-4o-mini"
@@ -81,6 +83,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         app_version=e.get("DBOS__APPVERSION") or __version__,
         executor_id=e.get("JEJAKEKAL_EXECUTOR_ID", "local"),
         queue_poll_sec=float(e.get("JEJAKEKAL_QUEUE_POLL_SEC", "0.02")),
+        result_poll_sec=float(e.get("JEJAKEKAL_RESULT_POLL_SEC", "0.005")),
         decider=e.get("JEJAKEKAL_DECIDER", "stub"),
         openai_base_url=e.get("JEJAKEKAL_OPENAI_BASE_URL", "https://api.openai.com/v1"),
         openai_model=e.get("JEJAKEKAL_OPENAI_MODEL", "gpt-4o-mini"),

@@ -56,4 +56,4 @@ def bench_bare(goal: str) -> int:
     queue = DBOS.retrieve_queue(BARE_NODE_QUEUE)
     assert queue is not None
     handle = queue.enqueue(bench_bare_node, plan["workload"]["nodes"][0])
-    return handle.get_result(polling_interval_sec=current().settings.queue_poll_sec)
+    return handle.get_result(polling_interval_sec=current().settings.result_poll_sec)
