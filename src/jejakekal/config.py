@@ -24,7 +24,7 @@ SETTINGS_DOC: dict[str, str] = {
     "DBOS__APPVERSION": "application version shared by API-only processes and workers",
     "JEJAKEKAL_EXECUTOR_ID": "DBOS executor id of this process; default local",
     "JEJAKEKAL_QUEUE_POLL_SEC": "queue and notification polling interval; default 0.02",
-    "JEJAKEKAL_RESULT_POLL_SEC": "how often a run checks its child workflows' results; default 0.005",
+    "JEJAKEKAL_RESULT_POLL_SEC": "poll interval for child workflow results; default 0.005",
     "JEJAKEKAL_DECIDER": "stub (default) or openai",
     "JEJAKEKAL_OPENAI_BASE_URL": "OpenAI-compatible base URL for the openai decider",
     "JEJAKEKAL_OPENAI_MODEL": "model name for the openai decider",
