@@ -7,6 +7,7 @@ server named by JEJAKEKAL_TEST_PG_URL).
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 import threading
@@ -144,3 +145,24 @@ def api(settings: Settings) -> Iterator[Api]:
         finally:
             server.should_exit = True
             thread.join(timeout=30)
+
+
+_exit_status: list[int] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status.append(int(exitstatus))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave like `jejakekal serve` does once everything is reported.
+
+    A workflow a test left parked in DBOS.recv or a child-result wait keeps a DBOS
+    executor thread blocked, and the interpreter joins such threads at exit: the suite
+    would hang for the length of that wait. Servers and databases are already stopped
+    by their fixtures at this point.
+    """
+    if _exit_status and not hasattr(config, "workerinput"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status[0])

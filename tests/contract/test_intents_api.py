@@ -151,8 +151,9 @@ def raw_request(api: Api, method: str, raw_path: str, body: bytes = b"") -> tupl
 def release_parked_workflow(api: Api, workflow_id: str) -> None:
     """Wake a workflow that a cancel left parked in `DBOS.recv`, so its thread can end.
 
-    Nothing in the product wakes it (see test_serve_exits_promptly_...): left parked,
-    its non-daemon thread would keep this pytest process alive for up to an hour.
+    Neither the cancel nor `Kernel.close()` wakes it; left parked, its non-daemon executor
+    thread would keep this pytest process alive for up to an hour (`serve` sidesteps
+    the same thread with `os._exit`).
     """
     client = DBOSClient(
         system_database_url=api.settings.resolved_database_url, serializer=DBOSPortableJSON
