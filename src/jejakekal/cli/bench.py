@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,10 @@ def throughput(runs: int, urls: list[str], concurrency: int) -> None:
     for url in urls or [scratch_sqlite_url()]:
         console.print(f"measuring {runs} runs on {url.split('@')[-1]} ...")
         settings = base.with_overrides(database_url=url)
-        results.append(measure_backend(settings, runs, concurrency))
+        # A fresh process per backend: DBOS is a process-wide singleton, and threads of
+        # a destroyed instance would otherwise share the CPU with the next measurement.
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            results.append(pool.apply(measure_backend, (settings, runs, concurrency)))
     table = Table("db", "path", "p50 ms", "p95 ms", "runs/s")
     for r in results:
         for path in ("ours", "bare_dbos"):
