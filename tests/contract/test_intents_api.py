@@ -745,3 +745,23 @@ def test_serve_exits_promptly_on_ctrl_c_while_a_run_waits_for_input(
             server.wait(timeout=15)
 
         assert server.poll() is not None, "serve still running 15 s after Ctrl-C"
+
+
+def test_a_rejected_plan_fails_the_run_at_decide_and_executes_nothing(api: Api) -> None:
+    intent_id = api.create_intent("reject this plan")
+    run_id = api.start(intent_id)["runId"]
+
+    view = api.wait_status(run_id, "failed")
+
+    assert view["dbos_status"] == "ERROR"
+    assert view["lastStep"] == "DecideST"
+    assert "rejected" in view["error"]
+    assert [s["stepId"] for s in view["steps"]] == ["CompileST", "ApplyPatchST", "DecideST"]
+    assert api.count(f"SELECT COUNT(*) FROM app.opencode_calls WHERE run_id='{run_id}'") == 1
+    assert api.count(f"SELECT COUNT(*) FROM app.effects WHERE run_id='{run_id}'") == 0
+    retry = api.client.post(f"/runs/{run_id}/retry")
+    assert retry.status_code == 202
+    assert retry.json() == {"accepted": True, "newRunId": run_id, "fromStep": "DecideST"}
+    again = api.wait_status(run_id, "failed")
+    assert again["retryCount"] == 1
+    assert api.count(f"SELECT COUNT(*) FROM app.opencode_calls WHERE run_id='{run_id}'") == 1

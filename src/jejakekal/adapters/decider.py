@@ -52,9 +52,12 @@ class StubDecider:
 
     def decide(self, request: DecisionRequest) -> DecisionEnvelope:
         body = _request_body(request)
-        decision = validate_decision(
-            {"action": "execute", "reason": f"stub approves plan {request.plan_sha256[:12]}"}
-        )
+        # A deterministic lane for tests and demos: goals that ask for it are refused.
+        if "reject" in request.goal.lower():
+            raw = {"action": "reject", "reason": "stub rejects goals containing 'reject'"}
+        else:
+            raw = {"action": "execute", "reason": f"stub approves plan {request.plan_sha256[:12]}"}
+        decision = validate_decision(raw)
         response = {**decision.model_dump(), "request_sha256": sha256_text(canonical_json(body))}
         return DecisionEnvelope(provider=self.name, request=body, response=response)
 

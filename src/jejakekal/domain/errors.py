@@ -140,6 +140,13 @@ class DecisionInvalid(KernelError):
     default_message = "decider response failed schema validation"
 
 
+class DecisionRejected(KernelError):
+    """The decider looked at the plan and said no."""
+
+    code = "decision_rejected"
+    default_message = "decider rejected the plan"
+
+
 ERROR_CODES: tuple[type[KernelError], ...] = (
     InvalidJson,
     InvalidIntent,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
@@ -9,6 +10,7 @@ from dbos import DBOS
 from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, canonical_json, compile_plan, sha256_text
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
+from jejakekal.domain.errors import DecisionRejected
 from jejakekal.domain.ports import DecisionRequest, ExecNode
 from jejakekal.domain.status import RunStatus
 from jejakekal.storage import runs
@@ -26,17 +28,14 @@ def compile_st(db: Db, request: dict[str, Any]) -> dict[str, Any]:
         intent["goal"], intent["inputs"], inp.recipe_name, inp.steps, inp.concurrency
     )
     output = {"attempt": 1, "plan_sha256": plan["plan_sha256"], "nodes": inp.steps}
-    runs.record_step(
+    _step_done(
         db,
         inp.run_id,
         names.STEP_COMPILE,
-        phase="done",
-        output=output,
-        started_at=started,
-        finished_at=runs.now(),
-    )
-    runs.update_run(
-        db, inp.run_id, status=RunStatus.RUNNING, last_step=names.STEP_COMPILE, next_action=None
+        output,
+        started,
+        status=RunStatus.RUNNING,
+        next_action=None,
     )
     return plan
 
@@ -46,16 +45,7 @@ def apply_patch_st(db: Db, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     state = apply_patch({}, plan["patch"])
     state_sha = sha256_text(canonical_json(state))
     output = {"attempt": 1, "ops": len(plan["patch"]), "state_sha256": state_sha}
-    runs.record_step(
-        db,
-        run_id,
-        names.STEP_APPLY_PATCH,
-        phase="done",
-        output=output,
-        started_at=started,
-        finished_at=runs.now(),
-    )
-    runs.update_run(db, run_id, last_step=names.STEP_APPLY_PATCH)
+    _step_done(db, run_id, names.STEP_APPLY_PATCH, output, started)
     return {"state_sha256": state_sha}
 
 
@@ -75,19 +65,38 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
     )
     envelope = rt.decider.decide(request)
     output = {"attempt": 1, "provider": envelope.provider, "action": envelope.response["action"]}
+    rejected = envelope.response["action"] == "reject"
     with runs.write(rt.engine) as conn:
         runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
-        runs.record_step(
-            conn,
-            run_id,
-            names.STEP_DECIDE,
-            phase="done",
-            output=output,
-            started_at=started,
-            finished_at=runs.now(),
-        )
-        runs.update_run(conn, run_id, last_step=names.STEP_DECIDE)
+        _step_done(conn, run_id, names.STEP_DECIDE, output, started)
+        if rejected:
+            runs.update_run(
+                conn,
+                run_id,
+                status=RunStatus.FAILED,
+                error=f"decider rejected the plan: {envelope.response.get('reason', '')}",
+                next_action=f"POST /runs/{run_id}/retry",
+            )
+    if rejected:
+        # Failing the step ends the workflow in ERROR; a retry re-enters at DecideST.
+        raise DecisionRejected(envelope.response.get("reason", "rejected"))
     return envelope.response
+
+
+def _step_done(
+    db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
+) -> None:
+    """Record a finished step and make it the run's last step, in the caller's transaction."""
+    runs.record_step(
+        db,
+        run_id,
+        step_id,
+        phase="done",
+        output=output,
+        started_at=started,
+        finished_at=runs.now(),
+    )
+    runs.update_run(db, run_id, last_step=step_id, **run)
 
 
 def await_input(db: Db, run_id: str) -> None:
@@ -204,7 +213,5 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _parse(value: str) -> Any:
-    from datetime import datetime
-
+def _parse(value: str) -> datetime:
     return datetime.fromisoformat(value)
