@@ -32,7 +32,7 @@ SETTINGS_DOC: dict[str, str] = {
     "JEJAKEKAL_SANDBOX": "shell (default): subprocess sandbox, inside bwrap when available",
     "JEJAKEKAL_STEP_MAX_ATTEMPTS": "attempts of ExecuteST before retries_exceeded; default 3",
     "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "first ExecuteST retry delay (doubles); default 0.1",
-    "JEJAKEKAL_LOG_LEVEL": "log level of the DBOS logger; default WARNING",
+    "JEJAKEKAL_LOG_LEVEL": "log level of the DBOS logger; default ERROR",
 }
 
 
@@ -55,7 +55,7 @@ class Settings:
     sandbox: str = "shell"
     step_max_attempts: int = 3
     step_retry_interval_sec: float = 0.1
-    log_level: str = "WARNING"
+    log_level: str = "ERROR"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -91,5 +91,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox=e.get("JEJAKEKAL_SANDBOX", "shell"),
         step_max_attempts=int(e.get("JEJAKEKAL_STEP_MAX_ATTEMPTS", "3")),
         step_retry_interval_sec=float(e.get("JEJAKEKAL_STEP_RETRY_INTERVAL_SEC", "0.1")),
-        log_level=e.get("JEJAKEKAL_LOG_LEVEL", "WARNING"),
+        log_level=e.get("JEJAKEKAL_LOG_LEVEL", "ERROR"),
     )

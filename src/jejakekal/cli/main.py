@@ -100,7 +100,9 @@ def sql(
     table = Table(*columns)
     for row in rows:
         table.add_row(*("NULL" if v is None else str(v) for v in row))
-    Console().print(table)
+    # Piped output gets the full width: a forensic query's ids must not be cut.
+    console = Console() if sys.stdout.isatty() else Console(width=10_000)
+    console.print(table)
 
 
 @app.command("wait-health")
