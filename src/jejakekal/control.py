@@ -153,7 +153,12 @@ class Control:
             )
 
     def retry_run(self, run_id: str) -> dict[str, Any]:
-        """Re-enter a failed run at ExecuteST, same run id, earlier steps untouched."""
+        """Re-enter a failed run where it failed, same run id, earlier steps untouched.
+
+        The failed child workflows are rewound to their first step, then the run is
+        rewound to the operation that failed (awaiting a child, for ExecuteST): every
+        operation before it replays from its checkpoint.
+        """
         view = self.run_view(run_id)
         if not RunStatus(view["status"]).is_retryable:
             raise errors.RunNotRetryable(
@@ -174,6 +179,22 @@ class Control:
                 next_action=f"retrying from {from_step}",
             ):
                 raise errors.RunNotRetryable("a concurrent retry won")
+            if from_step == names.STEP_EXECUTE:
+                runs.record_step(
+                    conn,
+                    run["id"],
+                    names.STEP_EXECUTE,
+                    phase="running",
+                    output={"attempt": None},
+                    started_at=runs.now(),
+                    finished_at=None,
+                )
+        for child in runs.failed_children(self.engine, view["workflowId"]):
+            self.client.rewind_workflow(
+                child,
+                queue_name=names.SANDBOX_QUEUE,
+                application_version=self.settings.app_version,
+            )
         self.client.rewind_workflow(
             view["workflowId"],
             start_step=start_step,
@@ -183,18 +204,13 @@ class Control:
         return {"accepted": True, "newRunId": view["run_id"], "fromStep": from_step}
 
     def _rewind_point(self, workflow_id: str) -> tuple[int, str]:
-        """ExecuteST's first operation if the run got that far, else the failed one."""
-        rows = [
-            (op["function_id"], op["function_name"], op["error"])
-            for op in runs.operations(self.engine, workflow_id)
-        ]
-        for fid, name, _ in rows:
-            if name == names.OP_EXECUTE_BEGIN:
-                return int(fid), names.STEP_EXECUTE
-        for fid, name, error in rows:
-            if error is not None:
-                return int(fid), str(name)
-        return (int(rows[-1][0]) + 1 if rows else 1), names.STEP_EXECUTE
+        """The run's first failed operation, and the step it belongs to."""
+        for op in runs.operations(self.engine, workflow_id):
+            if op["error"] is not None:
+                name = str(op["function_name"])
+                step = names.STEP_EXECUTE if name == names.OP_GET_RESULT else name
+                return int(op["function_id"]), step
+        raise errors.RunNotRetryable("the run has no failed operation to re-enter")
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         view = self.run_view(run_id)

@@ -148,3 +148,19 @@ def operations(engine: sa.Engine, workflow_id: str) -> list[dict[str, Any]]:
 
     with engine.connect() as conn:
         return timeline(conn, workflow_id)
+
+
+def failed_children(engine: sa.Engine, workflow_id: str) -> list[str]:
+    """Child workflows this workflow started that ended in ERROR."""
+    from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
+
+    with engine.connect() as conn:
+        oo = operation_outputs(conn.dialect.name)
+        ws = workflow_status(conn.dialect.name)
+        rows = conn.execute(
+            sa.select(oo.c.child_workflow_id)
+            .join(ws, ws.c.workflow_uuid == oo.c.child_workflow_id)
+            .where(oo.c.workflow_uuid == workflow_id, ws.c.status == "ERROR")
+            .distinct()
+        )
+        return sorted(r[0] for r in rows)

@@ -26,16 +26,16 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
     plan = tx_step(names.STEP_COMPILE, steps.compile_st, request)
     tx_step(names.STEP_APPLY_PATCH, steps.apply_patch_st, inp.run_id, plan)
     goal = plan["patch"][0]["value"]
-    DBOS.run_step({"name": names.STEP_DECIDE}, steps.decide_st, inp.run_id, goal, plan)
+    ask = plan["lanes"]["ask"]
+    DBOS.run_step({"name": names.STEP_DECIDE}, steps.decide_st, inp.run_id, goal, plan, not ask)
 
-    if plan["lanes"]["ask"]:
+    if ask:
         tx_step(names.OP_AWAIT_INPUT, steps.await_input, inp.run_id)
         answer = None
         while answer is None:
             answer = DBOS.recv(names.INPUT_TOPIC, timeout_seconds=_INPUT_WAIT_SEC)
         tx_step(names.OP_INPUT_RECEIVED, steps.input_received, inp.run_id, answer)
 
-    begin = tx_step(names.OP_EXECUTE_BEGIN, steps.execute_begin, inp.run_id)
     settings = current().settings
     fail_mode = "always" if plan["lanes"]["fail"] else "first" if plan["lanes"]["flaky"] else "none"
     nodes = plan["workload"]["nodes"]
@@ -56,7 +56,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
                     fail_mode=fail_mode,
                     max_attempts=settings.step_max_attempts,
                 )
-                with SetWorkflowID(f"{inp.run_id}:{node['node_id']}:r{begin['epoch']}"):
+                with SetWorkflowID(f"{inp.run_id}:{node['node_id']}"):
                     handles.append(queue.enqueue(execute_node, child.model_dump()))
             for handle in handles:
                 results.append(handle.get_result(polling_interval_sec=settings.result_poll_sec))
@@ -68,12 +68,11 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
             names.OP_EXECUTE_FAIL,
             steps.execute_fail,
             inp.run_id,
-            begin,
             settings.step_max_attempts,
             error,
         )
         raise
-    tx_step(names.OP_EXECUTE_END, steps.execute_end, inp.run_id, begin, results)
+    tx_step(names.OP_EXECUTE_END, steps.execute_end, inp.run_id, results)
     return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
@@ -49,7 +48,7 @@ def apply_patch_st(db: Db, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
     return {"state_sha256": state_sha}
 
 
-def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
+def decide_st(run_id: str, goal: str, plan: dict[str, Any], opens_execute: bool) -> dict[str, Any]:
     """Ask the decider (an external call: outside any transaction), then record it.
 
     The envelope's id is derived from run and step, so a replay of this step after
@@ -69,6 +68,8 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any]) -> dict[str, Any]:
     with runs.write(rt.engine) as conn:
         runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
         _step_done(conn, run_id, names.STEP_DECIDE, output, started)
+        if opens_execute and not rejected:
+            _open_execute(conn, run_id)
         if rejected:
             runs.update_run(
                 conn,
@@ -110,34 +111,24 @@ def await_input(db: Db, run_id: str) -> None:
 
 def input_received(db: Db, run_id: str, answer: Any) -> None:
     runs.update_run(db, run_id, status=RunStatus.RUNNING, next_action=None)
+    _open_execute(db, run_id)
 
 
-def execute_begin(db: Db, run_id: str) -> dict[str, Any]:
-    """Open the ExecuteST phase; the retry epoch keeps child ids fresh after a retry."""
-    run = runs.find_run(db, run_id)
-    assert run is not None
-    started = runs.now()
+def _open_execute(db: Db, run_id: str) -> None:
+    """ExecuteST starts with the transaction that ends what precedes it (no step of its own)."""
     runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
         phase="running",
         output={"attempt": None},
-        started_at=started,
+        started_at=runs.now(),
         finished_at=None,
     )
-    runs.update_run(
-        db,
-        run_id,
-        status=RunStatus.RUNNING,
-        last_step=names.STEP_EXECUTE,
-        error=None,
-        next_action=None,
-    )
-    return {"epoch": int(run["retry_count"]), "started_at": started.isoformat()}
+    runs.update_run(db, run_id, last_step=names.STEP_EXECUTE)
 
 
-def execute_end(db: Db, run_id: str, begin: dict[str, Any], results: list[dict[str, Any]]) -> None:
+def execute_end(db: Db, run_id: str, results: list[dict[str, Any]]) -> None:
     output = {
         "attempt": max((r["attempt"] for r in results), default=1),
         "nodes": [
@@ -157,20 +148,20 @@ def execute_end(db: Db, run_id: str, begin: dict[str, Any], results: list[dict[s
         names.STEP_EXECUTE,
         phase="done",
         output=output,
-        started_at=_parse(begin["started_at"]),
+        started_at=runs.now(),  # kept from _open_execute: the row already exists
         finished_at=runs.now(),
     )
     runs.update_run(db, run_id, status=RunStatus.SUCCEEDED, next_action=None, error=None)
 
 
-def execute_fail(db: Db, run_id: str, begin: dict[str, Any], attempts: int, error: str) -> None:
+def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
     runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
         phase="failed",
         output={"attempt": attempts, "error": error},
-        started_at=_parse(begin["started_at"]),
+        started_at=runs.now(),  # kept from _open_execute: the row already exists
         finished_at=runs.now(),
     )
     runs.update_run(
@@ -211,7 +202,3 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
         "receipt": receipt,
         "result": result.as_dict(),
     }
-
-
-def _parse(value: str) -> datetime:
-    return datetime.fromisoformat(value)
