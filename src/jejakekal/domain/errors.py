@@ -127,12 +127,6 @@ class PayloadTooLarge(KernelError):
     default_message = "request body is too large"
 
 
-class UnsupportedMediaType(KernelError):
-    status = 415
-    code = "unsupported_media_type"
-    default_message = "send application/json"
-
-
 class DecisionInvalid(KernelError):
     """The decider answered something that does not match the decision schema."""
 
@@ -147,13 +141,14 @@ class DecisionRejected(KernelError):
     default_message = "decider rejected the plan"
 
 
+# Every error the HTTP API can answer (the README lists each code; a test holds that).
 ERROR_CODES: tuple[type[KernelError], ...] = (
     InvalidJson,
+    InvalidQuery,
     InvalidIntent,
     InvalidRunRequest,
     InvalidEvent,
     InvalidRunId,
-    InvalidIntentId,
     InvalidIntentId,
     RecipeNotFound,
     QueuePolicyViolation,
@@ -165,5 +160,4 @@ ERROR_CODES: tuple[type[KernelError], ...] = (
     RunNotRetryable,
     RunNotCancelable,
     PayloadTooLarge,
-    UnsupportedMediaType,
 )

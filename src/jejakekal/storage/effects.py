@@ -26,15 +26,12 @@ def dialect_of(db: Db) -> str:
     return db.dialect.name if isinstance(db, sa.Connection) else db.get_bind().dialect.name
 
 
-def _insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
+def insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     """Insert unless the primary key exists; True when this call inserted."""
     insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
     # RETURNING, not rowcount: through a Session, rowcount can be -1 on PostgreSQL.
     stmt = insert(table).values(**values).on_conflict_do_nothing()
     return db.execute(stmt.returning(sa.literal(1))).first() is not None
-
-
-insert_ignore = _insert_ignore
 
 
 def call_idempotent_effect(
@@ -45,7 +42,7 @@ def call_idempotent_effect(
     Must be called inside a transaction: the caller's commit publishes the ledger row,
     the effect's writes and the result together.
     """
-    claimed = _insert_ignore(
+    claimed = insert_ignore(
         db,
         s.effects,
         effect_key=effect_key,
@@ -66,7 +63,7 @@ def call_idempotent_effect(
 def deliver_receipt(db: Db, receipt_key: str, payload: dict[str, Any]) -> dict[str, Any]:
     """The mock external system: counts every delivery; `seen_count > 1` is a duplicate."""
     now = datetime.now(UTC)
-    if not _insert_ignore(
+    if not insert_ignore(
         db,
         s.mock_receipts,
         receipt_key=receipt_key,

@@ -121,14 +121,6 @@ def list_runs(
     return [dict(r) for r in rows]
 
 
-def count_rows(db: Db, table: str, **where: Any) -> int:
-    t = s.metadata.tables[f"{s.APP_SCHEMA}.{table}"]
-    stmt = sa.select(sa.func.count()).select_from(t)
-    for column, value in where.items():
-        stmt = stmt.where(t.c[column] == value)
-    return int(db.execute(stmt).scalar_one())
-
-
 class AlreadyExists(Exception):
     """A unique key was taken by a concurrent writer."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS, PortableWorkflowError, SetWorkflowID
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
@@ -94,8 +94,9 @@ def execute_node(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_step_failure(exc: Exception) -> bool:
-    """A child that exhausted its step retries, as opposed to a cancel or engine fault."""
-    return "exceeded its maximum" in str(exc) or type(exc).__name__ in (
-        "DBOSMaxStepRetriesExceeded",
-        "PortableWorkflowError",
-    )
+    """A child whose ExecuteST gave up, as opposed to a cancel or an engine fault.
+
+    With the portable serializer a child's own error comes back as
+    PortableWorkflowError; DBOS's control-flow errors (cancellation) keep their types.
+    """
+    return isinstance(exc, PortableWorkflowError)
