@@ -765,3 +765,11 @@ def test_a_rejected_plan_fails_the_run_at_decide_and_executes_nothing(api: Api) 
     again = api.wait_status(run_id, "failed")
     assert again["retryCount"] == 1
     assert api.count(f"SELECT COUNT(*) FROM app.opencode_calls WHERE run_id='{run_id}'") == 1
+
+
+def test_an_out_of_range_list_offset_is_a_typed_400_not_a_server_error(api: Api) -> None:
+    reply = api.client.get("/runs", params={"offset": str(10**24)})
+
+    assert reply.status_code == 400
+    assert reply.json()["error"] == "invalid_query"
+    assert reply.json()["field"] == "offset"

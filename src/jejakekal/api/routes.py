@@ -67,7 +67,8 @@ async def list_runs(
     status: RunStatus | None = None,
     kind: RunKind | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    # Bounded: both databases keep 64-bit integers, and no list is that long.
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """Runs, newest first, filtered by status and kind."""
     items = await run_in_threadpool(
