@@ -50,15 +50,11 @@ class Control:
         """Durable start: the run row and the enqueued workflow commit together."""
         request = body.model_dump(mode="json", exclude_none=True)
         request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
+        recipe_name = body.recipeName or DEFAULT_RECIPE
         with self.engine.connect() as conn:
-            intent = runs.get_intent(conn, intent_id)
-            if intent is None:
-                raise errors.IntentNotFound(intent_id=intent_id)
-            existing = runs.find_run(conn, intent_id)
-            if existing is not None:
-                return self._same_run(existing, request_hash)
-            recipe_name = body.recipeName or DEFAULT_RECIPE
-            recipe = runs.get_recipe(conn, recipe_name)
+            intent_exists, recipe = runs.intent_and_recipe(conn, intent_id, recipe_name)
+        if not intent_exists:
+            raise errors.IntentNotFound(intent_id=intent_id)
         if recipe is None:
             raise errors.RecipeNotFound(f"no recipe named {recipe_name!r}", recipeName=recipe_name)
         workload = body.workload or DEFAULT_WORKLOAD
@@ -98,7 +94,8 @@ class Control:
                 )
                 self.client.enqueue_in_transaction(conn, options, run_input.model_dump())
         except runs.AlreadyExists:
-            # A parallel start with the same intent committed first.
+            # The intent has a run already: this same request again (or a parallel
+            # copy of it that committed first), or a different one.
             with self.engine.connect() as conn:
                 existing = runs.find_run(conn, intent_id)
             if existing is None:

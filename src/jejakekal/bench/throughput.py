@@ -1,8 +1,9 @@
 """Intent runs against bare DBOS, same process, same database, same queue polling.
 
-Latency: one run at a time, start request to the engine's SUCCESS. Throughput: `runs`
-runs started from `concurrency` threads, first start to last SUCCESS. Both paths are
-observed by the same status query, so the ratio compares the workflows, not the probes.
+Latency: one run at a time, start request to the engine's SUCCESS. Throughput: batches
+of runs started from `concurrency` threads, first start to last SUCCESS, watched by one
+observer. Both paths are observed by the same status query, so the ratio compares the
+workflows, not the probes, and they alternate, so a noisy neighbour slows both alike.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from dbos import DBOS, SetWorkflowID
 
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
+from jejakekal.domain import names
 from jejakekal.domain.contracts import IntentCreate, RunRequest
-from jejakekal.storage.readmodels import engine_status
+from jejakekal.storage.readmodels import engine_statuses
 
-PROBE_SEC = 0.002
+LATENCY_PROBE_SEC = 0.002  # one run at a time: a fine probe costs little
+BATCH_PROBE_SEC = 0.01  # one observer for a whole batch, so it does not compete for CPU
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -31,80 +34,102 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _wait_success(kernel: Kernel, workflow_id: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _wait_success(kernel: Kernel, workflow_ids: list[str], probe_sec: float) -> None:
+    """Return when every workflow is SUCCESS; one status query per probe."""
+    deadline = time.monotonic() + 60.0 + len(workflow_ids)
+    pending = set(workflow_ids)
+    while pending and time.monotonic() < deadline:
         with kernel.engine.connect() as conn:
-            row = engine_status(conn, workflow_id)
-        if row and row["status"] == "SUCCESS":
-            return
-        if row and row["status"] in ("ERROR", "CANCELLED"):
-            raise RuntimeError(f"{workflow_id} ended {row['status']}")
-        time.sleep(PROBE_SEC)
-    raise TimeoutError(f"{workflow_id} did not finish in {timeout}s")
+            statuses = engine_statuses(conn, sorted(pending))
+        for workflow_id, status in statuses.items():
+            if status == "SUCCESS":
+                pending.discard(workflow_id)
+            elif status in ("ERROR", "CANCELLED"):
+                raise RuntimeError(f"{workflow_id} ended {status}")
+        if pending:
+            time.sleep(probe_sec)
+    if pending:
+        raise TimeoutError(f"{len(pending)} workflow(s) did not finish in time")
 
 
 def _new_intent(kernel: Kernel) -> str:
     return kernel.control.create_intent(IntentCreate(goal="bench run", inputs={}, constraints={}))
 
 
-def _ours(kernel: Kernel, intent_id: str) -> float:
+def _start_ours(kernel: Kernel, intent_id: str) -> str:
     """Start a run of an existing intent (intents are inputs, made before the clock)."""
-    started = time.perf_counter()
-    run = kernel.control.start_intent_run(intent_id, RunRequest())
-    _wait_success(kernel, run.workflow_id)
-    return time.perf_counter() - started
+    return kernel.control.start_intent_run(intent_id, RunRequest()).workflow_id
 
 
-def _bare(kernel: Kernel, _: str) -> float:
-    from jejakekal.workflows.bench import BARE_QUEUE, bench_bare
+def _start_bare(kernel: Kernel, _: str) -> str:
+    from jejakekal.workflows.bench import bench_bare
 
-    queue = DBOS.retrieve_queue(BARE_QUEUE)
+    queue = DBOS.retrieve_queue(names.INTENT_QUEUE)
     assert queue is not None
     workflow_id = f"bare-{uuid.uuid4().hex}"
-    started = time.perf_counter()
     with SetWorkflowID(workflow_id):
         queue.enqueue(bench_bare, "bench run")
-    _wait_success(kernel, workflow_id)
+    return workflow_id
+
+
+def _latency(kernel: Kernel, start: Any, item: str) -> float:
+    started = time.perf_counter()
+    _wait_success(kernel, [start(kernel, item)], LATENCY_PROBE_SEC)
     return time.perf_counter() - started
 
 
-def _measure(kernel: Kernel, one: Any, runs: int, concurrency: int) -> dict[str, float]:
-    intents = (
-        [_new_intent(kernel) for _ in range(2 * runs + 1)]
-        if one is _ours
-        else [""] * (2 * runs + 1)
-    )
-    one(kernel, intents.pop())  # warm-up: first queue poll, connection pool, imports
-    latencies = [one(kernel, intents.pop()) for _ in range(runs)]
+ROUNDS = 4  # throughput batches per path, alternated so drift hits both paths alike
+
+
+def _throughput(kernel: Kernel, start: Any, inputs: list[str], concurrency: int) -> float:
+    """Runs per second: `concurrency` threads start the batch, one observer sees it end."""
     started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        list(pool.map(lambda intent: one(kernel, intent), intents))
-    elapsed = time.perf_counter() - started
+        workflow_ids = list(pool.map(lambda item: start(kernel, item), inputs))
+    _wait_success(kernel, workflow_ids, BATCH_PROBE_SEC)
+    return len(inputs) / (time.perf_counter() - started)
+
+
+def _summary(latencies: list[float], rates: list[float]) -> dict[str, float]:
     return {
         "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
         "latency_mean_ms": round(statistics.fmean(latencies) * 1000, 2),
-        "runs_per_sec": round(runs / elapsed, 2),
+        "runs_per_sec": round(statistics.median(rates), 2),
     }
 
 
 def measure_backend(settings: Settings, runs: int, concurrency: int) -> dict[str, Any]:
+    """Both paths in one process, interleaved: latency samples alternate run by run,
+    throughput batches alternate round by round, and each figure is a median."""
     import jejakekal.workflows.bench  # noqa: F401  (registers the baseline before launch)
-    from jejakekal.workflows.bench import BARE_NODE_QUEUE, BARE_QUEUE
 
     kernel = build_kernel(settings, "full")
     try:
-        for name in (BARE_QUEUE, BARE_NODE_QUEUE):
-            DBOS.register_queue(name, polling_interval_sec=settings.queue_poll_sec)
-        ours = _measure(kernel, _ours, runs, concurrency)
-        bare = _measure(kernel, _bare, runs, concurrency)
+        batch = max(concurrency, runs // ROUNDS)
+        # Intents are inputs of a run, made before any clock starts.
+        intents = [_new_intent(kernel) for _ in range(runs + ROUNDS * batch + 1)]
+        # Warm-up: first queue poll, connection pool, imports.
+        _latency(kernel, _start_ours, intents.pop())
+        _latency(kernel, _start_bare, "")
+        latency: dict[str, list[float]] = {"ours": [], "bare": []}
+        for _ in range(runs):
+            latency["ours"].append(_latency(kernel, _start_ours, intents.pop()))
+            latency["bare"].append(_latency(kernel, _start_bare, ""))
+        rates: dict[str, list[float]] = {"ours": [], "bare": []}
+        for _ in range(ROUNDS):
+            rates["bare"].append(_throughput(kernel, _start_bare, [""] * batch, concurrency))
+            mine = [intents.pop() for _ in range(batch)]
+            rates["ours"].append(_throughput(kernel, _start_ours, mine, concurrency))
     finally:
         kernel.close()
+    ours = _summary(latency["ours"], rates["ours"])
+    bare = _summary(latency["bare"], rates["bare"])
     return {
         "db": kernel.db_kind,
         "runs": runs,
         "concurrency": concurrency,
+        "rounds": ROUNDS,
         "queue_poll_sec": settings.queue_poll_sec,
         "ours": ours,
         "bare_dbos": bare,

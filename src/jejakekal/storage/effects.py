@@ -34,6 +34,15 @@ def insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     return db.execute(stmt.returning(sa.literal(1))).first() is not None
 
 
+def upsert(
+    db: Db, table: sa.Table, keys: dict[str, Any], created: dict[str, Any], **values: Any
+) -> None:
+    """One statement: insert `keys | created | values`, or update `values` on the key."""
+    insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
+    stmt = insert(table).values(**keys, **created, **values)
+    db.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
+
+
 def call_idempotent_effect(
     db: Db, effect_key: str, run_id: str, step_id: str, effect: Callable[[Db], Any]
 ) -> Any:

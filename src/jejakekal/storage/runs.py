@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
-from jejakekal.storage.effects import Db, insert_ignore
+from jejakekal.storage.effects import Db, insert_ignore, upsert
 
 
 def now() -> datetime:
@@ -35,9 +35,24 @@ def get_intent(db: Db, intent_id: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def get_recipe(db: Db, name: str) -> dict[str, Any] | None:
-    row = db.execute(sa.select(s.recipes).where(s.recipes.c.name == name)).mappings().first()
-    return dict(row) if row else None
+def intent_and_recipe(
+    db: Db, intent_id: str, recipe_name: str
+) -> tuple[bool, dict[str, Any] | None]:
+    """One read for a run start: whether the intent exists, and the recipe if it does."""
+    row = (
+        db.execute(
+            sa.select(s.intents.c.id.label("intent_id"), s.recipes)
+            .select_from(s.intents)
+            .outerjoin(s.recipes, s.recipes.c.name == recipe_name)
+            .where(s.intents.c.id == intent_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return False, None
+    recipe = {k: v for k, v in row.items() if k != "intent_id"}
+    return True, recipe if recipe["name"] is not None else None
 
 
 def find_run(db: Db, run_or_workflow_id: str) -> dict[str, Any] | None:
@@ -82,15 +97,15 @@ def record_step(
     finished_at: datetime | None,
 ) -> None:
     """One `app.run_steps` row per step: created once, updated as its phase moves on."""
-    values = {"phase": phase, "output": output, "finished_at": finished_at}
-    if not insert_ignore(
-        db, s.run_steps, run_id=run_id, step_id=step_id, started_at=started_at, **values
-    ):
-        db.execute(
-            s.run_steps.update()
-            .where(s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id)
-            .values(**values)
-        )
+    upsert(
+        db,
+        s.run_steps,
+        {"run_id": run_id, "step_id": step_id},
+        {"started_at": started_at},
+        phase=phase,
+        output=output,
+        finished_at=finished_at,
+    )
 
 
 def record_decision(

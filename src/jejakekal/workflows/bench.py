@@ -1,9 +1,9 @@
 """Bare DBOS baseline for `jejakekal bench throughput`.
 
 The same path as `run_intent` (compile, patch and decide steps, then the execution
-node as a child workflow on its own queue whose step runs the sandbox), as plain DBOS:
-no app rows, no run-step records, no effect ledger. The gap to `run_intent` is the
-kernel's own cost.
+node as a child workflow whose step runs the sandbox), as plain DBOS on the product's
+own queues (`intentQ`, then `sandboxQ`): no app rows, no run-step records, no effect
+ledger. The gap to `run_intent` is the kernel's own cost.
 """
 
 from __future__ import annotations
@@ -12,13 +12,12 @@ from typing import Any
 
 from dbos import DBOS
 
+from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, compile_plan
 from jejakekal.domain.ports import DecisionRequest, ExecNode
 from jejakekal.workflows.runtime import current
 
 WF_BARE = "bench_bare"
-BARE_QUEUE = "benchQ"
-BARE_NODE_QUEUE = "benchNodeQ"
 
 
 @DBOS.step(name="bare.CompileST")
@@ -53,7 +52,7 @@ def bench_bare(goal: str) -> int:
     plan = _compile(goal)
     _patch(plan)
     _decide(plan)
-    queue = DBOS.retrieve_queue(BARE_NODE_QUEUE)
+    queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
     assert queue is not None
     handle = queue.enqueue(bench_bare_node, plan["workload"]["nodes"][0])
     return handle.get_result(polling_interval_sec=current().settings.result_poll_sec)

@@ -67,17 +67,22 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any], opens_execute: bool)
     rejected = envelope.response["action"] == "reject"
     with runs.write(rt.engine) as conn:
         runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
-        _step_done(conn, run_id, names.STEP_DECIDE, output, started)
-        if opens_execute and not rejected:
-            _open_execute(conn, run_id)
         if rejected:
-            runs.update_run(
+            _step_done(
                 conn,
                 run_id,
+                names.STEP_DECIDE,
+                output,
+                started,
                 status=RunStatus.FAILED,
                 error=f"decider rejected the plan: {envelope.response.get('reason', '')}",
                 next_action=f"POST /runs/{run_id}/retry",
             )
+        elif opens_execute:
+            _record_done(conn, run_id, names.STEP_DECIDE, output, started)
+            _open_execute(conn, run_id)  # moves last_step on to ExecuteST
+        else:
+            _step_done(conn, run_id, names.STEP_DECIDE, output, started)
     if rejected:
         # Failing the step ends the workflow in ERROR; a retry re-enters at DecideST.
         raise DecisionRejected(envelope.response.get("reason", "rejected"))
@@ -88,6 +93,11 @@ def _step_done(
     db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
 ) -> None:
     """Record a finished step and make it the run's last step, in the caller's transaction."""
+    _record_done(db, run_id, step_id, output, started)
+    runs.update_run(db, run_id, last_step=step_id, **run)
+
+
+def _record_done(db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any) -> None:
     runs.record_step(
         db,
         run_id,
@@ -97,7 +107,6 @@ def _step_done(
         started_at=started,
         finished_at=runs.now(),
     )
-    runs.update_run(db, run_id, last_step=step_id, **run)
 
 
 def await_input(db: Db, run_id: str) -> None:
