@@ -17,7 +17,7 @@ from dbos._serialization import DBOSPortableJSON
 from jejakekal.config import Settings
 from jejakekal.control import Control
 from jejakekal.domain import names
-from jejakekal.domain.ports import Decider, Sandbox
+from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
 from jejakekal.storage.engine import create_engine, dbos_url, is_sqlite, normalise_url
 from jejakekal.storage.migrations import migrate
 
@@ -58,6 +58,12 @@ def make_decider(settings: Settings) -> Decider:
     return StubDecider()
 
 
+def make_parsers() -> dict[str, DocumentParser]:
+    from jejakekal.adapters.parsers import MarkdownParser, TextParser
+
+    return {"text": TextParser(), "markdown": MarkdownParser()}
+
+
 def make_sandbox(settings: Settings) -> Sandbox:
     from jejakekal.adapters.sandbox_shell import ShellSandbox
 
@@ -91,22 +97,33 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     engine = create_engine(settings.resolved_database_url)
     prepare_database(settings, engine)
     dbos: DBOS | None = None
+    start_doc = None
     if role in ("full", "worker"):
         dbos = _launch_dbos(settings, engine)
+        from jejakekal.workflows.doc_ingest import start_doc_ingest
+
+        start_doc = start_doc_ingest
     client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
-    return Kernel(settings, role, engine, Control(settings, engine, client), dbos)
+    control = Control(settings, engine, client, start_doc)
+    if start_doc is not None:
+        control.adopt_orphan_doc_runs()
+    return Kernel(settings, role, engine, control, dbos)
 
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
     # Imported here: importing the workflows registers them, which the shim must not do.
-    from jejakekal.workflows import intent  # noqa: F401  (registers the workflows)
+    from jejakekal.workflows import doc_ingest, intent  # noqa: F401  (registers the workflows)
     from jejakekal.workflows.runtime import Runtime, bind
 
     dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]
     # Bound before launch: launch recovers pending workflows, which need the runtime.
-    bind(Runtime(settings, engine, make_decider(settings), make_sandbox(settings)))
+    decider, sandbox = make_decider(settings), make_sandbox(settings)
+    bind(Runtime(settings, engine, decider, sandbox, make_parsers()))
     DBOS.launch()
     poll = settings.queue_poll_sec
     DBOS.register_queue(names.INTENT_QUEUE, polling_interval_sec=poll)
     DBOS.register_queue(names.SANDBOX_QUEUE, polling_interval_sec=poll)
+    # Only an API-only process enqueues document runs (others start them directly):
+    # a slower poll keeps this mostly idle queue cheap.
+    DBOS.register_queue(names.DOC_QUEUE, polling_interval_sec=poll * 5)
     return dbos

@@ -63,6 +63,10 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.home / 'jejakekal.sqlite').resolve()}"
 
     @property
+    def bundles_dir(self) -> Path:
+        return self.home / "bundles"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 

@@ -7,6 +7,8 @@ module works the same in a process that runs workflows and in one that does not.
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,14 +20,18 @@ from jejakekal.domain.compiler import canonical_json
 from jejakekal.domain.contracts import (
     DEFAULT_RECIPE,
     DEFAULT_WORKLOAD,
+    DocIngestInput,
+    DocRunRequest,
     EventRequest,
     IntentCreate,
     RunIntentInput,
     RunRequest,
 )
-from jejakekal.domain.ids import new_intent_id
-from jejakekal.domain.status import RunKind, RunStatus
-from jejakekal.storage import readmodels, runs
+from jejakekal.domain.ids import new_doc_run_id, new_intent_id
+from jejakekal.domain.status import DbosStatus, DocStatus, RunKind, RunStatus
+from jejakekal.export import bundle
+from jejakekal.export.writer import write_bundle
+from jejakekal.storage import documents, readmodels, runs, search, snapshots
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,25 @@ class StartedRun:
     workflow_id: str
 
 
+BUSY = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
+WAIT_PROBE_SEC = 0.002
+
+# Starts a document workflow in this process at once (given where workflows run).
+DocStarter = Callable[[str, dict[str, Any]], None]
+
+
 class Control:
-    def __init__(self, settings: Settings, engine: Any, client: DBOSClient) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Any,
+        client: DBOSClient,
+        start_doc: DocStarter | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.client = client
+        self.start_doc = start_doc
 
     # -- intents -------------------------------------------------------------------
     def create_intent(self, body: IntentCreate) -> str:
@@ -109,12 +129,128 @@ class Control:
             raise errors.RunPayloadMismatch(workflow_id=existing["workflow_id"])
         return StartedRun(run_id=existing["id"], workflow_id=existing["workflow_id"])
 
+    # -- document runs -------------------------------------------------------------
+    def start_doc_run(self, body: DocRunRequest) -> dict[str, Any]:
+        """Durable start of a document run, deduplicated by workflowId and payload.
+
+        An API-only process commits the run row and the enqueued workflow together. A
+        process that runs workflows commits the row, then starts the workflow at once
+        (no queue poll in the way); a crash between the two leaves a row that the next
+        launch adopts (`adopt_orphan_doc_runs`), so nothing is lost either way.
+        """
+        payload = body.model_dump(mode="json", exclude_none=True)
+        payload.pop("workflowId", None)
+        request_hash = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+        run_id = body.workflowId or new_doc_run_id()
+        run_input = _doc_input(run_id, body)
+        try:
+            with runs.write(self.engine) as conn:
+                runs.insert_run(
+                    conn,
+                    id=run_id,
+                    kind=RunKind.DOC,
+                    workflow_id=run_id,
+                    status=DocStatus.RUNNING,
+                    retry_count=0,
+                    request_hash=request_hash,
+                    request=payload,
+                )
+                if self.start_doc is None:
+                    options: EnqueueOptions = {
+                        "workflow_name": names.WF_DOC_INGEST,
+                        "queue_name": names.DOC_QUEUE,
+                        "workflow_id": run_id,
+                        "app_version": self.settings.app_version,
+                    }
+                    self.client.enqueue_in_transaction(conn, options, run_input)
+        except runs.AlreadyExists:
+            existing = readmodels.run_view(self.engine, run_id)
+            if existing is None:
+                raise
+            same = existing["kind"] == RunKind.DOC and self._request_hash(run_id) == request_hash
+            if not same:
+                raise errors.WorkflowIdPayloadMismatch(workflow_id=run_id) from None
+            return {"run_id": existing["run_id"], "status": existing["status"]}
+        if self.start_doc is not None:
+            self.start_doc(run_id, run_input)
+        return {"run_id": run_id, "status": DocStatus.RUNNING.value}
+
+    def _request_hash(self, run_id: str) -> str | None:
+        with self.engine.connect() as conn:
+            run = runs.find_run(conn, run_id)
+        return run["request_hash"] if run else None
+
+    def adopt_orphan_doc_runs(self) -> list[str]:
+        """Start document runs whose row committed but whose workflow never started."""
+        assert self.start_doc is not None, "only a process that runs workflows adopts"
+        adopted = []
+        for run in runs.orphan_doc_runs(self.engine):
+            body = DocRunRequest.model_validate(run["request"], strict=False)
+            self.start_doc(run["id"], _doc_input(run["id"], body))
+            adopted.append(run["id"])
+        return adopted
+
+    def export_run(self, run_id: str) -> dict[str, Any]:
+        """Write the run's bundle [BUNDLE] under `<home>/bundles/` and describe it."""
+        snapshot = snapshots.run_snapshot(self.engine, run_id)
+        if snapshot is None:
+            raise errors.RunNotFound(run_id=run_id)
+        run = snapshot["run"]
+        path = write_bundle(self.settings.bundles_dir, run["id"], bundle.build(snapshot))
+        return {
+            "run_id": run["id"],
+            "status": snapshot["status"],
+            "dbos_status": snapshot["dbos_status"],
+            "artifacts": [
+                {
+                    "id": a["type"],
+                    "artifact_id": a["id"],
+                    "sha256": a["sha256"],
+                    "size": a["size"],
+                    "content_type": a["content_type"],
+                }
+                for a in snapshot["artifacts"]
+            ],
+            "run_bundle_path": str(path),
+        }
+
+    # -- artifacts and search --------------------------------------------------------
+    def list_artifacts(self, **filters: Any) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = documents.list_artifacts(conn, **filters)
+        return [{**r, "created_at": readmodels.iso(r["created_at"])} for r in rows]
+
+    def artifact(self, artifact_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = documents.get_artifact(conn, artifact_id)
+        if row is None:
+            raise errors.ArtifactNotFound(artifact_id=artifact_id)
+        return row
+
+    def search(self, query: str, *, run_id: str | None, limit: int) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return search.search(conn, query, run_id=run_id, limit=limit)
+
     # -- runs ----------------------------------------------------------------------
     def run_view(self, run_id: str) -> dict[str, Any]:
         view = readmodels.run_view(self.engine, run_id)
         if view is None:
             raise errors.RunNotFound(run_id=run_id)
         return view
+
+    def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
+        """The run view once the run is not busy (queued or running), or after `wait_sec`.
+
+        A long poll: one indexed status read every few milliseconds instead of a client
+        fetching the whole view again and again.
+        """
+        view = self.run_view(run_id)
+        deadline = time.monotonic() + wait_sec
+        status = view["status"]
+        while status in BUSY and time.monotonic() < deadline:
+            time.sleep(WAIT_PROBE_SEC)
+            status = readmodels.current_status(self.engine, run_id)
+        return view if status == view["status"] else self.run_view(run_id)
 
     def list_runs(
         self, *, status: str | None, kind: str | None, limit: int, offset: int
@@ -157,7 +293,7 @@ class Control:
         operation before it replays from its checkpoint.
         """
         view = self.run_view(run_id)
-        if not RunStatus(view["status"]).is_retryable:
+        if view["kind"] != RunKind.INTENT or not RunStatus(view["status"]).is_retryable:
             raise errors.RunNotRetryable(
                 f"run is {view['status']}; only failed or retries_exceeded runs retry",
                 status=view["status"],
@@ -211,9 +347,12 @@ class Control:
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         view = self.run_view(run_id)
-        if RunStatus(view["status"]).is_terminal:
+        if view["dbos_status"] not in (DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DELAYED):
             raise errors.RunNotCancelable(status=view["status"])
         self.client.cancel_workflow(view["workflowId"])
+        if view["kind"] == RunKind.DOC:
+            # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
+            return {"accepted": True, "run_id": view["run_id"], "status": DocStatus.UNKNOWN.value}
         with self.engine.begin() as conn:
             runs.update_run(
                 conn,
@@ -222,6 +361,16 @@ class Control:
                 next_action=f"POST /runs/{view['run_id']}/resume",
             )
         return {"accepted": True, "run_id": view["run_id"], "status": RunStatus.CANCELED.value}
+
+
+def _doc_input(run_id: str, body: DocRunRequest) -> dict[str, Any]:
+    return DocIngestInput(
+        run_id=run_id,
+        source=body.document(),
+        format=body.format,
+        sleep_ms=body.sleepMs,
+        source_kind="cmd" if body.cmd is not None else "source",
+    ).model_dump()
 
 
 def _check_caps(recipe: dict[str, Any], concurrency: int, steps: int, minutes: float) -> None:

@@ -13,9 +13,11 @@ from jejakekal.control import Control
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
-from jejakekal.domain.status import RunKind, RunStatus
+from jejakekal.domain.status import DocStatus, RunKind, RunStatus
 
 router = APIRouter()
+MAX_WAIT_MS = 30_000
+RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
 
 
 def control_of(request: Request) -> Control:
@@ -64,16 +66,20 @@ async def start_run(intent_id: str, request: Request) -> dict[str, str]:
 @router.get("/runs", tags=["runs"])
 async def list_runs(
     request: Request,
-    status: RunStatus | None = None,
+    status: str | None = Query(None, description="a status of either kind's vocabulary"),
     kind: RunKind | None = None,
     limit: int = Query(50, ge=1, le=500),
     # Bounded: both databases keep 64-bit integers, and no list is that long.
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """Runs, newest first, filtered by status and kind."""
+    if status is not None and status not in RUN_STATUSES:
+        raise errors.InvalidQuery(
+            f"status must be one of {', '.join(RUN_STATUSES)}", field="status"
+        )
     items = await run_in_threadpool(
         lambda: control_of(request).list_runs(
-            status=status.value if status else None,
+            status=status,
             kind=kind.value if kind else None,
             limit=limit,
             offset=offset,
@@ -83,9 +89,20 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}", tags=["runs"])
-async def get_run(run_id: str, request: Request) -> JSONResponse:
+async def get_run(
+    run_id: str,
+    request: Request,
+    waitMs: int = Query(
+        0, ge=0, le=MAX_WAIT_MS, description="hold the reply until the run is not queued or running"
+    ),
+) -> JSONResponse:
     """[API-3] The run view; `run_id` may be a run id or a workflow id."""
-    view = await run_in_threadpool(control_of(request).run_view, parse_run_id(run_id))
+    run_id = parse_run_id(run_id)
+    control = control_of(request)
+    if waitMs:
+        view = await run_in_threadpool(control.wait_run_view, run_id, waitMs / 1000)
+    else:
+        view = await run_in_threadpool(control.run_view, run_id)
     return JSONResponse(view)
 
 

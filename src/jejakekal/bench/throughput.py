@@ -18,6 +18,7 @@ from typing import Any
 
 from dbos import DBOS, SetWorkflowID
 
+from jejakekal.bench.stats import percentile
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
 from jejakekal.domain import names
@@ -26,12 +27,6 @@ from jejakekal.storage.readmodels import engine_statuses
 
 LATENCY_PROBE_SEC = 0.002  # one run at a time: a fine probe costs little
 BATCH_PROBE_SEC = 0.01  # one observer for a whole batch, so it does not compete for CPU
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def _wait_success(kernel: Kernel, workflow_ids: list[str], probe_sec: float) -> None:

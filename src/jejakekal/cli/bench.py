@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
+from jejakekal.cli.output import fail
 from jejakekal.config import load_settings
 
 RESULTS = Path(".cache/bench")
@@ -52,3 +55,82 @@ def throughput(runs: int, urls: list[str], concurrency: int) -> None:
     console.print(table)
     written = write_result("throughput", {"results": results})
     console.print(f"written {written}")
+
+
+def _scratch(urls: list[str]) -> list[str]:
+    """The given databases, or one scratch SQLite file (benches never touch the home)."""
+    if urls:
+        return urls
+    folder = tempfile.mkdtemp(prefix="jejakekal-bench-")
+    return [f"sqlite:///{folder}/bench.sqlite"]
+
+
+def _db_kind(url: str) -> str:
+    return "sqlite" if url.startswith("sqlite") else "postgresql"
+
+
+def ingest(runs: int, urls: list[str]) -> None:
+    from jejakekal.bench.ingest import measure
+
+    console = Console()
+    results = []
+    for url in _scratch(urls):
+        home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"ingest on {_db_kind(url)}", total=runs)
+            result = measure(url, home, runs, lambda t=task: progress.advance(t))
+        results.append({"db": _db_kind(url), **result})
+    _latency_table(console, "ingest", results)
+    console.print(f"written {write_result('ingest', {'results': results})}")
+
+
+def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> None:
+    from jejakekal.bench.query import measure, seed
+
+    console = Console()
+    base = load_settings()
+    results = []
+    for url in _scratch(urls):
+        home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
+        settings = base.with_overrides(database_url=url, home=home)
+        with Progress(console=console) as progress:
+            task = progress.add_task(f"seeding {_db_kind(url)}", total=seed_runs)
+            seed(settings, seed_runs, seed_chunks, lambda n, t=task: progress.advance(t, n))
+            task = progress.add_task(f"querying {_db_kind(url)}", total=samples)
+            result = measure(settings, home, samples, seed_runs, lambda t=task: progress.advance(t))
+        results.append(
+            {"db": _db_kind(url), "seeded_runs": seed_runs, "seeded_chunks": seed_chunks, **result}
+        )
+    _latency_table(console, "query", results)
+    table = Table("db", "kind", "p50 ms", "p95 ms")
+    for r in results:
+        for kind in ("search", "run_view"):
+            table.add_row(r["db"], kind, str(r[kind]["p50_ms"]), str(r[kind]["p95_ms"]))
+    console.print(table)
+    console.print(f"written {write_result('query', {'results': results})}")
+
+
+def _latency_table(console: Console, name: str, results: list[dict[str, Any]]) -> None:
+    table = Table("bench", "db", "p50 ms", "p95 ms", "mean ms")
+    for r in results:
+        table.add_row(name, r["db"], str(r["p50_ms"]), str(r["p95_ms"]), str(r["mean_ms"]))
+    console.print(table)
+
+
+def check(budgets_path: Path) -> None:
+    from jejakekal.bench.budgets import check as run_check
+    from jejakekal.bench.budgets import load_budgets
+
+    if not budgets_path.exists():
+        fail(f"no budgets file at {budgets_path}")
+    verdicts = run_check(load_budgets(budgets_path), RESULTS)
+    console = Console()
+    table = Table("budget", "limit", "measured (sqlite)", "verdict")
+    for v in verdicts:
+        measured = "" if v.measured is None else str(v.measured)
+        table.add_row(v.key, str(v.budget), measured, v.state)
+    console.print(table)
+    failed = [v.key for v in verdicts if v.failed]
+    if failed:
+        fail(f"bench check failed: {', '.join(failed)}")
+    console.print("bench check passed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
@@ -24,8 +25,12 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 bench_app = typer.Typer(
     help="Benchmarks of the real paths (results in .cache/bench/).", no_args_is_help=True
 )
+golden_app = typer.Typer(
+    help="Golden snapshots of run views and bundles over a fixed corpus.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(golden_app, name="golden")
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
@@ -82,17 +87,21 @@ def db_reset(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="One read-only SQL statement.")],
+    query: Annotated[str, typer.Argument(help="One SQL statement (read-only by default).")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array of row objects.")] = False,
+    write: Annotated[
+        bool, typer.Option("--write", help="Allow and commit a write (repairs, tamper drills).")
+    ] = False,
 ) -> None:
-    """Run read-only SQL; `app.<table>` and `dbos.<table>` resolve on SQLite and PostgreSQL."""
-    from jejakekal.storage.console import run_readonly
+    """Run SQL; `app.<table>` and `dbos.<table>` resolve on SQLite and PostgreSQL."""
+    from jejakekal.storage.console import run_sql
 
     settings = load_settings()
     try:
-        columns, rows = run_readonly(settings.resolved_database_url, query)
+        columns, rows = run_sql(settings.resolved_database_url, query, write=write)
     except Exception as exc:  # the database's own message is the useful one
-        fail(f"sql failed: {_first_line(exc)}")
+        hint = "" if write else " (read-only: pass --write to change data)"
+        fail(f"sql failed: {_first_line(exc)}{hint if _is_write_refusal(exc) else ''}")
     if as_json:
         objects = [dict(zip(columns, row, strict=True)) for row in rows]
         typer.echo(json.dumps(objects, default=_json_default, ensure_ascii=False))
@@ -137,6 +146,110 @@ def bench_throughput(
     from jejakekal.cli.bench import throughput
 
     throughput(runs=runs, urls=db or [], concurrency=workers)
+
+
+DbOpt = Annotated[
+    list[str] | None, typer.Option("--db", help="Database URL(s); default a scratch SQLite.")
+]
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    runs: Annotated[int, typer.Option(help="Document runs to time.")] = 100,
+    db: DbOpt = None,
+) -> None:
+    """POST /runs (sleepMs=0) to terminal `done` over HTTP, p50/p95."""
+    from jejakekal.cli.bench import ingest
+
+    ingest(runs=runs, urls=db or [])
+
+
+@bench_app.command("query")
+def bench_query(
+    samples: Annotated[int, typer.Option(help="Queries of each kind to time.")] = 300,
+    seed_runs: Annotated[int, typer.Option(help="Seeded document runs.")] = 10_000,
+    seed_chunks: Annotated[int, typer.Option(help="Seeded chunks in all.")] = 100_000,
+    db: DbOpt = None,
+) -> None:
+    """GET /search and GET /runs/{id} on a seeded store, over HTTP, p50/p95."""
+    from jejakekal.cli.bench import query
+
+    query(samples=samples, seed_runs=seed_runs, seed_chunks=seed_chunks, urls=db or [])
+
+
+@bench_app.command("check")
+def bench_check(
+    budgets: Annotated[Path, typer.Option(help="The budgets file.")] = Path("budgets.json"),
+) -> None:
+    """Compare the latest results (.cache/bench/) with budgets.json; non-zero if over."""
+    from jejakekal.cli.bench import check
+
+    check(budgets)
+
+
+GoldenDir = Annotated[Path, typer.Option("--dir", help="Where the snapshots live.")]
+GOLDEN_DIR = Path("tests/golden")
+
+
+def _golden_files(db: str | None) -> dict[str, bytes]:
+    import tempfile
+
+    from jejakekal.golden.snapshots import render
+
+    home = Path(tempfile.mkdtemp(prefix="jejakekal-golden-"))
+    url = db or f"sqlite:///{home / 'golden.sqlite'}"
+    return render(load_settings().with_overrides(database_url=url, home=home))
+
+
+@golden_app.command("record")
+def golden_record(
+    folder: GoldenDir = GOLDEN_DIR,
+    db: Annotated[str | None, typer.Option(help="Database URL; default scratch SQLite.")] = None,
+) -> None:
+    """Run the corpus and overwrite the recorded snapshots (review `golden diff` first)."""
+    from jejakekal.golden.compare import record
+
+    files = _golden_files(db)
+    record(folder, files)
+    typer.echo(f"recorded {len(files)} files in {folder}")
+
+
+@golden_app.command("diff")
+def golden_diff(
+    folder: GoldenDir = GOLDEN_DIR,
+    db: Annotated[str | None, typer.Option(help="Database URL; default scratch SQLite.")] = None,
+) -> None:
+    """Run the corpus and diff against the recorded snapshots; non-zero on any change."""
+    from jejakekal.golden.compare import diff
+
+    if not folder.is_dir():
+        fail(f"no snapshots in {folder}; run `jejakekal golden record` first")
+    lines = diff(folder, _golden_files(db))
+    if lines:
+        sys.stdout.writelines(lines)
+        fail(f"golden snapshots differ from {folder} ({len(lines)} diff lines)")
+    typer.echo(f"golden snapshots match {folder}")
+
+
+def _is_write_refusal(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "read-only" in text or "readonly" in text or "query_only" in text
+
+
+@app.command("export")
+def export(run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")]) -> None:
+    """Write the run's audit bundle under <home>/bundles/ and print its path."""
+    from jejakekal.bootstrap import build_kernel
+    from jejakekal.domain.errors import KernelError
+
+    kernel = build_kernel(load_settings(), "shim")
+    try:
+        described = kernel.control.export_run(run_id)
+    except KernelError as exc:
+        fail(f"export failed: {exc.message}")
+    finally:
+        kernel.close()
+    typer.echo(described["run_bundle_path"])
 
 
 def _first_line(exc: BaseException) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 StrictModel = ConfigDict(extra="forbid", strict=True, frozen=True)
 
@@ -42,6 +42,49 @@ class EventRequest(BaseModel):
     model_config = StrictModel
     type: Name
     payload: dict[str, Any] = Field(default_factory=dict)
+
+
+MAX_SLEEP_MS = 600_000
+DOC_COMMAND = "/doc "
+
+
+class DocRunRequest(BaseModel):
+    """`POST /runs`: a document as `source`, or as the chat command `/doc <text>`."""
+
+    model_config = StrictModel
+    source: Annotated[str, StringConstraints(min_length=1)] | None = None
+    cmd: Annotated[str, StringConstraints(min_length=1)] | None = None
+    sleepMs: int = Field(default=0, ge=0, le=MAX_SLEEP_MS)
+    workflowId: Name | None = None
+    format: Literal["text", "markdown"] = "text"
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DocRunRequest:
+        if (self.source is None) == (self.cmd is None):
+            raise ValueError("give exactly one of `source` and `cmd`")
+        if self.cmd is not None and not self.cmd.startswith(DOC_COMMAND):
+            raise ValueError("`cmd` must be `/doc <text>`")
+        if not self.document().strip():
+            raise ValueError("the document is empty")
+        return self
+
+    def document(self) -> str:
+        """The document text exactly as given (the raw artifact keeps these bytes)."""
+        if self.source is not None:
+            return self.source
+        assert self.cmd is not None
+        return self.cmd[len(DOC_COMMAND) :]
+
+
+class DocIngestInput(BaseModel):
+    """The input of workflow `doc_ingest`: fields may be added, never renamed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    run_id: str
+    source: str
+    format: str
+    sleep_ms: int
+    source_kind: str  # "source" or "cmd"
 
 
 class RunIntentInput(BaseModel):

@@ -65,6 +65,14 @@ class InvalidIntentId(BadRequest):
         super().__init__(message, field="intent_id")
 
 
+class InvalidArtifactId(BadRequest):
+    code = "invalid_artifact_id"
+    default_message = "artifact id is not a valid identifier"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message, field="artifact_id")
+
+
 class RecipeNotFound(BadRequest):
     code = "recipe_not_found"
     default_message = "no recipe of that name"
@@ -96,6 +104,11 @@ class RunNotFound(NotFound):
     default_message = "no run with that id"
 
 
+class ArtifactNotFound(NotFound):
+    code = "artifact_not_found"
+    default_message = "no artifact with that id"
+
+
 class Conflict(KernelError):
     status = 409
     code = "conflict"
@@ -104,6 +117,11 @@ class Conflict(KernelError):
 class RunPayloadMismatch(Conflict):
     code = "run_payload_mismatch"
     default_message = "this intent already has a run started with a different body"
+
+
+class WorkflowIdPayloadMismatch(Conflict):
+    code = "workflow_id_payload_mismatch"
+    default_message = "a run with this workflowId was started with a different payload"
 
 
 class EventNotExpected(Conflict):
@@ -150,12 +168,15 @@ ERROR_CODES: tuple[type[KernelError], ...] = (
     InvalidEvent,
     InvalidRunId,
     InvalidIntentId,
+    InvalidArtifactId,
     RecipeNotFound,
     QueuePolicyViolation,
     Unauthorized,
     IntentNotFound,
     RunNotFound,
+    ArtifactNotFound,
     RunPayloadMismatch,
+    WorkflowIdPayloadMismatch,
     EventNotExpected,
     RunNotRetryable,
     RunNotCancelable,

@@ -6,7 +6,7 @@ import re
 import uuid
 from urllib.parse import unquote
 
-from jejakekal.domain.errors import InvalidIntentId, InvalidRunId
+from jejakekal.domain.errors import InvalidArtifactId, InvalidIntentId, InvalidRunId
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
@@ -19,6 +19,12 @@ def parse_run_id(value: str) -> str:
     """Require the id grammar of an already percent-decoded id."""
     if not is_valid_id(value):
         raise InvalidRunId()
+    return value
+
+
+def parse_artifact_id(value: str) -> str:
+    if not is_valid_id(value):
+        raise InvalidArtifactId()
     return value
 
 
@@ -42,7 +48,13 @@ def check_raw_path(raw_path: str) -> None:
         raise InvalidRunId()
     if parts[1] == "intents" and not is_valid_id(value):
         raise InvalidIntentId()
+    if parts[1] == "artifacts" and not is_valid_id(value):
+        raise InvalidArtifactId()
 
 
 def new_intent_id() -> str:
     return f"intent-{uuid.uuid4().hex}"
+
+
+def new_doc_run_id() -> str:
+    return f"doc-{uuid.uuid4().hex}"

@@ -2,9 +2,12 @@
 
 WF_RUN_INTENT = "run_intent"
 WF_EXECUTE_NODE = "execute_node"
+WF_DOC_INGEST = "doc_ingest"
 
 INTENT_QUEUE = "intentQ"
 SANDBOX_QUEUE = "sandboxQ"
+# Document runs start directly where a worker runs; an API-only process enqueues them here.
+DOC_QUEUE = "docQ"
 
 INPUT_TOPIC = "input"
 
@@ -20,3 +23,12 @@ OP_INPUT_RECEIVED = "InputReceived"
 OP_EXECUTE_END = "ExecuteST.end"
 OP_EXECUTE_FAIL = "ExecuteST.fail"
 OP_GET_RESULT = "DBOS.getResult"  # DBOS's own name for awaiting a child workflow
+
+STEP_PREPARE = "prepare"
+OP_SLEEP = "DBOS.sleep"  # DBOS's own name for a durable sleep
+STEP_SIDE_EFFECT = "side-effect"
+STEP_FINALIZE = "finalize"
+DOC_STEPS = (STEP_PREPARE, OP_SLEEP, STEP_SIDE_EFFECT, STEP_FINALIZE)
+
+# The four document artifacts, in the order a run produces (and lists) them.
+ARTIFACT_TYPES = ("raw", "docir", "chunk-index", "memo")

@@ -65,3 +65,23 @@ class Sandbox(Protocol):
     name: str
 
     def execute(self, node: ExecNode) -> ExecResult: ...
+
+
+@dataclass(frozen=True)
+class BlockSpan:
+    """One leaf block a parser found: `text[start:end]` of the canonical text it was given."""
+
+    kind: str
+    start: int
+    end: int
+    level: int | None = None
+
+
+class DocumentParser(Protocol):
+    """Finds the blocks of a canonical text; the domain builds and checks the docir."""
+
+    name: str  # the producer name recorded in the docir, e.g. "parser:markdown"
+    version: str
+    format: str  # the docir `format`: "text" | "markdown"
+
+    def blocks(self, text: str) -> list[BlockSpan]: ...

@@ -37,6 +37,15 @@ _TERMINAL = frozenset(
 )
 
 
+class DocStatus(StrEnum):
+    """Document runs speak the courses' UI states."""
+
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+    UNKNOWN = "unknown"
+
+
 class DbosStatus(StrEnum):
     """The engine's raw statuses, as DBOS writes them to `workflow_status.status`."""
 
@@ -68,3 +77,21 @@ def reconcile(app_status: RunStatus, dbos_status: str | None) -> RunStatus:
     if dbos_status == DbosStatus.SUCCESS and app_status.is_live:
         return RunStatus.SUCCEEDED
     return app_status
+
+
+def reconcile_doc(app_status: DocStatus, dbos_status: str | None) -> DocStatus:
+    """A document run is done only once the engine says SUCCESS, and never hides an error."""
+    if dbos_status in (DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DELAYED):
+        return DocStatus.RUNNING
+    if dbos_status == DbosStatus.SUCCESS:
+        return DocStatus.DONE if app_status == DocStatus.DONE else DocStatus.UNKNOWN
+    if dbos_status in (DbosStatus.ERROR, DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED):
+        return DocStatus.ERROR
+    # CANCELLED, or no engine row at all: neither finished nor failed.
+    return DocStatus.UNKNOWN
+
+
+def view_status(kind: str, app_status: str, dbos_status: str | None) -> str:
+    if kind == RunKind.DOC:
+        return reconcile_doc(DocStatus(app_status), dbos_status).value
+    return reconcile(RunStatus(app_status), dbos_status).value

@@ -13,17 +13,25 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
+from jejakekal.storage import search
 
 # An arbitrary constant: every jejakekal process migrating the same PostgreSQL database.
 _PG_LOCK_KEY = 0x6A656A616B
 
 
 def _v1_core_tables(conn: sa.Connection) -> None:
-    s.metadata.create_all(conn, checkfirst=True)
+    core = [s.intents, s.recipes, s.runs, s.run_steps, s.opencode_calls, s.effects]
+    s.metadata.create_all(conn, tables=[*core, s.mock_receipts, s.marks], checkfirst=True)
+
+
+def _v2_documents(conn: sa.Connection) -> None:
+    s.metadata.create_all(conn, tables=[s.artifacts, s.chunks], checkfirst=True)
+    search.create_index(conn)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _v1_core_tables),
+    (2, "document artifacts, chunks and their full-text index", _v2_documents),
 ]
 
 
@@ -67,6 +75,8 @@ def seed_recipes(conn: sa.Connection) -> None:
 
 def drop_app_tables(engine: sa.Engine) -> None:
     with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {search.SQLITE_INDEX_PREFIX}")
         s.metadata.drop_all(conn, checkfirst=True)
 
 
@@ -84,5 +94,5 @@ def drop_dbos_tables(engine: sa.Engine) -> None:
         ours = {t.name for t in s.metadata.sorted_tables}
         conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         for name in list(names):
-            if name not in ours:
+            if name not in ours and not name.startswith(search.SQLITE_INDEX_PREFIX):
                 conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')

@@ -7,12 +7,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jejakekal.domain.status import RunStatus, reconcile
+from jejakekal.domain import names
+from jejakekal.domain.status import view_status
 from jejakekal.storage import schema as s
 from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
+from jejakekal.storage.documents import artifact_ids
 from jejakekal.storage.runs import find_run
 
-STEP_ORDER = {"CompileST": 0, "ApplyPatchST": 1, "DecideST": 2, "ExecuteST": 3}
+STEP_ORDER = {
+    name: i for steps in (names.INTENT_STEPS, names.DOC_STEPS) for i, name in enumerate(steps)
+}
 
 
 def iso(value: datetime | None) -> str | None:
@@ -62,8 +66,7 @@ def _steps(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
 
 
 def status_of(run: dict[str, Any], engine_row: dict[str, Any] | None) -> str:
-    dbos_status = engine_row["status"] if engine_row else None
-    return reconcile(RunStatus(run["status"]), dbos_status).value
+    return view_status(run["kind"], run["status"], engine_row["status"] if engine_row else None)
 
 
 def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
@@ -76,6 +79,7 @@ def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | Non
         ws = engine_status(conn, wf)
         steps = _steps(conn, run["id"])
         ops = timeline(conn, wf)
+        artifacts = artifact_ids(conn, run["id"])
     header = {
         "name": ws["name"] if ws else None,
         "recovery_attempts": ws["recovery_attempts"] if ws else None,
@@ -98,7 +102,7 @@ def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | Non
         "header": header,
         "steps": steps,
         "timeline": ops,
-        "artifacts": [],
+        "artifacts": artifacts,
     }
 
 
@@ -107,7 +111,7 @@ def run_summary(run: dict[str, Any], dbos_status: str | None) -> dict[str, Any]:
         "run_id": run["id"],
         "workflowId": run["workflow_id"],
         "kind": run["kind"],
-        "status": reconcile(RunStatus(run["status"]), dbos_status).value,
+        "status": view_status(run["kind"], run["status"], dbos_status),
         "dbos_status": dbos_status,
         "lastStep": run["last_step"],
         "retryCount": run["retry_count"],
@@ -124,3 +128,20 @@ def engine_statuses(conn: sa.Connection, workflow_ids: list[str]) -> dict[str, s
         sa.select(ws.c.workflow_uuid, ws.c.status).where(ws.c.workflow_uuid.in_(workflow_ids))
     )
     return {r[0]: r[1] for r in rows}
+
+
+def current_status(engine: sa.Engine, run_or_workflow_id: str) -> str | None:
+    """Just the run's view status: one indexed read, for waiting on a run."""
+    ws = workflow_status(engine.dialect.name)
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(s.runs.c.kind, s.runs.c.status, ws.c.status)
+            .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+            .where(
+                sa.or_(
+                    s.runs.c.id == run_or_workflow_id,
+                    s.runs.c.workflow_id == run_or_workflow_id,
+                )
+            )
+        ).first()
+    return view_status(row[0], row[1], row[2]) if row else None

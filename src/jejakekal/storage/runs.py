@@ -171,3 +171,18 @@ def failed_children(engine: sa.Engine, workflow_id: str) -> list[str]:
             .distinct()
         )
         return sorted(r[0] for r in rows)
+
+
+def orphan_doc_runs(engine: sa.Engine) -> list[dict[str, Any]]:
+    """Document runs whose row committed but whose workflow was never started."""
+    from jejakekal.storage.dbos_tables import workflow_status
+
+    with engine.connect() as conn:
+        ws = workflow_status(conn.dialect.name)
+        started = sa.select(ws.c.workflow_uuid).where(ws.c.workflow_uuid == s.runs.c.workflow_id)
+        rows = conn.execute(
+            sa.select(s.runs.c.id, s.runs.c.request)
+            .where(s.runs.c.kind == "doc", s.runs.c.status == "running", ~started.exists())
+            .order_by(s.runs.c.created_at)
+        ).mappings()
+        return [dict(r) for r in rows]

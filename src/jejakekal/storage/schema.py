@@ -115,6 +115,42 @@ marks = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
 )
 
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # <run_id>:<type>
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("visibility", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("producer_step", sa.Text, nullable=False),
+    sa.Column("producer_function_id", sa.Integer, nullable=True),
+    sa.Column("prov", Json, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ix_artifacts_run_id", "run_id"),
+    sa.Index("ix_artifacts_type_created", "type", "created_at"),
+)
+
+# The searchable text of a document run. The full-text index beside it is dialect
+# DDL (SQLite FTS5 table `chunks_fts`, PostgreSQL generated tsvector + GIN): see search.py.
+chunks = sa.Table(
+    "chunks",
+    metadata,
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("chunk_id", sa.Text, nullable=False),
+    sa.Column("ord", sa.Integer, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("start", sa.Integer, nullable=False),
+    sa.Column("end", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.Column("confidence", sa.Float, nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "chunk_id"),
+)
+
 SEED_RECIPES = (
     {
         "name": "compile-default",

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from jejakekal.config import Settings
-from jejakekal.domain.ports import Decider, Sandbox
+from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
 
 T = TypeVar("T")
 
@@ -18,6 +18,7 @@ class Runtime:
     engine: Any  # sqlalchemy.Engine; typed loosely so this package imports no SQLAlchemy
     decider: Decider
     sandbox: Sandbox
+    parsers: Mapping[str, DocumentParser] = field(default_factory=dict)  # by docir format
 
 
 _runtime: Runtime | None = None

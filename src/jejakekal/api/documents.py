@@ -1,0 +1,107 @@
+"""The HTTP API of SPEC section 7 for document runs, artifacts, search and export."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from jejakekal.api.parsing import openapi_body, read_json, validate
+from jejakekal.api.routes import control_of
+from jejakekal.domain import errors
+from jejakekal.domain.contracts import DocRunRequest
+from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
+from jejakekal.domain.names import ARTIFACT_TYPES
+
+router = APIRouter()
+
+
+@router.post("/runs", status_code=202, openapi_extra=openapi_body(DocRunRequest), tags=["runs"])
+async def start_doc_run(request: Request) -> dict[str, Any]:
+    """[API-6] Start a document run; returns after durable start, before it finishes."""
+    body = validate(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
+    return await run_in_threadpool(control_of(request).start_doc_run, body)
+
+
+@router.get("/runs/{run_id}/export", tags=["runs"])
+async def export_run(run_id: str, request: Request) -> JSONResponse:
+    """[API-8] Write the run's bundle and describe it."""
+    described = await run_in_threadpool(control_of(request).export_run, parse_run_id(run_id))
+    return JSONResponse(described)
+
+
+@router.get("/artifacts", tags=["artifacts"])
+async def list_artifacts(
+    request: Request,
+    type: str | None = Query(None, description=f"one of {', '.join(ARTIFACT_TYPES)}"),
+    visibility: str | None = Query(None, max_length=32),
+    run_id: str | None = Query(None, max_length=128),
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+) -> JSONResponse:
+    """[API-9] Artifacts, newest first (a run's in production order when `run_id` is given)."""
+    if type is not None and type not in ARTIFACT_TYPES:
+        raise errors.InvalidQuery(f"type must be one of {', '.join(ARTIFACT_TYPES)}", field="type")
+    if run_id is not None:
+        run_id = parse_run_id(run_id)
+    rows = await run_in_threadpool(
+        lambda: control_of(request).list_artifacts(
+            artifact_type=type, visibility=visibility, run_id=run_id, limit=limit, offset=offset
+        )
+    )
+    return JSONResponse(rows)
+
+
+@router.get("/artifacts/{artifact_id}", tags=["artifacts"])
+async def get_artifact(artifact_id: str, request: Request) -> JSONResponse:
+    """The artifact's metadata, its content (parsed JSON, or text) and its provenance."""
+    row = await run_in_threadpool(control_of(request).artifact, parse_artifact_id(artifact_id))
+    content = bytes(row["content"])
+    decoded: Any = content.decode("utf-8", errors="replace")
+    if row["content_type"].startswith("application/json"):
+        decoded = json.loads(content)
+    meta = {
+        key: row[key] for key in ("id", "run_id", "type", "status", "visibility", "sha256", "size")
+    }
+    meta.update(
+        content_type=row["content_type"],
+        created_at=row["created_at"].isoformat() if row["created_at"] else None,
+        producer_step=row["producer_step"],
+        producer_function_id=row["producer_function_id"],
+    )
+    return JSONResponse({"meta": meta, "content": decoded, "prov": row["prov"]})
+
+
+@router.get("/artifacts/{artifact_id}/download", tags=["artifacts"])
+async def download_artifact(artifact_id: str, request: Request) -> Response:
+    """The exact stored bytes, as an attachment that browsers will not sniff."""
+    row = await run_in_threadpool(control_of(request).artifact, parse_artifact_id(artifact_id))
+    extension = "json" if row["content_type"].startswith("application/json") else "txt"
+    filename = f"{row['id'].replace(':', '_')}.{extension}"
+    return Response(
+        content=bytes(row["content"]),
+        media_type=row["content_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.get("/search", tags=["search"])
+async def search(
+    request: Request,
+    q: str = Query(..., min_length=1, max_length=512),
+    run_id: str | None = Query(None, max_length=128),
+    limit: int = Query(20, ge=1, le=200),
+) -> JSONResponse:
+    """[API-10] Full-text search over chunks: best matches first."""
+    if run_id is not None and not is_valid_id(run_id):
+        raise errors.InvalidRunId()
+    hits = await run_in_threadpool(
+        lambda: control_of(request).search(q, run_id=run_id, limit=limit)
+    )
+    return JSONResponse(hits)

@@ -1,0 +1,78 @@
+"""`bench check`: the latest results against `budgets.json` [BENCH].
+
+Budgets only ever tighten: each may not exceed the courses' cap. A result over its
+budget fails the check; so does a bench this build has but that has no result yet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# The courses' caps: a budget may be tighter, never looser.
+COURSE_CAPS = {
+    "ingest_p50_ms": 50,
+    "ingest_p95_ms": 120,
+    "query_p50_ms": 20,
+    "query_p95_ms": 70,
+    "ui_load_ms": 500,
+    "resume_latency_ms": 80,
+}
+# budget key -> (bench, result field). Budgets of benches not built yet are reported, not run.
+SOURCES = {
+    "ingest_p50_ms": ("ingest", "p50_ms"),
+    "ingest_p95_ms": ("ingest", "p95_ms"),
+    "query_p50_ms": ("query", "p50_ms"),
+    "query_p95_ms": ("query", "p95_ms"),
+    "ui_load_ms": ("ui", "p50_ms"),
+    "resume_latency_ms": ("resume", "p50_ms"),
+}
+BUILT = {"ingest", "query"}
+BUDGET_DB = "sqlite"  # the budgets hold for the embedded default; other backends are reported
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str
+    budget: float
+    measured: float | None
+    state: str  # ok | over | missing | not built | looser than the course cap
+
+    @property
+    def failed(self) -> bool:
+        return self.state in ("over", "missing", "looser than the course cap")
+
+
+def load_budgets(path: Path) -> dict[str, float]:
+    budgets: dict[str, float] = json.loads(path.read_text())
+    return budgets
+
+
+def check(budgets: dict[str, float], results_dir: Path) -> list[Verdict]:
+    verdicts = []
+    for key, budget in sorted(budgets.items()):
+        bench, field = SOURCES[key]
+        if budget > COURSE_CAPS[key]:
+            verdicts.append(Verdict(key, budget, None, "looser than the course cap"))
+            continue
+        if bench not in BUILT:
+            verdicts.append(Verdict(key, budget, None, "not built"))
+            continue
+        measured = _measured(results_dir / f"{bench}.json", field)
+        if measured is None:
+            verdicts.append(Verdict(key, budget, None, "missing"))
+        else:
+            verdicts.append(Verdict(key, budget, measured, "ok" if measured <= budget else "over"))
+    return verdicts
+
+
+def _measured(path: Path, field: str) -> float | None:
+    if not path.exists():
+        return None
+    payload: dict[str, Any] = json.loads(path.read_text())
+    for result in payload.get("results", []):
+        if result.get("db") == BUDGET_DB:
+            return float(result[field])
+    return None

@@ -1,0 +1,98 @@
+"""`bench query`: GET /search and GET /runs/{id} on a store of 10,000 runs and
+100,000 chunks, over HTTP [BENCH]."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from jejakekal.bench.ingest import ingest_once
+from jejakekal.bench.server import api_process
+from jejakekal.bench.stats import summary
+from jejakekal.bootstrap import build_kernel
+from jejakekal.config import Settings
+from jejakekal.storage.seeding import seed_doc_runs
+
+SEED = 20261124
+VOCABULARY = 4000
+WORDS_PER_CHUNK = 40
+REAL_RUNS = 20
+
+
+def _vocabulary(rng: random.Random) -> list[str]:
+    syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "qu", "de"]
+    words: set[str] = set()
+    while len(words) < VOCABULARY:
+        words.add("".join(rng.choice(syllables) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+class Corpus:
+    """Deterministic text with a Zipf-like word frequency, as natural text has."""
+
+    def __init__(self) -> None:
+        rng = random.Random(SEED)
+        self.words = _vocabulary(rng)
+        self.weights = [1 / (rank + 1) for rank in range(len(self.words))]
+
+    def chunk_texts(self, run: int, chunks: int) -> list[str]:
+        rng = random.Random(SEED + run)
+        return [
+            " ".join(rng.choices(self.words, self.weights, k=WORDS_PER_CHUNK))
+            for _ in range(chunks)
+        ]
+
+    def query(self, rng: random.Random) -> str:
+        return " ".join(rng.choices(self.words, self.weights, k=rng.randint(2, 3)))
+
+
+def seed(settings: Settings, runs: int, chunks: int, progress: Any = None) -> None:
+    """Build the store: migrations, then bulk rows (no server running yet)."""
+    corpus = Corpus()
+    per_run = max(1, chunks // runs)
+    kernel = build_kernel(settings, "shim")  # migrations; no workflow runs here
+    try:
+        seed_doc_runs(
+            kernel.engine,
+            prefix="seeded",
+            runs=runs,
+            chunk_texts=lambda n: corpus.chunk_texts(n, per_run),
+            progress=progress,
+        )
+    finally:
+        kernel.close()
+
+
+def measure(
+    settings: Settings, home: Path, samples: int, seeded_runs: int, progress: Any = None
+) -> dict[str, Any]:
+    corpus = Corpus()
+    rng = random.Random(SEED)
+    url = settings.resolved_database_url
+    with api_process(url, home) as base, httpx.Client(base_url=base) as client:
+        # Real runs (with timelines and artifacts) beside seeded ones, half and half.
+        real = [ingest_once(client, n)[0] for n in range(REAL_RUNS)]
+        seeded = [f"seeded-{rng.randrange(seeded_runs):06d}" for _ in real]
+        targets = [t for pair in zip(real, seeded, strict=True) for t in pair]
+        search, views = [], []
+        for n in range(samples):
+            started = time.perf_counter()
+            reply = client.get("/search", params={"q": corpus.query(rng), "limit": 10})
+            search.append(time.perf_counter() - started)
+            reply.raise_for_status()
+            started = time.perf_counter()
+            reply = client.get(f"/runs/{targets[n % len(targets)]}")
+            views.append(time.perf_counter() - started)
+            reply.raise_for_status()
+            if progress:
+                progress()
+    return {
+        "samples": samples,
+        "search": summary(search),
+        "run_view": summary(views),
+        **summary(search + views),
+    }

@@ -1,0 +1,1 @@
+"""Run bundles [BUNDLE]: canonical JSON files with a manifest; pure until the final write."""

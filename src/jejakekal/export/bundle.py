@@ -1,0 +1,120 @@
+"""Build a run bundle's files from a snapshot of the run's persisted rows.
+
+Everything here is a pure function of the snapshot, and every file is canonical JSON
+(sorted keys, two-space indent, UTF-8, one trailing newline), so two exports of the same
+finished run are byte-identical.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from jejakekal.domain import memo as memos
+
+BUNDLE_FORMAT = "jejakekal-bundle/1"
+ROOT_TOKEN = "<run-bundle-root>"
+MANIFEST = "manifest.json"
+FILES = (
+    "timeline.json",
+    "tool-io.json",
+    "artifacts.json",
+    "citations.json",
+    "workflow_status.json",
+    "operation_outputs.json",
+)
+
+
+def canonical_json(value: Any) -> bytes:
+    text = json.dumps(_plain(value), sort_keys=True, indent=2, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    """Database values as JSON: timestamps in UTC ISO-8601, bytes as hex."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).hex()
+    return value
+
+
+def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
+    """File name -> bytes, manifest included."""
+    artifacts = snapshot["artifacts"]
+    files = {
+        "timeline.json": canonical_json(snapshot["timeline"]),
+        "tool-io.json": canonical_json(
+            {
+                "steps": snapshot["steps"],
+                "decisions": snapshot["decisions"],
+                "effects": snapshot["effects"],
+            }
+        ),
+        "artifacts.json": canonical_json([artifact_entry(a) for a in artifacts]),
+        "citations.json": canonical_json(citations(artifacts)),
+        "workflow_status.json": canonical_json(snapshot["workflow_status"]),
+        "operation_outputs.json": canonical_json(snapshot["operation_outputs"]),
+    }
+    run = snapshot["run"]
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "root": ROOT_TOKEN,
+        "run_id": run["id"],
+        "workflow_id": run["workflow_id"],
+        "kind": run["kind"],
+        "status": snapshot["status"],
+        "dbos_status": snapshot["dbos_status"],
+        "files": [
+            {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            for name, data in sorted(files.items())
+        ],
+    }
+    return {MANIFEST: canonical_json(manifest), **files}
+
+
+def artifact_entry(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "type": row["type"],
+        "status": row["status"],
+        "visibility": row["visibility"],
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "content_type": row["content_type"],
+        "producer_step": row["producer_step"],
+        "producer_function_id": row["producer_function_id"],
+        "prov": row["prov"],
+        # Re-hashed now: a bundle says whether the stored bytes still match their record.
+        "bytes_match": hashlib.sha256(bytes(row["content"])).hexdigest() == row["sha256"],
+    }
+
+
+def citations(artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every memo citation, re-verified against the stored docir and chunk index."""
+    by_type = {a["type"]: a for a in artifacts}
+    if not {"docir", "chunk-index", "memo"} <= by_type.keys():
+        return {"overall": None, "claims": [], "citations": []}
+    docir, index, memo = (
+        json.loads(bytes(by_type[t]["content"])) for t in ("docir", "chunk-index", "memo")
+    )
+    verification = memos.verify_memo(memo, docir, index)
+    status_of = {c["claim_id"]: c["status"] for c in verification["claims"]}
+    flat = [
+        {"claim_id": claim["claim_id"], "claim_status": status_of.get(claim["claim_id"]), **cite}
+        for claim in memo["claims"]
+        for cite in claim["citations"]
+    ]
+    return {
+        "overall": verification["overall"],
+        "recorded_overall": memo.get("verification", {}).get("overall"),
+        "claims": verification["claims"],
+        "citations": flat,
+    }

@@ -1,0 +1,20 @@
+"""The fixed corpus: document runs that cover each parser path and the `[low]` route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CASES: dict[str, dict[str, Any]] = {
+    "plain-low": {"source": "alpha\nbeta [low]\ngamma", "sleepMs": 0},
+    "markdown": {
+        "format": "markdown",
+        "sleepMs": 0,
+        "source": (
+            "# Durable runs\n\nA run survives a crash. Steps are not repeated.\n\n"
+            "## Artifacts\n\n- raw bytes as given\n- a document IR with offsets\n\n"
+            "> Quotes cite chunks.\n\n```\ncode stays code\n```\n"
+        ),
+    },
+    "unicode-crlf": {"source": "naïve café 🚀\r\nzweite Zeile\r\n中文の行です。", "sleepMs": 0},
+    "command": {"cmd": "/doc alpha beta gamma", "sleepMs": 0},
+}

@@ -1,0 +1,113 @@
+"""Document rows: artifacts (append-only, bytes with provenance) and searchable chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.storage import schema as s
+from jejakekal.storage.effects import Db
+
+_TYPE_ORDER = sa.case({t: i for i, t in enumerate(ARTIFACT_TYPES)}, value=s.artifacts.c.type)
+META_COLUMNS = (
+    s.artifacts.c.id,
+    s.artifacts.c.run_id,
+    s.artifacts.c.type,
+    s.artifacts.c.status,
+    s.artifacts.c.visibility,
+    s.artifacts.c.sha256,
+    s.artifacts.c.size,
+    s.artifacts.c.content_type,
+    s.artifacts.c.created_at,
+)
+
+
+def artifact_id(run_id: str, artifact_type: str) -> str:
+    return f"{run_id}:{artifact_type}"
+
+
+def insert_artifact(
+    db: Db,
+    *,
+    run_id: str,
+    artifact_type: str,
+    content: bytes,
+    content_type: str,
+    sha256: str,
+    producer_step: str,
+    producer_function_id: int | None,
+    prov: dict[str, Any],
+) -> str:
+    """Append one artifact; an artifact is never updated (a second insert is an error)."""
+    new_id = artifact_id(run_id, artifact_type)
+    db.execute(
+        s.artifacts.insert().values(
+            id=new_id,
+            run_id=run_id,
+            type=artifact_type,
+            visibility="user",
+            status="final",
+            content_type=content_type,
+            sha256=sha256,
+            size=len(content),
+            content=content,
+            producer_step=producer_step,
+            producer_function_id=producer_function_id,
+            prov=prov,
+            created_at=datetime.now(UTC),
+        )
+    )
+    return new_id
+
+
+def insert_chunks(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Chunk rows; the full-text index is written with them (trigger or generated column)."""
+    if rows:
+        db.execute(s.chunks.insert(), [{"run_id": run_id, **row} for row in rows])
+
+
+def list_artifacts(
+    db: Db,
+    *,
+    artifact_type: str | None,
+    visibility: str | None,
+    run_id: str | None,
+    limit: int,
+    offset: int,
+) -> list[dict[str, Any]]:
+    stmt = sa.select(*META_COLUMNS)
+    if artifact_type:
+        stmt = stmt.where(s.artifacts.c.type == artifact_type)
+    if visibility:
+        stmt = stmt.where(s.artifacts.c.visibility == visibility)
+    if run_id:
+        stmt = stmt.where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
+    else:
+        stmt = stmt.order_by(s.artifacts.c.created_at.desc(), s.artifacts.c.id)
+    rows = db.execute(stmt.limit(limit).offset(offset)).mappings()
+    return [dict(r) for r in rows]
+
+
+def get_artifact(db: Db, artifact_id_: str) -> dict[str, Any] | None:
+    row = db.execute(sa.select(s.artifacts).where(s.artifacts.c.id == artifact_id_)).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+def run_artifacts(db: Db, run_id: str) -> list[dict[str, Any]]:
+    """A run's artifacts, bytes included, in production order (raw, docir, chunk-index, memo)."""
+    rows = db.execute(
+        sa.select(s.artifacts).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def artifact_ids(db: Db, run_id: str) -> list[str]:
+    rows = db.execute(
+        sa.select(s.artifacts.c.id).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
+    )
+    return [r[0] for r in rows]

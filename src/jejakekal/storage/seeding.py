@@ -1,0 +1,71 @@
+"""Bulk rows for the query benchmark: finished document runs with searchable chunks.
+
+Written straight to the app tables (no workflows), so a store of 10,000 runs and
+100,000 chunks takes seconds; the full-text index fills as the chunks go in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.storage import schema as s
+
+BATCH_RUNS = 200
+
+
+def seed_doc_runs(
+    engine: sa.Engine,
+    *,
+    prefix: str,
+    runs: int,
+    chunk_texts: Callable[[int], Sequence[str]],
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Insert `runs` done document runs named `<prefix>-<n>`, each with its chunks."""
+    stamp = datetime.now(UTC)
+    run_ids: list[str] = []
+    for first in range(0, runs, BATCH_RUNS):
+        run_rows: list[dict[str, Any]] = []
+        chunk_rows: list[dict[str, Any]] = []
+        for n in range(first, min(runs, first + BATCH_RUNS)):
+            run_id = f"{prefix}-{n:06d}"
+            run_ids.append(run_id)
+            run_rows.append(
+                {
+                    "id": run_id,
+                    "kind": "doc",
+                    "workflow_id": run_id,
+                    "status": "done",
+                    "last_step": "finalize",
+                    "retry_count": 0,
+                    "request_hash": "seeded",
+                    "request": {"seeded": True},
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+            offset = 0
+            for ord_, text in enumerate(chunk_texts(n)):
+                chunk_rows.append(
+                    {
+                        "run_id": run_id,
+                        "chunk_id": f"c-{n:06d}-{ord_:04d}",
+                        "ord": ord_,
+                        "text": text,
+                        "start": offset,
+                        "end": offset + len(text),
+                        "sha256": "seeded",
+                        "confidence": 1.0,
+                    }
+                )
+                offset += len(text) + 1
+        with engine.begin() as conn:
+            conn.execute(s.runs.insert(), run_rows)
+            conn.execute(s.chunks.insert(), chunk_rows)
+        if progress:
+            progress(len(run_rows))
+    return run_ids

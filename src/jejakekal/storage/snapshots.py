@@ -1,0 +1,59 @@
+"""Everything persisted about one run, read in one transaction, for its export bundle.
+
+Artifacts come from their own rows, never from step outputs, so an export still works
+when `dbos.operation_outputs` has been tampered with; DBOS's rows are copied as stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from jejakekal.domain.status import view_status
+from jejakekal.storage import schema as s
+from jejakekal.storage.documents import run_artifacts
+from jejakekal.storage.readmodels import timeline
+from jejakekal.storage.runs import find_run
+
+
+def _dbos_rows(conn: sa.Connection, table: str, where: sa.ColumnElement[bool]) -> list[Any]:
+    schema = None if conn.dialect.name == "sqlite" else "dbos"
+    source = sa.table(table, sa.column("workflow_uuid"), sa.column("function_id"), schema=schema)
+    stmt: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).where(where)
+    if table == "operation_outputs":
+        stmt = stmt.order_by(source.c.workflow_uuid, source.c.function_id)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _rows(conn: sa.Connection, table: sa.Table, run_id: str, order: str) -> list[dict[str, Any]]:
+    stmt = sa.select(table).where(table.c.run_id == run_id).order_by(table.c[order])
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def run_snapshot(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
+    with engine.connect() as conn, conn.begin():
+        run = find_run(conn, run_or_workflow_id)
+        if run is None:
+            return None
+        wf = run["workflow_id"]
+        uuid: sa.ColumnClause[str] = sa.column("workflow_uuid")
+        status_rows = _dbos_rows(conn, "workflow_status", uuid == wf)
+        ops = _dbos_rows(conn, "operation_outputs", uuid == wf)
+        children = sorted({o["child_workflow_id"] for o in ops if o.get("child_workflow_id")})
+        if children:
+            ops += _dbos_rows(conn, "operation_outputs", uuid.in_(children))
+        engine_row = status_rows[0] if status_rows else None
+        dbos_status = engine_row["status"] if engine_row else None
+        return {
+            "run": run,
+            "status": view_status(run["kind"], run["status"], dbos_status),
+            "dbos_status": dbos_status,
+            "steps": _rows(conn, s.run_steps, run["id"], "step_id"),
+            "timeline": timeline(conn, wf),
+            "decisions": _rows(conn, s.opencode_calls, run["id"], "id"),
+            "effects": _rows(conn, s.effects, run["id"], "effect_key"),
+            "artifacts": run_artifacts(conn, run["id"]),
+            "workflow_status": engine_row,
+            "operation_outputs": ops,
+        }

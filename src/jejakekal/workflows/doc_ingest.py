@@ -1,0 +1,49 @@
+"""Workflow `doc_ingest` [WF-DOC]: control flow only (a test holds that)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS, SetWorkflowID
+
+from jejakekal.domain import names
+from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.workflows import doc_steps
+from jejakekal.workflows.runtime import current, tx_step
+
+# DBOS.sleep(0) records nothing; the smallest positive sleep keeps `DBOS.sleep` in every
+# document run's timeline, as the step contract fixes it.
+_MIN_SLEEP_SEC = 0.0001
+
+
+class DocumentCheckFailed(Exception):
+    """`finalize` found an artifact missing or not matching its recorded hash."""
+
+
+@DBOS.workflow(name=names.WF_DOC_INGEST)
+def doc_ingest(request: dict[str, Any]) -> dict[str, Any]:
+    inp = DocIngestInput.model_validate(request)
+    prepared = tx_step(names.STEP_PREPARE, doc_steps.prepare_st, request)
+    DBOS.sleep(max(inp.sleep_ms / 1000, _MIN_SLEEP_SEC))
+    settings = current().settings
+    side_effect = DBOS.run_step(
+        {
+            "name": names.STEP_SIDE_EFFECT,
+            "retries_allowed": True,
+            "max_attempts": settings.step_max_attempts,
+            "interval_seconds": settings.step_retry_interval_sec,
+        },
+        doc_steps.side_effect_st,
+        request,
+        prepared,
+    )
+    verdict = tx_step(names.STEP_FINALIZE, doc_steps.finalize_st, inp.run_id, side_effect)
+    if not verdict["ok"]:
+        raise DocumentCheckFailed(verdict["error"])
+    return {"run_id": inp.run_id, "status": "done", "artifacts": sorted(side_effect["artifacts"])}
+
+
+def start_doc_ingest(workflow_id: str, request: dict[str, Any]) -> None:
+    """Start a document run in this process now, without waiting for a queue poll."""
+    with SetWorkflowID(workflow_id):
+        DBOS.start_workflow(doc_ingest, request)
