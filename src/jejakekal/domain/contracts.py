@@ -4,13 +4,36 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from jejakekal.domain.ids import is_valid_id
 
 StrictModel = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 Goal = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 DEFAULT_RECIPE = "compile-default"
+# A document run's id is its workflowId, and `<run_id>:chunk-index` must still be an id.
+MAX_DOC_RUN_ID = 128 - len(":chunk-index")
+
+
+def _doc_run_id(value: str) -> str:
+    if not is_valid_id(value) or len(value) > MAX_DOC_RUN_ID:
+        raise ValueError(
+            f"must match [A-Za-z0-9][A-Za-z0-9._:-]*, contain no '..', "
+            f"and be at most {MAX_DOC_RUN_ID} characters"
+        )
+    return value
+
+
+DocRunId = Annotated[str, AfterValidator(_doc_run_id)]
 
 
 class IntentCreate(BaseModel):
@@ -55,7 +78,7 @@ class DocRunRequest(BaseModel):
     source: Annotated[str, StringConstraints(min_length=1)] | None = None
     cmd: Annotated[str, StringConstraints(min_length=1)] | None = None
     sleepMs: int = Field(default=0, ge=0, le=MAX_SLEEP_MS)
-    workflowId: Name | None = None
+    workflowId: DocRunId | None = None
     format: Literal["text", "markdown"] = "text"
 
     @model_validator(mode="after")
