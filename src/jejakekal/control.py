@@ -41,7 +41,7 @@ class StartedRun:
 
 
 BUSY = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
-WAIT_PROBE_SEC = 0.002
+WAIT_PROBE_SEC = 0.001
 
 # Starts a document workflow in this process at once (given where workflows run).
 DocStarter = Callable[[str, dict[str, Any]], None]

@@ -743,3 +743,28 @@ def test_an_unknown_artifact_type_filter_is_a_typed_400(api: Api) -> None:
     reply = api.client.get("/artifacts", params={"type": "bogus"})
 
     assert assert_error(reply, 400, "invalid_query")["field"] == "type"
+
+
+def test_a_long_poll_answers_once_the_run_is_done(api: Api) -> None:
+    run_id = start_doc(api, {"source": "long poll", "sleepMs": 300})
+
+    view = api.client.get(f"/runs/{run_id}", params={"waitMs": 20_000}).json()
+
+    assert (view["status"], view["dbos_status"]) == ("done", "SUCCESS")
+    assert [op["function_name"] for op in view["timeline"]] == list(DOC_STEPS)
+
+
+def test_a_long_poll_returns_the_current_view_when_its_wait_runs_out(api: Api) -> None:
+    run_id = start_doc(api, {"source": "slow run", "sleepMs": 5_000})
+
+    view = api.client.get(f"/runs/{run_id}", params={"waitMs": 50}).json()
+
+    assert view["status"] == "running"
+
+
+def test_a_wait_outside_its_bounds_is_a_typed_400(api: Api) -> None:
+    run_id = start_doc(api, {"source": "bounds", "sleepMs": 0})
+
+    for wait in ("-1", "30001", "soon"):
+        reply = api.client.get(f"/runs/{run_id}", params={"waitMs": wait})
+        assert_error(reply, 400, "invalid_query")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import make_settings
-
 from jejakekal.golden.compare import diff
 from jejakekal.golden.snapshots import render
 

@@ -5,7 +5,7 @@ import pytest
 from jejakekal.domain.compiler import apply_patch, compile_plan, lanes_of
 from jejakekal.domain.errors import InvalidIntentId, InvalidRunId
 from jejakekal.domain.ids import check_raw_path, is_valid_id, parse_run_id
-from jejakekal.domain.status import RunStatus, reconcile
+from jejakekal.domain.status import DocStatus, RunStatus, reconcile, reconcile_doc
 
 
 @pytest.mark.parametrize("value", ["run-1", "intent-abc", "a:b.c_d-e", "A" * 128])
@@ -70,3 +70,22 @@ def test_terminal_app_status_waits_for_the_engine_to_close() -> None:
 def test_engine_error_unseen_by_the_app_is_a_failure() -> None:
     assert reconcile(RunStatus.RUNNING, "ERROR") is RunStatus.FAILED
     assert reconcile(RunStatus.RETRIES_EXCEEDED, "ERROR") is RunStatus.RETRIES_EXCEEDED
+
+
+@pytest.mark.parametrize(
+    ("app", "engine", "shown"),
+    [
+        ("running", None, "running"),  # committed, workflow not started yet
+        ("running", "ENQUEUED", "running"),
+        ("done", "PENDING", "running"),  # finalize committed, engine not closed yet
+        ("done", "SUCCESS", "done"),
+        ("running", "ERROR", "error"),
+        ("running", "MAX_RECOVERY_ATTEMPTS_EXCEEDED", "error"),
+        ("running", "CANCELLED", "unknown"),
+        ("done", None, "unknown"),  # engine rows reset under a finished run
+    ],
+)
+def test_a_document_run_shows_done_only_when_the_engine_agrees(
+    app: str, engine: str | None, shown: str
+) -> None:
+    assert reconcile_doc(DocStatus(app), engine) == DocStatus(shown)

@@ -87,7 +87,10 @@ def reconcile_doc(app_status: DocStatus, dbos_status: str | None) -> DocStatus:
         return DocStatus.DONE if app_status == DocStatus.DONE else DocStatus.UNKNOWN
     if dbos_status in (DbosStatus.ERROR, DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED):
         return DocStatus.ERROR
-    # CANCELLED, or no engine row at all: neither finished nor failed.
+    if dbos_status is None and app_status == DocStatus.RUNNING:
+        # Committed, its workflow not started yet (or about to be adopted after a crash).
+        return DocStatus.RUNNING
+    # CANCELLED, or a finished run whose engine rows are gone: neither done nor failed.
     return DocStatus.UNKNOWN
 
 

@@ -30,38 +30,26 @@ def artifact_id(run_id: str, artifact_type: str) -> str:
     return f"{run_id}:{artifact_type}"
 
 
-def insert_artifact(
-    db: Db,
-    *,
-    run_id: str,
-    artifact_type: str,
-    content: bytes,
-    content_type: str,
-    sha256: str,
-    producer_step: str,
-    producer_function_id: int | None,
-    prov: dict[str, Any],
-) -> str:
-    """Append one artifact; an artifact is never updated (a second insert is an error)."""
-    new_id = artifact_id(run_id, artifact_type)
-    db.execute(
-        s.artifacts.insert().values(
-            id=new_id,
-            run_id=run_id,
-            type=artifact_type,
-            visibility="user",
-            status="final",
-            content_type=content_type,
-            sha256=sha256,
-            size=len(content),
-            content=content,
-            producer_step=producer_step,
-            producer_function_id=producer_function_id,
-            prov=prov,
-            created_at=datetime.now(UTC),
-        )
-    )
-    return new_id
+def insert_artifacts(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Append a run's artifacts in one statement; an artifact is never updated.
+
+    Each row: type, content, content_type, sha256, producer_step, producer_function_id, prov.
+    """
+    stamp = datetime.now(UTC)
+    values = [
+        {
+            **row,
+            "id": artifact_id(run_id, row["type"]),
+            "run_id": run_id,
+            "visibility": "user",
+            "status": "final",
+            "size": len(row["content"]),
+            "created_at": stamp,
+        }
+        for row in rows
+    ]
+    db.execute(s.artifacts.insert(), values)
+    return [v["id"] for v in values]
 
 
 def insert_chunks(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -28,6 +28,7 @@ def iso(value: datetime | None) -> str | None:
 
 
 def engine_status(conn: sa.Connection, workflow_id: str) -> dict[str, Any] | None:
+    """The engine's row for a workflow, without its (possibly large) inputs and output."""
     ws = workflow_status(conn.dialect.name)
     row = conn.execute(sa.select(ws).where(ws.c.workflow_uuid == workflow_id)).mappings().first()
     return dict(row) if row else None

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 MAX_TERMS = 16
-# Snippets mark matched words with « and ».
+CANDIDATES = 1000
 
 _SQLITE_DDL = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5("
@@ -32,30 +32,36 @@ _POSTGRES_DDL = (
 # SQLite names of the index's own tables (FTS5 adds shadow tables with this prefix).
 SQLITE_INDEX_PREFIX = "chunks_fts"
 
+# Ranking every match of a common word costs time in proportion to the store, so
+# relevance is ranked over the newest CANDIDATES matches (FTS5 walks rowids newest first
+# and stops there).
 _SQLITE_QUERY = """
-SELECT c.run_id, c.chunk_id, -bm25(chunks_fts) AS score,
-       snippet(chunks_fts, 0, '«', '»', '…', 16) AS snippet,
-       c.start, c."end"
-FROM chunks_fts JOIN chunks AS c ON c.rowid = chunks_fts.rowid
-WHERE chunks_fts MATCH :match AND (:run_id IS NULL OR c.run_id = :run_id)
-ORDER BY bm25(chunks_fts), c.run_id, c.ord
-LIMIT :limit
+WITH candidates AS (
+    SELECT f.rowid AS rowid, bm25(chunks_fts) AS rank
+    FROM chunks_fts AS f
+    WHERE chunks_fts MATCH :match
+      AND (:run_id IS NULL OR f.rowid IN (SELECT rowid FROM chunks WHERE run_id = :run_id))
+    ORDER BY f.rowid DESC
+    LIMIT :candidates
+), best AS (
+    SELECT rowid, rank FROM candidates ORDER BY rank LIMIT :limit
+)
+SELECT c.run_id, c.chunk_id, -best.rank AS score, c.text, c.start, c."end"
+FROM best JOIN chunks AS c ON c.rowid = best.rowid
+ORDER BY best.rank, c.run_id, c.ord
 """
 _POSTGRES_QUERY = """
-SELECT hit.run_id, hit.chunk_id, hit.score,
-       ts_headline('simple', hit.text, hit.query,
-                   'StartSel=«, StopSel=», MaxWords=16, MinWords=4')
-           AS snippet,
-       hit.start, hit."end"
-FROM (
-    SELECT c.run_id, c.chunk_id, c.text, c.start, c."end", c.ord, q.query,
+WITH candidates AS (
+    SELECT c.run_id, c.chunk_id, c.text, c.start, c."end", c.ord, c.ctid,
            ts_rank(c.tsv, q.query) AS score
     FROM app.chunks AS c, plainto_tsquery('simple', :match) AS q(query)
     WHERE c.tsv @@ q.query AND (CAST(:run_id AS text) IS NULL OR c.run_id = :run_id)
-    ORDER BY score DESC, c.run_id, c.ord
-    LIMIT :limit
-) AS hit
-ORDER BY hit.score DESC, hit.run_id, hit.ord
+    LIMIT :candidates
+)
+SELECT run_id, chunk_id, score, text, start, "end"
+FROM candidates
+ORDER BY score DESC, run_id, ord
+LIMIT :limit
 """
 
 
@@ -81,15 +87,29 @@ def search(
     else:
         # Each word quoted: FTS5 then reads it as a plain token, joined by implicit AND.
         sql, match = _SQLITE_QUERY, " ".join(f'"{w}"' for w in words)
-    rows = conn.execute(sa.text(sql), {"match": match, "run_id": run_id, "limit": limit})
+    rows = conn.execute(
+        sa.text(sql),
+        {"match": match, "run_id": run_id, "limit": limit, "candidates": CANDIDATES},
+    )
     return [
         {
             "run_id": r.run_id,
             "chunk_id": r.chunk_id,
             "score": round(float(r.score), 6),
-            "snippet": r.snippet,
+            "snippet": snippet(r.text, words),
             "start": r.start,
             "end": r.end,
         }
         for r in rows
     ]
+
+
+def snippet(text: str, words: list[str], width: int = 16) -> str:
+    """About `width` words around the first match, each matched word marked «like this»."""
+    wanted = {w.casefold() for w in words}
+    tokens = re.findall(r"\w+|\W+", text)
+    hits = [i for i, t in enumerate(tokens) if t.casefold() in wanted]
+    first = hits[0] if hits else 0
+    lo, hi = max(0, first - width), min(len(tokens), first + width)
+    marked = "".join(f"«{t}»" if t.casefold() in wanted else t for t in tokens[lo:hi])
+    return ("…" if lo > 0 else "") + marked.strip() + ("…" if hi < len(tokens) else "")

@@ -110,24 +110,26 @@ def _prov_of(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _persist(db: Db, run_id: str, function_id: int | None, built: dict[str, Any]) -> dict[str, Any]:
-    written: dict[str, Any] = {}
-    for artifact_type, content, content_type, prov in built["artifacts"]:
-        sha = docs.sha256_hex(content)
-        store.insert_artifact(
-            db,
-            run_id=run_id,
-            artifact_type=artifact_type,
-            content=content,
-            content_type=content_type,
-            sha256=sha,
-            producer_step=names.STEP_SIDE_EFFECT,
-            producer_function_id=function_id,
-            prov={"step": names.STEP_SIDE_EFFECT, "producer_function_id": function_id, **prov},
-        )
-        written[artifact_type] = {"sha256": sha, "size": len(content)}
+    rows = [
+        {
+            "type": artifact_type,
+            "content": content,
+            "content_type": content_type,
+            "sha256": docs.sha256_hex(content),
+            "producer_step": names.STEP_SIDE_EFFECT,
+            "producer_function_id": function_id,
+            "prov": {
+                "step": names.STEP_SIDE_EFFECT,
+                "producer_function_id": function_id,
+                **prov,
+            },
+        }
+        for artifact_type, content, content_type, prov in built["artifacts"]
+    ]
+    store.insert_artifacts(db, run_id, rows)
     store.insert_chunks(db, run_id, built["chunks"])
     return {
-        "artifacts": written,
+        "artifacts": {r["type"]: {"sha256": r["sha256"], "size": len(r["content"])} for r in rows},
         "chunks": len(built["chunks"]),
         "ocr_required": built["ocr_required"],
         "memo_verification": built["verification"],
