@@ -8,6 +8,7 @@ server named by JEJAKEKAL_TEST_PG_URL).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import threading
@@ -31,6 +32,18 @@ from jejakekal.storage.console import run_readonly
 from pgserver import ThrowawayPostgres, postgres_url_for_tests
 
 BACKENDS = ("sqlite", "postgresql")
+JSON = {"content-type": "application/json"}
+MIB = 1_048_576
+ID_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+def q(template: str, **ids: str) -> str:
+    """Fill ids into an oracle query; each must match the id grammar, so none can quote."""
+    for value in ids.values():
+        assert ID_GRAMMAR.match(value), value
+    return template.format(**ids)
+
+
 TERMINAL = {"succeeded", "failed", "retries_exceeded", "canceled"}
 
 

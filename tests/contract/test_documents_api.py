@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import sqlite3
 import threading
 import uuid
@@ -22,7 +21,7 @@ import httpx
 import psycopg
 import sqlalchemy as sa
 
-from conftest import Api
+from conftest import JSON, MIB, Api, q
 
 TYPES = ["raw", "docir", "chunk-index", "memo"]
 DOC_STEPS = ["prepare", "DBOS.sleep", "side-effect", "finalize"]
@@ -37,19 +36,9 @@ BUNDLE_FILES = {
 }
 COURSE_SOURCE = "alpha\nbeta [low]\ngamma"
 TEXT_TYPE = "text/plain; charset=utf-8"
-JSON = {"content-type": "application/json"}
-MIB = 1_048_576
-ID_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def q(template: str, **ids: str) -> str:
-    """Fill ids into an oracle query; each must match the id grammar, so none can quote."""
-    for value in ids.values():
-        assert ID_GRAMMAR.match(value), value
-    return template.format(**ids)
 
 
 def write_counts(api: Api) -> dict[str, int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -30,7 +29,7 @@ from dbos._serialization import DBOSPortableJSON
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Api, free_port
+from conftest import JSON, MIB, Api, free_port, q
 
 STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
 VIEW_KEYS = [
@@ -50,19 +49,9 @@ B_BODY = {
     "recipeName": "compile-default",
     "workload": {"concurrency": 1, "steps": 2, "sandboxMinutes": 1},
 }
-JSON = {"content-type": "application/json"}
-MIB = 1_048_576
-ID_GRAMMAR = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def q(template: str, **ids: str) -> str:
-    """Fill ids into an oracle query; each must match the id grammar, so none can quote."""
-    for value in ids.values():
-        assert ID_GRAMMAR.match(value), value
-    return template.format(**ids)
 
 
 def write_counts(api: Api) -> dict[str, int]:
