@@ -8,6 +8,8 @@ module; `worker` executes workflows and serves no public HTTP.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +33,7 @@ class Kernel:
     engine: Any
     control: Control
     _dbos: DBOS | None = field(default=None, repr=False)
+    _heartbeat: Any = field(default=None, repr=False)
 
     @property
     def db_kind(self) -> str:
@@ -41,6 +44,8 @@ class Kernel:
         return self._dbos is not None
 
     def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self.control.client.destroy()
         if self._dbos is not None:
             DBOS.destroy(destroy_registry=False)
@@ -70,13 +75,23 @@ def make_sandbox(settings: Settings) -> Sandbox:
     return ShellSandbox()
 
 
+def executor_id_for(settings: Settings, role: Role) -> str:
+    """`local` for the one-process setups (their restart recovers their own runs), a
+    name unique to the process for workers, unless the operator chose one."""
+    if settings.executor_id:
+        return settings.executor_id
+    if role == "worker":
+        return f"worker-{socket.gethostname()}-{os.getpid()}"
+    return "local"
+
+
 def dbos_config(settings: Settings, engine: Any) -> dict[str, Any]:
     return {
         "name": "jejakekal",
         "system_database_url": dbos_url(normalise_url(settings.resolved_database_url)),
         "system_database_engine": engine,
         "application_version": settings.app_version,
-        "executor_id": settings.executor_id,
+        "executor_id": settings.executor_id or "local",
         "notification_listener_polling_interval_sec": settings.queue_poll_sec,
         "serializer": DBOSPortableJSON,
         "log_level": settings.log_level,
@@ -98,16 +113,21 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     prepare_database(settings, engine)
     dbos: DBOS | None = None
     start_doc = None
+    heartbeat = None
     if role in ("full", "worker"):
+        settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
         dbos = _launch_dbos(settings, engine)
         from jejakekal.workflows.doc_ingest import start_doc_ingest
+        from jejakekal.workflows.fleet import Heartbeat
 
         start_doc = start_doc_ingest
+        heartbeat = Heartbeat(engine, settings.executor_id or "local", settings.app_version, role)
+        heartbeat.start()
     client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
     control = Control(settings, engine, client, start_doc)
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
-    return Kernel(settings, role, engine, control, dbos)
+    return Kernel(settings, role, engine, control, dbos, heartbeat)
 
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:

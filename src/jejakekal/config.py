@@ -22,7 +22,10 @@ SETTINGS_DOC: dict[str, str] = {
     "UI_PORT": "web UI port; default 4110",
     "JEJAKEKAL_API_TOKEN": "bearer token; required when binding a non-loopback host",
     "DBOS__APPVERSION": "application version shared by API-only processes and workers",
-    "JEJAKEKAL_EXECUTOR_ID": "DBOS executor id of this process; default local",
+    "JEJAKEKAL_EXECUTOR_ID": (
+        "DBOS executor id of this process; default `local` for serve/api, "
+        "`worker-<host>-<pid>` for a worker; distinct per process sharing a database"
+    ),
     "JEJAKEKAL_QUEUE_POLL_SEC": "queue and notification polling interval; default 0.02",
     "JEJAKEKAL_RESULT_POLL_SEC": "poll interval for child workflow results; default 0.005",
     "JEJAKEKAL_DECIDER": "stub (default) or openai",
@@ -45,7 +48,7 @@ class Settings:
     host: str = "127.0.0.1"
     api_token: str | None = None
     app_version: str = __version__
-    executor_id: str = "local"
+    executor_id: str | None = None  # None: chosen by role (see bootstrap.executor_id_for)
     queue_poll_sec: float = 0.02
     result_poll_sec: float = 0.005
     decider: str = "stub"
@@ -85,7 +88,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ui_port=int(e.get("UI_PORT", "4110")),
         api_token=e.get("JEJAKEKAL_API_TOKEN") or None,
         app_version=e.get("DBOS__APPVERSION") or __version__,
-        executor_id=e.get("JEJAKEKAL_EXECUTOR_ID", "local"),
+        executor_id=e.get("JEJAKEKAL_EXECUTOR_ID") or None,
         queue_poll_sec=float(e.get("JEJAKEKAL_QUEUE_POLL_SEC", "0.02")),
         result_poll_sec=float(e.get("JEJAKEKAL_RESULT_POLL_SEC", "0.005")),
         decider=e.get("JEJAKEKAL_DECIDER", "stub"),

@@ -31,7 +31,7 @@ from jejakekal.domain.ids import new_doc_run_id, new_intent_id
 from jejakekal.domain.status import DbosStatus, DocStatus, RunKind, RunStatus
 from jejakekal.export import bundle
 from jejakekal.export.writer import write_bundle
-from jejakekal.storage import documents, readmodels, runs, search, snapshots
+from jejakekal.storage import documents, readmodels, runs, search, snapshots, workers
 
 
 @dataclass(frozen=True)
@@ -236,7 +236,18 @@ class Control:
         view = readmodels.run_view(self.engine, run_id)
         if view is None:
             raise errors.RunNotFound(run_id=run_id)
+        if view["dbos_status"] == DbosStatus.ENQUEUED and not self.live_workers():
+            version = self.settings.app_version
+            view["nextAction"] = (
+                f"no live worker of version {version}: start `jejakekal worker` "
+                f"with DBOS__APPVERSION={version} on this database"
+            )
         return view
+
+    def live_workers(self) -> list[str]:
+        """Executor ids of the processes of this version that execute workflows now."""
+        now_ms = int(time.time() * 1000)
+        return workers.live(self.engine, app_version=self.settings.app_version, now_ms=now_ms)
 
     def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
         """The run view once the run is not busy (queued or running), or after `wait_sec`.
@@ -344,6 +355,38 @@ class Control:
                 step = names.STEP_EXECUTE if name == names.OP_GET_RESULT else name
                 return int(op["function_id"]), step
         raise errors.RunNotRetryable("the run has no failed operation to re-enter")
+
+    def resume_run(self, run_id: str) -> dict[str, Any]:
+        """[API-7] Continue a cancelled or recovery-exhausted run where it stopped.
+
+        DBOS re-enqueues the workflow; every operation already checkpointed replays from
+        its record, so no finished step runs again. A `retries_exceeded` run resumes by
+        the retry path (its failed operation is re-entered).
+        """
+        view = self.run_view(run_id)
+        if view["kind"] == RunKind.INTENT and view["status"] == RunStatus.RETRIES_EXCEEDED:
+            self.retry_run(run_id)
+            return {"run_id": view["run_id"], "status": RunStatus.RUNNING.value}
+        resumable = (DbosStatus.CANCELLED, DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED)
+        if view["dbos_status"] not in resumable:
+            raise errors.RunNotResumable(
+                f"run is {view['status']} ({view['dbos_status']}); nothing to resume",
+                status=view["status"],
+                dbos_status=view["dbos_status"],
+            )
+        if view["kind"] == RunKind.INTENT:
+            ops = {op["function_name"] for op in view["timeline"]}
+            # A run cancelled while it waited for a human waits again after the resume.
+            waiting = names.OP_AWAIT_INPUT in ops and names.OP_INPUT_RECEIVED not in ops
+            with self.engine.begin() as conn:
+                runs.update_run(
+                    conn,
+                    view["run_id"],
+                    status=RunStatus.WAITING_INPUT if waiting else RunStatus.RUNNING,
+                    next_action=None,
+                )
+        self.client.resume_workflow(view["workflowId"])
+        return {"run_id": view["run_id"], "status": "running"}
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         view = self.run_view(run_id)

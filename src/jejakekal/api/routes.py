@@ -27,13 +27,16 @@ def control_of(request: Request) -> Control:
 
 @router.get("/healthz", tags=["ops"])
 async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness, and whether any worker of this version is alive to run what is queued."""
     kernel = request.app.state.kernel
+    live = await run_in_threadpool(kernel.control.live_workers)
     return {
         "ok": True,
         "role": kernel.role,
         "app_version": kernel.settings.app_version,
         "db": kernel.db_kind,
-        "workers_alive": 1 if kernel.runs_workflows else 0,
+        "workers_alive": len(live),
+        "workers": live,
     }
 
 
@@ -124,6 +127,12 @@ async def post_event(run_id: str, request: Request) -> dict[str, bool]:
 async def retry_run(run_id: str, request: Request) -> dict[str, Any]:
     """[API-5] Re-enter a failed run at ExecuteST on the same run id."""
     return await run_in_threadpool(control_of(request).retry_run, parse_run_id(run_id))
+
+
+@router.post("/runs/{run_id}/resume", status_code=202, tags=["runs"])
+async def resume_run(run_id: str, request: Request) -> dict[str, Any]:
+    """[API-7] Continue a cancelled (or recovery-exhausted) run; finished steps stay done."""
+    return await run_in_threadpool(control_of(request).resume_run, parse_run_id(run_id))
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, tags=["runs"])

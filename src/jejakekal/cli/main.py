@@ -60,6 +60,14 @@ def api(
     run_api(settings, "shim" if shim else "full", host, port or settings.api_port)
 
 
+@app.command()
+def worker() -> None:
+    """Execute workflows only (no HTTP): dequeue runs, beat, recover dead workers' runs."""
+    from jejakekal.cli.serving import run_worker
+
+    run_worker(load_settings())
+
+
 @db_app.command("reset")
 def db_reset(
     app_only: Annotated[bool, typer.Option("--app", help="Only the app tables.")] = False,

@@ -53,3 +53,25 @@ def run_api(settings: Settings, role: Role, host: str, port: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def run_worker(settings: Settings) -> None:
+    """Run until SIGTERM or Ctrl-C, then close the kernel and leave (see `run_api`)."""
+    import signal
+    import threading
+
+    from jejakekal.bootstrap import build_kernel
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    kernel = build_kernel(settings, "worker")
+    typer.echo(
+        f"jejakekal worker {kernel.settings.executor_id} (version {kernel.settings.app_version}, "
+        f"db: {settings.resolved_database_url})"
+    )
+    stop.wait()
+    kernel.close()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

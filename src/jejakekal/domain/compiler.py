@@ -15,6 +15,8 @@ from typing import Any
 COMPILER_VERSION = "compile-default/1"
 
 NODE_SCRIPT = 'printf "step %s of %s: %s\\n" "$JJK_STEP" "$JJK_STEPS" "$JJK_GOAL" | tee out.txt'
+# The `slow` lane gives drills a window to kill a worker while ExecuteST runs.
+SLOW_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,7 @@ class Lanes:
     ask: bool
     fail: bool
     flaky: bool
+    slow: bool = False
 
     @property
     def fail_mode(self) -> str:
@@ -30,7 +33,7 @@ class Lanes:
 
 def lanes_of(goal: str) -> Lanes:
     g = goal.lower()
-    return Lanes(ask="ask" in g, fail="fail" in g, flaky="flaky" in g)
+    return Lanes(ask="ask" in g, fail="fail" in g, flaky="flaky" in g, slow="slow" in g)
 
 
 def canonical_json(value: Any) -> str:
@@ -46,11 +49,12 @@ def compile_plan(
 ) -> dict[str, Any]:
     """A plan: a compile node, a patch to apply, a decide node and the execution nodes."""
     lanes = lanes_of(goal)
+    script = f"sleep {SLOW_SECONDS}; {NODE_SCRIPT}" if lanes.slow else NODE_SCRIPT
     nodes = [
         {
             "node_id": f"exec-{i}",
             "kind": "sandbox",
-            "argv": ["/bin/sh", "-c", NODE_SCRIPT],
+            "argv": ["/bin/sh", "-c", script],
             "env": {"JJK_GOAL": goal, "JJK_STEP": str(i), "JJK_STEPS": str(steps)},
         }
         for i in range(1, steps + 1)
@@ -63,7 +67,7 @@ def compile_plan(
     plan = {
         "compiler": COMPILER_VERSION,
         "recipe": recipe_name,
-        "lanes": {"ask": lanes.ask, "fail": lanes.fail, "flaky": lanes.flaky},
+        "lanes": {"ask": lanes.ask, "fail": lanes.fail, "flaky": lanes.flaky, "slow": lanes.slow},
         "patch": patch,
         "workload": {"concurrency": concurrency, "steps": steps, "nodes": nodes},
     }

@@ -134,6 +134,11 @@ class RunNotRetryable(Conflict):
     default_message = "only failed or retries_exceeded runs can be retried"
 
 
+class RunNotResumable(Conflict):
+    code = "run_not_resumable"
+    default_message = "only cancelled or recovery-exhausted runs (or retries_exceeded) resume"
+
+
 class RunNotCancelable(Conflict):
     code = "run_not_cancelable"
     default_message = "the run is already finished"
@@ -180,5 +185,6 @@ ERROR_CODES: tuple[type[KernelError], ...] = (
     EventNotExpected,
     RunNotRetryable,
     RunNotCancelable,
+    RunNotResumable,
     PayloadTooLarge,
 )

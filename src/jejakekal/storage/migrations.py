@@ -29,9 +29,14 @@ def _v2_documents(conn: sa.Connection) -> None:
     search.create_index(conn)
 
 
+def _v3_workers(conn: sa.Connection) -> None:
+    s.metadata.create_all(conn, tables=[s.workers], checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _v1_core_tables),
     (2, "document artifacts, chunks and their full-text index", _v2_documents),
+    (3, "worker heartbeats", _v3_workers),
 ]
 
 

@@ -151,6 +151,21 @@ chunks = sa.Table(
     sa.PrimaryKeyConstraint("run_id", "chunk_id"),
 )
 
+# One row per process that executes workflows: its heartbeat, and who recovered it.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("executor_id", sa.Text, primary_key=True),
+    sa.Column("app_version", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at_ms", sa.BigInteger, nullable=False),
+    sa.Column("last_seen_ms", sa.BigInteger, nullable=False),
+    sa.Column("recovered_by", sa.Text, nullable=True),
+    sa.Column("recovered_at_ms", sa.BigInteger, nullable=True),
+)
+
 SEED_RECIPES = (
     {
         "name": "compile-default",
