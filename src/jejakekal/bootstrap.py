@@ -132,7 +132,7 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
     # Imported here: importing the workflows registers them, which the shim must not do.
-    from jejakekal.workflows import doc_ingest, intent  # noqa: F401  (registers the workflows)
+    from jejakekal.workflows import bench, crash_drill, doc_ingest, intent  # noqa: F401  (registers the workflows)
     from jejakekal.workflows.runtime import Runtime, bind
 
     dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]

@@ -385,7 +385,8 @@ class Control:
                     status=RunStatus.WAITING_INPUT if waiting else RunStatus.RUNNING,
                     next_action=None,
                 )
-        self.client.resume_workflow(view["workflowId"])
+        # Through intentQ, the quickly polled queue (DBOS would use its slower internal one).
+        self.client.resume_workflow(view["workflowId"], queue_name=names.INTENT_QUEUE)
         return {"run_id": view["run_id"], "status": "running"}
 
     def cancel_run(self, run_id: str) -> dict[str, Any]:

@@ -8,7 +8,11 @@ workflows, not the probes, and they alternate, so a noisy neighbour slows both a
 
 from __future__ import annotations
 
+import os
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -16,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from dbos import DBOS, SetWorkflowID
+from dbos import EnqueueOptions
 
 from jejakekal.bench.stats import percentile
 from jejakekal.bootstrap import Kernel, build_kernel
@@ -24,6 +28,7 @@ from jejakekal.config import Settings
 from jejakekal.domain import names
 from jejakekal.domain.contracts import IntentCreate, RunRequest
 from jejakekal.storage.readmodels import engine_statuses
+from jejakekal.workflows.bench import WF_BARE
 
 LATENCY_PROBE_SEC = 0.002  # one run at a time: a fine probe costs little
 BATCH_PROBE_SEC = 0.01  # one observer for a whole batch, so it does not compete for CPU
@@ -57,13 +62,15 @@ def _start_ours(kernel: Kernel, intent_id: str) -> str:
 
 
 def _start_bare(kernel: Kernel, _: str) -> str:
-    from jejakekal.workflows.bench import bench_bare
-
-    queue = DBOS.retrieve_queue(names.INTENT_QUEUE)
-    assert queue is not None
+    """Enqueue the baseline by name, as a client: the same call wherever workers run."""
     workflow_id = f"bare-{uuid.uuid4().hex}"
-    with SetWorkflowID(workflow_id):
-        queue.enqueue(bench_bare, "bench run")
+    options: EnqueueOptions = {
+        "workflow_name": WF_BARE,
+        "queue_name": names.INTENT_QUEUE,
+        "workflow_id": workflow_id,
+        "app_version": kernel.settings.app_version,
+    }
+    kernel.control.client.enqueue(options, "bench run")
     return workflow_id
 
 
@@ -94,12 +101,23 @@ def _summary(latencies: list[float], rates: list[float]) -> dict[str, float]:
     }
 
 
-def measure_backend(settings: Settings, runs: int, concurrency: int) -> dict[str, Any]:
-    """Both paths in one process, interleaved: latency samples alternate run by run,
-    throughput batches alternate round by round, and each figure is a median."""
-    import jejakekal.workflows.bench  # noqa: F401  (registers the baseline before launch)
+def measure_backend(
+    settings: Settings, runs: int, concurrency: int, workers: int = 0
+) -> dict[str, Any]:
+    """Both paths, interleaved: latency samples alternate run by run, throughput batches
+    alternate round by round, and each figure is a median.
 
-    kernel = build_kernel(settings, "full")
+    With `workers` = 0 this process runs the workflows itself (the `serve` setup); with
+    N > 0 it only starts runs, as an API-only process would, and N `jejakekal worker`
+    processes execute them.
+    """
+    if workers:
+        fleet = WorkerFleet(settings, workers)
+        kernel = build_kernel(settings, "shim")
+        fleet.wait_live(kernel)
+    else:
+        fleet = None
+        kernel = build_kernel(settings, "full")
     try:
         batch = max(concurrency, runs // ROUNDS)
         # Intents are inputs of a run, made before any clock starts.
@@ -118,12 +136,15 @@ def measure_backend(settings: Settings, runs: int, concurrency: int) -> dict[str
             rates["ours"].append(_throughput(kernel, _start_ours, mine, concurrency))
     finally:
         kernel.close()
+        if fleet is not None:
+            fleet.stop()
     ours = _summary(latency["ours"], rates["ours"])
     bare = _summary(latency["bare"], rates["bare"])
     return {
         "db": kernel.db_kind,
         "runs": runs,
         "concurrency": concurrency,
+        "worker_processes": workers,
         "rounds": ROUNDS,
         "queue_poll_sec": settings.queue_poll_sec,
         "ours": ours,
@@ -131,6 +152,44 @@ def measure_backend(settings: Settings, runs: int, concurrency: int) -> dict[str
         "latency_p50_ratio": round(ours["latency_p50_ms"] / bare["latency_p50_ms"], 3),
         "throughput_ratio": round(bare["runs_per_sec"] / ours["runs_per_sec"], 3),
     }
+
+
+class WorkerFleet:
+    """N `jejakekal worker` processes on the bench's database and app version."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        self.ids = [f"bench-worker-{n}-{uuid.uuid4().hex[:6]}" for n in range(count)]
+        env = {
+            **os.environ,
+            "JEJAKEKAL_DATABASE_URL": settings.resolved_database_url,
+            "JEJAKEKAL_HOME": str(settings.home),
+            "JEJAKEKAL_QUEUE_POLL_SEC": str(settings.queue_poll_sec),
+            "DBOS__APPVERSION": settings.app_version,
+        }
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "jejakekal.cli.main", "worker"],
+                env={**env, "JEJAKEKAL_EXECUTOR_ID": executor_id},
+                stdout=subprocess.DEVNULL,
+            )
+            for executor_id in self.ids
+        ]
+
+    def wait_live(self, kernel: Kernel, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while set(self.ids) - set(kernel.control.live_workers()):
+            if time.monotonic() > deadline:
+                raise TimeoutError("bench workers did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def scratch_sqlite_url() -> str:

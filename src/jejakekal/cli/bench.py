@@ -25,32 +25,38 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def throughput(runs: int, urls: list[str], concurrency: int) -> None:
+def throughput(runs: int, urls: list[str], concurrency: int, workers: list[int]) -> None:
     from jejakekal.bench.throughput import measure_backend, scratch_sqlite_url
 
     console = Console()
     base = load_settings()
     results = []
     for url in urls or [scratch_sqlite_url()]:
-        console.print(f"measuring {runs} runs on {url.split('@')[-1]} ...")
-        settings = base.with_overrides(database_url=url)
-        # A fresh process per backend: DBOS is a process-wide singleton, and threads of
-        # a destroyed instance would otherwise share the CPU with the next measurement.
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            results.append(pool.apply(measure_backend, (settings, runs, concurrency)))
-    table = Table("db", "path", "p50 ms", "p95 ms", "runs/s")
+        for count in workers or [0]:
+            where = f"{count} worker process(es)" if count else "one process"
+            console.print(f"measuring {runs} runs on {url.split('@')[-1]}, {where} ...")
+            home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
+            settings = base.with_overrides(database_url=url, home=home)
+            # A fresh process per measurement: DBOS is a process-wide singleton, and
+            # threads of a destroyed instance would share the CPU with the next one.
+            with multiprocessing.get_context("spawn").Pool(1) as pool:
+                args = (settings, runs, concurrency, count)
+                results.append(pool.apply(measure_backend, args))
+    table = Table("db", "workers", "path", "p50 ms", "p95 ms", "runs/s")
     for r in results:
+        procs = str(r["worker_processes"] or "in-process")
         for path in ("ours", "bare_dbos"):
             m = r[path]
             table.add_row(
                 r["db"],
+                procs,
                 path,
                 str(m["latency_p50_ms"]),
                 str(m["latency_p95_ms"]),
                 str(m["runs_per_sec"]),
             )
         table.add_row(
-            r["db"], "ratio", f"x{r['latency_p50_ratio']}", "", f"x{r['throughput_ratio']}"
+            r["db"], procs, "ratio", f"x{r['latency_p50_ratio']}", "", f"x{r['throughput_ratio']}"
         )
     console.print(table)
     written = write_result("throughput", {"results": results})
@@ -69,19 +75,21 @@ def _db_kind(url: str) -> str:
     return "sqlite" if url.startswith("sqlite") else "postgresql"
 
 
-def ingest(runs: int, urls: list[str]) -> None:
-    from jejakekal.bench.ingest import measure
+def http_latency(name: str, runs: int, urls: list[str]) -> None:
+    """Run the `ingest` or `resume` bench against a real API process per database."""
+    from jejakekal.bench import ingest, resume
 
+    measure = {"ingest": ingest.measure, "resume": resume.measure}[name]
     console = Console()
     results = []
     for url in _scratch(urls):
         home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
         with Progress(console=console) as progress:
-            task = progress.add_task(f"ingest on {_db_kind(url)}", total=runs)
+            task = progress.add_task(f"{name} on {_db_kind(url)}", total=runs)
             result = measure(url, home, runs, lambda t=task: progress.advance(t))
         results.append({"db": _db_kind(url), **result})
-    _latency_table(console, "ingest", results)
-    console.print(f"written {write_result('ingest', {'results': results})}")
+    _latency_table(console, name, results)
+    console.print(f"written {write_result(name, {'results': results})}")
 
 
 def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> None:

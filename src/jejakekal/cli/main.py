@@ -13,7 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jejakekal.cli.drills import drill_app
 from jejakekal.cli.output import fail
+from jejakekal.cli.workflow import workflow_app
 from jejakekal.config import load_settings
 
 app = typer.Typer(
@@ -31,6 +33,8 @@ golden_app = typer.Typer(
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
 app.add_typer(golden_app, name="golden")
+app.add_typer(drill_app, name="drill")
+app.add_typer(workflow_app, name="workflow")
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
@@ -148,12 +152,19 @@ def wait_health(
 def bench_throughput(
     runs: Annotated[int, typer.Option(help="Intent runs per measurement.")] = 60,
     db: Annotated[list[str] | None, typer.Option(help="Database URL(s); default SQLite.")] = None,
-    workers: Annotated[int, typer.Option(help="In-process concurrency of run starts.")] = 4,
+    clients: Annotated[int, typer.Option(help="Threads starting runs concurrently.")] = 4,
+    workers: Annotated[
+        list[int] | None,
+        typer.Option(
+            help="Worker processes executing the runs (repeat to compare, e.g. 1, 2, 4); "
+            "default: the bench process runs them itself."
+        ),
+    ] = None,
 ) -> None:
-    """Intent runs per second and latency, beside bare DBOS on the same queue settings."""
+    """Intent runs per second and latency, beside bare DBOS on the same queues."""
     from jejakekal.cli.bench import throughput
 
-    throughput(runs=runs, urls=db or [], concurrency=workers)
+    throughput(runs=runs, urls=db or [], concurrency=clients, workers=workers or [])
 
 
 DbOpt = Annotated[
@@ -167,9 +178,20 @@ def bench_ingest(
     db: DbOpt = None,
 ) -> None:
     """POST /runs (sleepMs=0) to terminal `done` over HTTP, p50/p95."""
-    from jejakekal.cli.bench import ingest
+    from jejakekal.cli.bench import http_latency
 
-    ingest(runs=runs, urls=db or [])
+    http_latency("ingest", runs, db or [])
+
+
+@bench_app.command("resume")
+def bench_resume(
+    runs: Annotated[int, typer.Option(help="Resumes to time.")] = 30,
+    db: DbOpt = None,
+) -> None:
+    """POST /runs/{id}/resume on a cancelled run to its next step starting, p50/p95."""
+    from jejakekal.cli.bench import http_latency
+
+    http_latency("resume", runs, db or [])
 
 
 @bench_app.command("query")

@@ -70,7 +70,8 @@ class Heartbeat:
         )
         for dead in claimed:
             handles = DBOS._recover_pending_workflows([dead])
-            log.warning("recovered %d workflow(s) of dead worker %s", len(handles), dead)
+            if handles:
+                log.warning("recovered %d workflow(s) of dead worker %s", len(handles), dead)
         return claimed
 
     def _run(self) -> None:
