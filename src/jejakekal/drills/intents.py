@@ -110,6 +110,11 @@ def chaos_round(d: Drill) -> tuple[Checks, str]:
         {step: steps.get(step, {}).get("attempt") for step in names.INTENT_STEPS},
         {step: 1 for step in names.INTENT_STEPS},
     )
+    checks.expect(
+        "step_phases",
+        {step: steps.get(step, {}).get("phase") for step in names.INTENT_STEPS},
+        dict.fromkeys(names.INTENT_STEPS, "done"),
+    )
     node_attempts = [n.get("attempt") for n in _execute_nodes(steps)]
     checks.expect("node_attempts", node_attempts, [1] * nodes)
     return checks, run_id

@@ -217,9 +217,11 @@ class ApiProcess:
             time.sleep(POLL_SEC)
         raise DrillError(f"{url} not healthy after {START_TIMEOUT_SEC:g}s: {self._log_tail()}")
 
-    def _log_tail(self, chars: int = 600) -> str:
+    def _log_tail(self, lines: int = 3, chars: int = 400) -> str:
+        """The end of the process's log, where a failed start says why."""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return "(no log)"
-        return " ".join(text.strip()[-chars:].split()) or "(empty log)"
+        last = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+        return " | ".join(last)[-chars:] or "(empty log)"
