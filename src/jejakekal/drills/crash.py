@@ -12,7 +12,7 @@ import uuid
 
 from jejakekal.config import Settings
 from jejakekal.domain import names
-from jejakekal.drills.oracles import ALL_DOC_ARTIFACTS
+from jejakekal.drills.oracles import TERMINAL_DBOS
 from jejakekal.drills.processes import DrillEnv, wait_for
 from jejakekal.drills.runner import Drill, run_drill
 from jejakekal.drills.verdict import Verdict
@@ -23,7 +23,6 @@ CRASH_SLEEP_SEC = 3.0
 KILL9_SLEEP_MS = 3000
 WAIT_STEP_SEC = 60.0
 WAIT_END_SEC = 120.0
-TERMINAL_DBOS = frozenset({"SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"})
 
 
 def crash(settings: Settings, db: str | None) -> Verdict:
@@ -143,5 +142,5 @@ def _kill9(d: Drill) -> None:
         {"status": "done", "dbos_status": "SUCCESS"},
     )
     d.checks.expect(
-        "artifacts", d.oracles.artifacts(run_id), {kind: 1 for kind in ALL_DOC_ARTIFACTS}
+        "artifacts", d.oracles.artifacts(run_id), {kind: 1 for kind in names.ARTIFACT_TYPES}
     )

@@ -15,16 +15,19 @@ from typing import Any
 
 from jejakekal.config import Settings
 from jejakekal.domain import names
+from jejakekal.domain.status import RunStatus
+from jejakekal.drills.oracles import TERMINAL_DBOS
 from jejakekal.drills.processes import ApiProcess, wait_for
 from jejakekal.drills.runner import Drill, run_drill
 from jejakekal.drills.verdict import Checks, Verdict
 
 # `slow` selects the compiler's lane whose nodes sleep; no word here selects another lane.
 CHAOS_GOAL = "chaos drill: slow execution nodes, worker killed mid-flight"
-CHAOS_WORKLOAD = {"concurrency": 2, "steps": 2, "sandboxMinutes": 1}
+CHAOS_NODES = 2  # run side by side, so the kill lands while both execute
+CHAOS_WORKLOAD = {"concurrency": CHAOS_NODES, "steps": CHAOS_NODES, "sandboxMinutes": 1}
 SOAK_GOAL = "sandbox soak drill"
 SANDBOX_RECIPE = "sandbox-default"
-TERMINAL = frozenset({"succeeded", "failed", "retries_exceeded", "canceled"})
+TERMINAL = frozenset(status.value for status in RunStatus if status.is_terminal)
 WAIT_STEP_SEC = 60.0
 WAIT_END_SEC = 120.0
 
@@ -34,25 +37,28 @@ def chaos(settings: Settings, db: str | None) -> Verdict:
         d.report.stage("starting the API process")
         d.api.start()
         d.report.stage("chaos round")
-        round_checks, run_id = chaos_round(d)
-        d.checks.results.update(round_checks.results)
-        d.checks.expect("duplicate_receipts", d.oracles.duplicate_receipts(), 0)
+        run_id = _start_run(d.api, CHAOS_GOAL, {"workload": CHAOS_WORKLOAD})
         d.extra["run_id"] = run_id
+        d.checks.results.update(chaos_round(d, run_id).results)
+        d.checks.expect("duplicate_receipts", d.oracles.duplicate_receipts(), 0)
 
     return run_drill("chaos", settings, db, 2, body)
 
 
 def soak(settings: Settings, db: str | None, n: int) -> Verdict:
     def body(d: Drill) -> None:
+        d.report.describe("starting the API process")
         d.api.start()
         rounds: list[dict[str, Any]] = []
         for i in range(1, n + 1):
             d.report.describe(f"round {i}/{n}")
             began = time.monotonic()
+            run_id = "-"
             try:
-                checks, run_id = chaos_round(d)
+                run_id = _start_run(d.api, CHAOS_GOAL, {"workload": CHAOS_WORKLOAD})
+                checks = chaos_round(d, run_id)
             except Exception as exc:  # the process or the database gave out: stop here
-                checks, run_id = Checks(), "-"
+                checks = Checks()
                 reason = f"{type(exc).__name__}: {exc}"
                 checks.record("completed", False, actual=reason, expected="the round ends")
             seconds = round(time.monotonic() - began, 2)
@@ -69,11 +75,10 @@ def soak(settings: Settings, db: str | None, n: int) -> Verdict:
     return run_drill("soak", settings, db, n, body)
 
 
-def chaos_round(d: Drill) -> tuple[Checks, str]:
-    """One intent run killed during ExecuteST and recovered; its own oracle checks."""
+def chaos_round(d: Drill, run_id: str) -> Checks:
+    """Kill the intent run `run_id` during ExecuteST, recover it, and judge it."""
     checks = Checks()
     api, oracles = d.api, d.oracles
-    run_id = _start_run(api, CHAOS_GOAL, {"workload": CHAOS_WORKLOAD})
     node = f"{run_id}:exec-1"
     d.report.describe(f"{run_id}: waiting for ExecuteST")
     wait_for(
@@ -98,12 +103,11 @@ def chaos_round(d: Drill) -> tuple[Checks, str]:
     api.restart()
     d.report.describe(f"{run_id}: waiting for the run to end")
     wait_for(
-        lambda: oracles.run_status(run_id) in TERMINAL,
+        lambda: _ended(d, run_id),
         timeout=WAIT_END_SEC,
         what=f"{run_id} to end",
     )
-    nodes = int(CHAOS_WORKLOAD["steps"])
-    _check_finished_run(checks, d, run_id, nodes)
+    _check_finished_run(checks, d, run_id, CHAOS_NODES)
     steps = oracles.steps(run_id)
     checks.expect(
         "step_attempts",
@@ -116,8 +120,8 @@ def chaos_round(d: Drill) -> tuple[Checks, str]:
         dict.fromkeys(names.INTENT_STEPS, "done"),
     )
     node_attempts = [n.get("attempt") for n in _execute_nodes(steps)]
-    checks.expect("node_attempts", node_attempts, [1] * nodes)
-    return checks, run_id
+    checks.expect("node_attempts", node_attempts, [1] * CHAOS_NODES)
+    return checks
 
 
 def sandbox_soak(settings: Settings, db: str | None, n: int) -> Verdict:
@@ -131,13 +135,16 @@ def sandbox_soak(settings: Settings, db: str | None, n: int) -> Verdict:
 
         def finished() -> bool:
             d.report.set_completed(d.oracles.child_statuses(run_id).get("SUCCESS", 0))
-            return d.oracles.run_status(run_id) in TERMINAL
+            return _ended(d, run_id)
 
         # Generous for a slow machine: a node is a subprocess, 20 at a time.
         wait_for(finished, timeout=WAIT_END_SEC + 2.0 * n, what=f"{run_id} to end", interval=0.2)
         _check_finished_run(d.checks, d, run_id, n)
         steps = d.oracles.steps(run_id)
-        d.checks.expect("nodes_completed", len(_execute_nodes(steps)), n)
+        nodes = _execute_nodes(steps)
+        d.checks.expect("nodes_completed", len(nodes), n)
+        failed = [node["node_id"] for node in nodes if node.get("exit_code") != 0]
+        d.checks.expect("nodes_exit_nonzero", failed, [])
         d.checks.expect("duplicate_receipts", d.oracles.duplicate_receipts(), 0)
 
     return run_drill("sandbox-soak", settings, db, n, body)
@@ -149,11 +156,20 @@ def _start_run(api: ApiProcess, goal: str, run_body: dict[str, Any]) -> str:
     return str(started["runId"])
 
 
+def _ended(d: Drill, run_id: str) -> bool:
+    """Both records final: the run row is written by the workflow's last step, and the
+    workflow's own status only after that step returns."""
+    if d.oracles.run_status(run_id) not in TERMINAL:
+        return False
+    workflow_id = d.oracles.run_workflow_id(run_id) or run_id
+    return d.oracles.workflow_status(workflow_id) in TERMINAL_DBOS
+
+
 def _check_finished_run(checks: Checks, d: Drill, run_id: str, nodes: int) -> None:
     """A finished intent run: succeeded, SUCCESS, every node SUCCESS with one receipt."""
     checks.expect("run_status", d.oracles.run_status(run_id), "succeeded")
-    view = d.api.get(f"/runs/{run_id}")
-    checks.expect("workflow_status", d.oracles.workflow_status(view["workflowId"]), "SUCCESS")
+    workflow_id = d.oracles.run_workflow_id(run_id) or run_id
+    checks.expect("workflow_status", d.oracles.workflow_status(workflow_id), "SUCCESS")
     checks.expect("node_workflows", d.oracles.child_statuses(run_id), {"SUCCESS": nodes})
     checks.expect("receipts", d.oracles.receipts(run_id), nodes)
 

@@ -9,9 +9,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from jejakekal.domain.status import DbosStatus
 from jejakekal.storage.oracles import like_prefix, read
 
-ALL_DOC_ARTIFACTS = ("raw", "docir", "chunk-index", "memo")
+# The engine's final statuses: a workflow in one of these will not move again by itself.
+TERMINAL_DBOS = frozenset(
+    {
+        DbosStatus.SUCCESS,
+        DbosStatus.ERROR,
+        DbosStatus.CANCELLED,
+        DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED,
+    }
+)
 
 
 class Oracles:
@@ -63,6 +72,9 @@ class Oracles:
 
     def run_status(self, run_id: str) -> str | None:
         return self._text("SELECT status FROM app.runs WHERE id = :id", id=run_id)
+
+    def run_workflow_id(self, run_id: str) -> str | None:
+        return self._text("SELECT workflow_id FROM app.runs WHERE id = :id", id=run_id)
 
     def steps(self, run_id: str) -> dict[str, dict[str, Any]]:
         """`app.run_steps` of a run: step id -> {phase, attempt, output}."""
