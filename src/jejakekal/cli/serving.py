@@ -29,6 +29,8 @@ def is_loopback(host: str) -> bool:
 def check_port_free(host: str, port: int) -> None:
     """Fail at once, with a sentence, when the port is taken (not with a traceback later)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: connections a killed server left in TIME_WAIT do not count.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:

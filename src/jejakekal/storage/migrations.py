@@ -33,10 +33,16 @@ def _v3_workers(conn: sa.Connection) -> None:
     s.metadata.create_all(conn, tables=[s.workers], checkfirst=True)
 
 
+def _v4_one_mark_per_step(conn: sa.Connection) -> None:
+    for index in s.marks.indexes:
+        index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _v1_core_tables),
     (2, "document artifacts, chunks and their full-text index", _v2_documents),
     (3, "worker heartbeats", _v3_workers),
+    (4, "one crash-drill mark per run and step", _v4_one_mark_per_step),
 ]
 
 

@@ -113,6 +113,7 @@ marks = sa.Table(
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("step", sa.Text, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    sa.Index("ux_marks_run_step", "run_id", "step", unique=True),
 )
 
 artifacts = sa.Table(
