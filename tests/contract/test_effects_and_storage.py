@@ -110,3 +110,66 @@ def test_db_reset_empties_both_table_families_and_reseeds(
     assert json.loads(marks.stdout) == [{"n": 0}]
     assert json.loads(recipes.stdout) == [{"n": 2}]
     assert json.loads(workflows.stdout) == [{"n": 0}]
+
+
+def test_racing_survivors_claim_a_dead_worker_exactly_once(engine: sa.Engine) -> None:
+    from jejakekal.storage import workers
+
+    now = 1_000_000_000
+    for executor_id, seen in (("dead", now - 60_000), *((f"s{n}", now) for n in range(8))):
+        workers.beat(
+            engine,
+            executor_id=executor_id,
+            app_version="v",
+            role="worker",
+            host="h",
+            pid=1,
+            now_ms=seen,
+        )
+    claims: list[list[str]] = []
+    barrier = threading.Barrier(8)
+
+    def survivor(n: int) -> None:
+        barrier.wait()
+        claims.append(
+            workers.claim_dead(engine, me=f"s{n}", app_version="v", now_ms=now, dead_after_ms=5000)
+        )
+
+    threads = [threading.Thread(target=survivor, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(c for claim in claims for c in claim) == ["dead"]
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(s.workers.c.recovered_by).where(s.workers.c.executor_id == "dead")
+        ).scalar_one()
+    assert row in {f"s{n}" for n in range(8)}
+
+
+def test_a_worker_that_beats_again_is_live_and_claimable_again(engine: sa.Engine) -> None:
+    from jejakekal.storage import workers
+
+    def beat(executor_id: str, now_ms: int) -> None:
+        workers.beat(
+            engine,
+            executor_id=executor_id,
+            app_version="v",
+            role="worker",
+            host="h",
+            pid=1,
+            now_ms=now_ms,
+        )
+
+    beat("w", 0)
+    beat("s", 10_000)
+    first = workers.claim_dead(engine, me="s", app_version="v", now_ms=10_000, dead_after_ms=5000)
+    beat("w", 20_000)
+    beat("s", 20_000)
+    live = workers.live(engine, app_version="v", now_ms=20_000)
+    beat("s", 40_000)
+    second = workers.claim_dead(engine, me="s", app_version="v", now_ms=40_000, dead_after_ms=5000)
+
+    assert (first, live, second) == (["w"], ["s", "w"], ["w"])
