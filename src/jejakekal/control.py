@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent import futures
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +45,9 @@ class StartedRun:
 BUSY = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
 WAIT_PROBE_SEC = 0.001
 
-# Starts a document workflow in this process at once (given where workflows run).
-DocStarter = Callable[[str, dict[str, Any]], None]
+# Starts a document workflow in this process at once (given where workflows run); returns
+# the local execution's future, if any.
+DocStarter = Callable[[str, dict[str, Any]], "Future[Any] | None"]
 
 
 class Control:
@@ -59,6 +62,8 @@ class Control:
         self.engine = engine
         self.client = client
         self.start_doc = start_doc
+        # Runs started in this process, until they end: a long poll waits on these.
+        self._running_here: dict[str, Future[Any]] = {}
 
     # -- intents -------------------------------------------------------------------
     def create_intent(self, body: IntentCreate) -> str:
@@ -172,8 +177,13 @@ class Control:
                 raise errors.WorkflowIdPayloadMismatch(workflow_id=run_id) from None
             return {"run_id": existing["run_id"], "status": existing["status"]}
         if self.start_doc is not None:
-            self.start_doc(run_id, run_input)
+            self._track(run_id, self.start_doc(run_id, run_input))
         return {"run_id": run_id, "status": DocStatus.RUNNING.value}
+
+    def _track(self, run_id: str, future: Future[Any] | None) -> None:
+        if future is not None:
+            self._running_here[run_id] = future
+            future.add_done_callback(lambda _: self._running_here.pop(run_id, None))
 
     def _request_hash(self, run_id: str) -> str | None:
         with self.engine.connect() as conn:
@@ -186,7 +196,7 @@ class Control:
         adopted = []
         for run in runs.orphan_doc_runs(self.engine):
             body = DocRunRequest.model_validate(run["request"], strict=False)
-            self.start_doc(run["id"], _doc_input(run["id"], body))
+            self._track(run["id"], self.start_doc(run["id"], _doc_input(run["id"], body)))
             adopted.append(run["id"])
         return adopted
 
@@ -258,6 +268,11 @@ class Control:
         view = self.run_view(run_id)
         deadline = time.monotonic() + wait_sec
         status = view["status"]
+        local = self._running_here.get(view["run_id"])
+        if status in BUSY and local is not None:
+            # Executing in this process: wait for it to end, without polling.
+            futures.wait([local], timeout=wait_sec)
+            status = readmodels.current_status(self.engine, run_id)
         while status in BUSY and time.monotonic() < deadline:
             time.sleep(WAIT_PROBE_SEC)
             status = readmodels.current_status(self.engine, run_id)

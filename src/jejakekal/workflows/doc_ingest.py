@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Any
 
 from dbos import DBOS, SetWorkflowID
@@ -43,7 +44,13 @@ def doc_ingest(request: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": inp.run_id, "status": "done", "artifacts": sorted(side_effect["artifacts"])}
 
 
-def start_doc_ingest(workflow_id: str, request: dict[str, Any]) -> None:
-    """Start a document run in this process now, without waiting for a queue poll."""
+def start_doc_ingest(workflow_id: str, request: dict[str, Any]) -> Future[Any] | None:
+    """Start a document run in this process now, without waiting for a queue poll.
+
+    Returns the local execution's future when DBOS runs it here (a start that finds the
+    workflow already recorded returns none): waiting on it costs no database polling.
+    """
     with SetWorkflowID(workflow_id):
-        DBOS.start_workflow(doc_ingest, request)
+        handle = DBOS.start_workflow(doc_ingest, request)
+    future: Future[Any] | None = getattr(handle, "future", None)
+    return future
