@@ -37,7 +37,7 @@ test: lint types ## the whole suite on SQLite and on a throwaway PostgreSQL
 	$(BIN)/python -m pytest -q tests
 
 e2e: install
-	$(BIN)/python -m pytest -q tests/integration
+	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

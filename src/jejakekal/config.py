@@ -20,6 +20,8 @@ SETTINGS_DOC: dict[str, str] = {
     "DATABASE_URL": "fallback for JEJAKEKAL_DATABASE_URL",
     "API_PORT": "API port (alias PORT); default 4010",
     "UI_PORT": "web UI port; default 4110",
+    "UI_EMBED_API": "1 (default): `serve` runs API and UI in one process; 0: only the UI",
+    "JEJAKEKAL_API_URL": "API the UI talks to when it runs alone; default http://127.0.0.1:API_PORT",
     "JEJAKEKAL_API_TOKEN": "bearer token; required when binding a non-loopback host",
     "DBOS__APPVERSION": "application version shared by API-only processes and workers",
     "JEJAKEKAL_EXECUTOR_ID": (
@@ -45,6 +47,8 @@ class Settings:
     database_url: str = ""
     api_port: int = 4010
     ui_port: int = 4110
+    ui_embed_api: bool = True
+    api_url: str = ""  # empty: the API of this host's API_PORT
     host: str = "127.0.0.1"
     api_token: str | None = None
     app_version: str = __version__
@@ -64,6 +68,10 @@ class Settings:
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'jejakekal.sqlite').resolve()}"
+
+    @property
+    def resolved_api_url(self) -> str:
+        return self.api_url or f"http://127.0.0.1:{self.api_port}"
 
     @property
     def bundles_dir(self) -> Path:
@@ -86,6 +94,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=e.get("JEJAKEKAL_DATABASE_URL") or e.get("DATABASE_URL") or "",
         api_port=int(port),
         ui_port=int(e.get("UI_PORT", "4110")),
+        ui_embed_api=e.get("UI_EMBED_API", "1").strip().lower() not in ("0", "false", "no"),
+        api_url=(e.get("JEJAKEKAL_API_URL") or "").rstrip("/"),
         api_token=e.get("JEJAKEKAL_API_TOKEN") or None,
         app_version=e.get("DBOS__APPVERSION") or __version__,
         executor_id=e.get("JEJAKEKAL_EXECUTOR_ID") or None,

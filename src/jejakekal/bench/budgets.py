@@ -29,7 +29,7 @@ SOURCES = {
     "ui_load_ms": ("ui", "p50_ms"),
     "resume_latency_ms": ("resume", "p50_ms"),
 }
-BUILT = {"ingest", "query", "resume"}
+BUILT = {"ingest", "query", "resume", "ui"}
 BUDGET_DB = "sqlite"  # the budgets hold for the embedded default; other backends are reported
 
 

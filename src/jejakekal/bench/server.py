@@ -1,4 +1,4 @@
-"""A real `jejakekal api` process for the HTTP benches: the client never shares its GIL."""
+"""Real `jejakekal` processes for the HTTP and UI benches: the client never shares their GIL."""
 
 from __future__ import annotations
 
@@ -24,23 +24,42 @@ def free_port() -> int:
 def api_process(database_url: str, home: Path) -> Iterator[str]:
     """Start `jejakekal api` on a free loopback port; yield its base URL; stop it."""
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with _cli_process("api", database_url, home, {"API_PORT": str(port)}, [base]):
+        yield base
+
+
+@contextmanager
+def serve_process(database_url: str, home: Path) -> Iterator[tuple[str, str]]:
+    """Start `jejakekal serve` (API and UI in one process); yield both base URLs; stop it."""
+    api_port, ui_port = free_port(), free_port()
+    api, ui = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
+    ports = {"API_PORT": str(api_port), "UI_PORT": str(ui_port)}
+    with _cli_process("serve", database_url, home, ports, [api, ui]):
+        yield api, ui
+
+
+@contextmanager
+def _cli_process(
+    command: str, database_url: str, home: Path, ports: dict[str, str], bases: list[str]
+) -> Iterator[None]:
     env = {
         **os.environ,
         "JEJAKEKAL_HOME": str(home),
         "JEJAKEKAL_DATABASE_URL": database_url,
-        "API_PORT": str(port),
+        **ports,
     }
     env.pop("PORT", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "jejakekal.cli.main", "api"],
+        [sys.executable, "-m", "jejakekal.cli.main", command],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(base, process)
-        yield base
+        for base in bases:
+            _wait_healthy(base, process)
+        yield
     finally:
         process.terminate()
         try:
@@ -54,11 +73,11 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"the API process exited at start: {err.strip()[-500:]}")
+            raise RuntimeError(f"the process exited at start: {err.strip()[-500:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.05)
-    raise TimeoutError(f"the API at {base} did not become healthy in {timeout:g}s")
+    raise TimeoutError(f"{base} did not become healthy in {timeout:g}s")

@@ -76,10 +76,13 @@ def _db_kind(url: str) -> str:
 
 
 def http_latency(name: str, runs: int, urls: list[str]) -> None:
-    """Run the `ingest` or `resume` bench against a real API process per database."""
+    """Run the `ingest`, `resume` or `ui` bench against a real server process per database."""
     from jejakekal.bench import ingest, resume
 
-    measure = {"ingest": ingest.measure, "resume": resume.measure}[name]
+    if name == "ui":
+        measure = _ui_measure()
+    else:
+        measure = {"ingest": ingest.measure, "resume": resume.measure}[name]
     console = Console()
     results = []
     for url in _scratch(urls):
@@ -90,6 +93,15 @@ def http_latency(name: str, runs: int, urls: list[str]) -> None:
         results.append({"db": _db_kind(url), **result})
     _latency_table(console, name, results)
     console.print(f"written {write_result(name, {'results': results})}")
+
+
+def _ui_measure() -> Any:
+    """The UI bench drives a browser: Playwright comes with the dev extras."""
+    try:
+        from jejakekal.bench import ui
+    except ImportError:
+        fail("bench ui needs Playwright: pip install -e '.[dev]' (it drives /usr/bin/chromium)")
+    return ui.measure
 
 
 def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> None:

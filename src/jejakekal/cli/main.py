@@ -40,13 +40,52 @@ HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
 
 
+UiPortOpt = Annotated[
+    int | None, typer.Option("--ui-port", help="UI port (default UI_PORT, 4110).")
+]
+ApiUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api-url", help="The API the UI talks to (default JEJAKEKAL_API_URL, else this API_PORT)."
+    ),
+]
+
+
 @app.command()
-def serve(host: HostOpt = "127.0.0.1", port: PortOpt = None) -> None:
-    """Run the product in one process: API and worker (embedded SQLite by default)."""
-    from jejakekal.cli.serving import run_api
+def serve(
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = None,
+    ui_port: UiPortOpt = None,
+    api_url: ApiUrlOpt = None,
+) -> None:
+    """Run the product in one process: API, worker and web UI (embedded SQLite by default).
+
+    With UI_EMBED_API=0 only the UI starts, talking to the API at --api-url.
+    """
+    from jejakekal.cli.serving import run_serve, run_ui
 
     settings = load_settings()
-    run_api(settings, "full", host, port or settings.api_port)
+    if not settings.ui_embed_api:
+        url = (api_url or settings.resolved_api_url).rstrip("/")
+        run_ui(settings, host, ui_port or settings.ui_port, url)
+        return
+    run_serve(settings, host, port or settings.api_port, ui_port or settings.ui_port)
+
+
+@app.command()
+def ui(
+    api_url: ApiUrlOpt = None,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option("--port", help="UI port (default UI_PORT, 4110).")
+    ] = None,
+) -> None:
+    """Run the web UI alone, against a `jejakekal api` reached over HTTP."""
+    from jejakekal.cli.serving import run_ui
+
+    settings = load_settings()
+    url = (api_url or settings.resolved_api_url).rstrip("/")
+    run_ui(settings, host, port or settings.ui_port, url)
 
 
 @app.command()
@@ -192,6 +231,17 @@ def bench_resume(
     from jejakekal.cli.bench import http_latency
 
     http_latency("resume", runs, db or [])
+
+
+@bench_app.command("ui")
+def bench_ui(
+    runs: Annotated[int, typer.Option(help="Page loads to time.")] = 30,
+    db: DbOpt = None,
+) -> None:
+    """A real Chromium loading the UI until the run list is rendered, p50/p95."""
+    from jejakekal.cli.bench import http_latency
+
+    http_latency("ui", runs, db or [])
 
 
 @bench_app.command("query")

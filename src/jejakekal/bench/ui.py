@@ -1,0 +1,72 @@
+"""`bench ui`: a real Chromium loading the UI page until the run list is rendered [BENCH].
+
+Each sample is a first visit: a fresh browser context (empty cache and storage) loads
+`/` from a `jejakekal serve` holding a few finished runs. The browser keeps the time: an
+init script notes `performance.now()` (counted from the start of the navigation) at the
+first frame after `#run-list` shows every run, so Playwright's own round trips stay off
+the clock.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from playwright.sync_api import Browser, sync_playwright
+
+from jejakekal.bench.browser import launch_chromium
+from jejakekal.bench.ingest import ingest_once
+from jejakekal.bench.server import serve_process
+from jejakekal.bench.stats import summary
+
+RUNS_PRESENT = 5
+WARMUP = 3
+LOAD_TIMEOUT_MS = 30_000
+
+# Runs before the page's own parser: every insertion into the document is seen.
+_WATCH_RUN_LIST = """
+(() => {
+  const want = %d;
+  const listed = () => document.querySelectorAll('#run-list li a.run-link').length >= want;
+  const observer = new MutationObserver(() => {
+    if (!listed()) return;
+    observer.disconnect();
+    requestAnimationFrame(() => { window.__runListRenderedMs = performance.now(); });
+  });
+  observer.observe(document, { childList: true, subtree: true });
+})();
+"""
+
+
+def load_once(browser: Browser, url: str, runs_listed: int) -> float:
+    """One first visit to `url`: seconds from navigation start to the run list on screen."""
+    context = browser.new_context()
+    try:
+        context.add_init_script(_WATCH_RUN_LIST % runs_listed)
+        page = context.new_page()
+        page.goto(url, wait_until="commit", timeout=LOAD_TIMEOUT_MS)
+        page.wait_for_function("window.__runListRenderedMs !== undefined", timeout=LOAD_TIMEOUT_MS)
+        rendered_ms = float(page.evaluate("window.__runListRenderedMs"))
+    finally:
+        context.close()
+    return rendered_ms / 1000
+
+
+def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
+    with serve_process(database_url, home) as (api, ui), sync_playwright() as playwright:
+        with httpx.Client(base_url=api) as client:
+            for n in range(RUNS_PRESENT):
+                ingest_once(client, n)
+        browser = launch_chromium(playwright)
+        try:
+            for _ in range(WARMUP):
+                load_once(browser, f"{ui}/", RUNS_PRESENT)
+            latencies = []
+            for _ in range(runs):
+                latencies.append(load_once(browser, f"{ui}/", RUNS_PRESENT))
+                if progress:
+                    progress()
+        finally:
+            browser.close()
+    return {"samples": runs, "runs_listed": RUNS_PRESENT, "cache": "cold", **summary(latencies)}

@@ -1,0 +1,96 @@
+"""Template contexts: what one page or fragment shows, fetched through the UI client."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jejakekal.domain import errors
+from jejakekal.domain.ids import parse_run_id
+from jejakekal.web.client import Json, UiClient
+from jejakekal.web.views import actions_for, artifact_view, timeline_bars
+
+RUN_LIST_LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Notice:
+    level: str  # info | error
+    text: str
+
+
+async def run_context(
+    client: UiClient, run_id: str, *, step: int | None, polling: bool
+) -> dict[str, Any]:
+    """The execution plane of one run and its artifact list."""
+    view = await client.run_view(run_id)
+    artifacts = await client.list_artifacts(run_id=view["run_id"])
+    now_ms = int(time.time() * 1000)
+    poll_url = f"/fragments/runs/{view['run_id']}" + (f"?step={step}" if step is not None else "")
+    return {
+        "run": view,
+        "bars": timeline_bars(view, now_ms=now_ms, selected=step),
+        "actions": actions_for(view),
+        "retried": any((step["attempt"] or 0) > 1 for step in view["steps"]),
+        "artifacts": artifacts,
+        "run_item": list_item(view),
+        "poll_url": poll_url,
+        # Polls replace #exec every second: keep what the operator is typing.
+        "preserve_answer": polling,
+    }
+
+
+def list_item(view: Json) -> Json:
+    """The run list's entry for a run view (a poll refreshes it out of band)."""
+    created_ms = (view.get("header") or {}).get("created_at")
+    created = None
+    if isinstance(created_ms, int):
+        moment = datetime.fromtimestamp(created_ms / 1000, tz=UTC)
+        created = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return {
+        "run_id": view["run_id"],
+        "kind": view["kind"],
+        "status": view["status"],
+        "created_at": created,
+    }
+
+
+def no_run(message: str | None = None) -> dict[str, Any]:
+    return {"run": None, "bars": [], "artifacts": [], "exec_message": message}
+
+
+async def safe_run_context(
+    client: UiClient, run_id: str, *, step: int | None, polling: bool = False
+) -> tuple[dict[str, Any], int]:
+    """A run's context, or the idle plane with a reason and the status to answer with."""
+    try:
+        run_id = parse_run_id(run_id)
+        return await run_context(client, run_id, step=step, polling=polling), 200
+    except (errors.RunNotFound, errors.InvalidRunId) as exc:
+        return no_run(exc.message), exc.status
+
+
+async def viewer_context(client: UiClient, artifact_id: str) -> dict[str, Any]:
+    """One artifact as the viewer shows it; chunk lists and memos also get the docir text."""
+    document = await client.artifact(artifact_id)
+    docir_text = None
+    if document["meta"]["type"] in ("chunk-index", "memo"):
+        docir_text = await _docir_text(client, document["meta"]["run_id"])
+    return {"shown": artifact_view(document, docir_text)}
+
+
+async def _docir_text(client: UiClient, run_id: str) -> str | None:
+    siblings = await client.list_artifacts(run_id=run_id)
+    docir = next((a for a in siblings if a["type"] == "docir"), None)
+    if docir is None:
+        return None
+    content: Json | Any = (await client.artifact(docir["id"]))["content"]
+    text = content.get("text") if isinstance(content, dict) else None
+    return text if isinstance(text, str) else None
+
+
+async def run_list(client: UiClient) -> list[Json]:
+    items: list[Json] = (await client.list_runs(limit=RUN_LIST_LIMIT))["items"]
+    return items

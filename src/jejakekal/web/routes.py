@@ -1,0 +1,250 @@
+"""The UI's routes: full pages on direct loads, fragments for htmx, POSTed actions.
+
+A request with `HX-Request` gets a fragment; a direct load, or htmx restoring history
+(`HX-History-Restore-Request`), gets the full page, so every URL the UI pushes can be
+reloaded, bookmarked or opened in a new tab.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from jejakekal.domain import errors
+from jejakekal.domain.ids import parse_artifact_id, parse_run_id
+from jejakekal.web import csrf
+from jejakekal.web.client import UiClient
+from jejakekal.web.pages import (
+    Notice,
+    no_run,
+    run_context,
+    run_list,
+    safe_run_context,
+    viewer_context,
+)
+from jejakekal.web.views import parse_sleep_ms, parse_step
+
+router = APIRouter()
+DOC_PREFIX = "/doc"
+FRAGMENT_HEADERS = {"Vary": "HX-Request, HX-History-Restore-Request", "Cache-Control": "no-store"}
+
+
+class CsrfRejected(errors.KernelError):
+    status = 403
+    code = "csrf_rejected"
+    default_message = "this form is stale or came from another site; reload the page"
+
+
+def client_of(request: Request) -> UiClient:
+    client: UiClient = request.app.state.ui_client
+    return client
+
+
+def templates_of(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates
+
+
+def wants_fragment(request: Request) -> bool:
+    headers = request.headers
+    return headers.get("hx-request") == "true" and "hx-history-restore-request" not in headers
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> HTMLResponse:
+    token = request.cookies.get(csrf.COOKIE, "")
+    response = templates_of(request).TemplateResponse(
+        request, template, {"csrf": token, **context}, status_code=status, headers=FRAGMENT_HEADERS
+    )
+    return response
+
+
+async def full_page(
+    request: Request, context: dict[str, Any], *, title: str, status: int = 200
+) -> HTMLResponse:
+    token, fresh = csrf.page_token(request)
+    page = {
+        "title": title,
+        "mode": request.app.state.ui_mode,
+        "sleep_ms": parse_sleep_ms(request.query_params.get("sleepMs")),
+        "runs": await run_list(client_of(request)),
+        "run": None,
+        "bars": [],
+        "artifacts": [],
+        **context,
+        "csrf": token,
+    }
+    response = templates_of(request).TemplateResponse(
+        request, "page.html", page, status_code=status, headers=FRAGMENT_HEADERS
+    )
+    if fresh:
+        csrf.set_cookie(response, token, secure=request.url.scheme == "https")
+    return response
+
+
+# -- pages and fragments ---------------------------------------------------------------
+@router.get("/healthz")
+async def healthz(request: Request) -> JSONResponse:
+    body: dict[str, Any] = {"ok": True, "role": "ui", "mode": request.app.state.ui_mode}
+    try:
+        upstream = await client_of(request).health()
+        body.update(
+            api_ok=bool(upstream.get("ok")),
+            app_version=upstream.get("app_version"),
+            workers_alive=upstream.get("workers_alive"),
+        )
+    except errors.KernelError as exc:
+        body.update(api_ok=False, api_error=exc.message)
+    return JSONResponse(body)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> HTMLResponse:
+    if wants_fragment(request):
+        return render(request, "_exec_update.html", {**no_run(), "clear_viewer": True})
+    return await full_page(request, no_run(), title="Runs")
+
+
+@router.get("/runs/{run_id}", response_class=HTMLResponse)
+async def run_page(request: Request, run_id: str) -> HTMLResponse:
+    step = parse_step(request.query_params.get("step"))
+    context, status = await safe_run_context(client_of(request), run_id, step=step)
+    if wants_fragment(request):
+        # Following the viewer's producer link keeps the artifact in view.
+        keep_viewer = request.headers.get("hx-trigger") == "producer-step"
+        return render(
+            request, "_exec_update.html", {**context, "clear_viewer": not keep_viewer}, status
+        )
+    return await full_page(request, context, title=f"Run {run_id}", status=status)
+
+
+@router.get("/fragments/runs", response_class=HTMLResponse)
+async def run_list_fragment(request: Request) -> HTMLResponse:
+    return render(request, "_run_list.html", {"runs": await run_list(client_of(request))})
+
+
+@router.get("/fragments/runs/{run_id}", response_class=HTMLResponse)
+async def run_fragment(request: Request, run_id: str) -> HTMLResponse:
+    """What a live run's #exec polls: #exec, and out of band #run-status and #artifacts."""
+    step = parse_step(request.query_params.get("step"))
+    context, status = await safe_run_context(client_of(request), run_id, step=step, polling=True)
+    return render(request, "_exec_update.html", context, status)
+
+
+@router.get("/artifacts/{artifact_id}", response_class=HTMLResponse)
+async def artifact_page(request: Request, artifact_id: str) -> HTMLResponse:
+    client = client_of(request)
+    try:
+        shown = await viewer_context(client, parse_artifact_id(artifact_id))
+    except (errors.ArtifactNotFound, errors.InvalidArtifactId) as exc:
+        if wants_fragment(request):
+            return render(request, "_viewer.html", {"viewer_message": exc.message}, exc.status)
+        context = {**no_run(), "viewer_message": exc.message}
+        return await full_page(request, context, title="Artifact", status=exc.status)
+    if wants_fragment(request):
+        return render(request, "_viewer.html", shown)
+    run_id = shown["shown"]["meta"]["run_id"]
+    context, _ = await safe_run_context(client, run_id, step=None)
+    return await full_page(request, {**context, **shown}, title=f"Artifact {artifact_id}")
+
+
+@router.get("/fragments/artifacts/{artifact_id}", response_class=HTMLResponse)
+async def artifact_fragment(request: Request, artifact_id: str) -> HTMLResponse:
+    shown = await viewer_context(client_of(request), parse_artifact_id(artifact_id))
+    return render(request, "_viewer.html", shown)
+
+
+# -- actions ---------------------------------------------------------------------------
+async def checked_form(request: Request) -> dict[str, str]:
+    form = await csrf.read_form(request)
+    if not csrf.is_allowed(request, form):
+        raise CsrfRejected()
+    return form
+
+
+@router.post("/commands", response_class=HTMLResponse)
+async def command(request: Request) -> Response:
+    """`/doc <text>` starts a document run; any other text becomes an intent and runs."""
+    form = await checked_form(request)
+    text = form.get("command", "").replace("\r\n", "\n").strip()
+    sleep_ms = parse_sleep_ms(form.get("sleepMs"))
+    client = client_of(request)
+    if not text:
+        raise errors.BadRequest("type a command first", field="command")
+    if text == DOC_PREFIX or text.startswith(DOC_PREFIX + " "):
+        started = await client.start_doc_run({"cmd": text, "sleepMs": sleep_ms})
+        run_id = str(started["run_id"])
+    else:
+        intent = await client.create_intent({"goal": text, "inputs": {}, "constraints": {}})
+        run_id = str((await client.start_intent_run(intent["intentId"], {}))["runId"])
+    url = f"/runs/{run_id}" + (f"?sleepMs={sleep_ms}" if sleep_ms else "")
+    if not wants_fragment(request):
+        return RedirectResponse(url, status_code=303)
+    context = await run_context(client, run_id, step=None, polling=False)
+    context.update(refresh_runs=True, runs=await run_list(client), clear_viewer=True)
+    response = render(request, "_exec_update.html", {**context, "clear_notice": True})
+    response.headers["HX-Push-Url"] = url
+    return response
+
+
+async def _after_action(request: Request, run_id: str) -> Response:
+    if not wants_fragment(request):
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+    context = await run_context(client_of(request), run_id, step=None, polling=False)
+    return render(request, "_exec_update.html", {**context, "clear_notice": True})
+
+
+@router.post("/runs/{run_id}/answer", response_class=HTMLResponse)
+async def answer(request: Request, run_id: str) -> Response:
+    form = await checked_form(request)
+    run_id = parse_run_id(run_id)
+    text = form.get("answer", "").strip()
+    if not text:
+        raise errors.InvalidEvent("type an answer first", field="answer")
+    body = {"type": "input", "payload": {"answer": text}}
+    await client_of(request).send_event(run_id, body)
+    return await _after_action(request, run_id)
+
+
+@router.post("/runs/{run_id}/retry", response_class=HTMLResponse)
+async def retry(request: Request, run_id: str) -> Response:
+    await checked_form(request)
+    run_id = parse_run_id(run_id)
+    await client_of(request).retry_run(run_id)
+    return await _after_action(request, run_id)
+
+
+@router.post("/runs/{run_id}/resume", response_class=HTMLResponse)
+async def resume(request: Request, run_id: str) -> Response:
+    await checked_form(request)
+    run_id = parse_run_id(run_id)
+    await client_of(request).resume_run(run_id)
+    return await _after_action(request, run_id)
+
+
+@router.post("/runs/{run_id}/cancel", response_class=HTMLResponse)
+async def cancel(request: Request, run_id: str) -> Response:
+    await checked_form(request)
+    run_id = parse_run_id(run_id)
+    await client_of(request).cancel_run(run_id)
+    return await _after_action(request, run_id)
+
+
+async def error_response(request: Request, exc: errors.KernelError) -> Response:
+    """A failure as a notice: swapped into #notice for htmx, a page otherwise."""
+    notice = Notice("error", f"{exc.message} ({exc.code})")
+    if wants_fragment(request):
+        response = render(request, "_notice.html", {"notice": notice}, exc.status)
+        response.headers.update({"HX-Retarget": "#notice", "HX-Reswap": "innerHTML"})
+        return response
+    try:
+        return await full_page(
+            request, {**no_run(), "notice": notice}, title="Error", status=exc.status
+        )
+    except errors.KernelError:
+        # The page itself needs the API (its run list): say so in plain text.
+        return HTMLResponse(notice.text, status_code=exc.status)
