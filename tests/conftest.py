@@ -133,8 +133,12 @@ class Api:
 
 
 def serve_in_thread(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, int]:
+    return serve_app_in_thread(create_api_app(settings, "full"))
+
+
+def serve_app_in_thread(app: Any) -> tuple[uvicorn.Server, threading.Thread, int]:
+    """Serve an ASGI app with uvicorn on a free loopback port, in a daemon thread."""
     port = free_port()
-    app = create_api_app(settings, "full")
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -143,7 +147,7 @@ def serve_in_thread(settings: Settings) -> tuple[uvicorn.Server, threading.Threa
     deadline = time.monotonic() + 30
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("API server failed to start")
+            raise RuntimeError("server failed to start")
         time.sleep(0.01)
     return server, thread, port
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvicorn
 
-from conftest import TERMINAL, Api, free_port, q
+from conftest import TERMINAL, Api, free_port, q, serve_app_in_thread
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
 from jejakekal.storage.console import run_readonly
@@ -119,19 +119,7 @@ class Ui:
 
 
 def serve_ui(settings: Settings, client: UiClient) -> tuple[uvicorn.Server, threading.Thread, int]:
-    port = free_port()
-    app = create_ui_app(settings, client)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("UI server failed to start")
-        time.sleep(0.01)
-    return server, thread, port
+    return serve_app_in_thread(create_ui_app(settings, client))
 
 
 @pytest.fixture
