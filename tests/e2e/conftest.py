@@ -186,13 +186,15 @@ def served_any(
     yield from _served(request.param, database_url, tmp_path)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running on the
+# main thread while it lives, and kernels that later tests build refuse to start under one.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     try:
         chromium = launch_chromium(playwright)
