@@ -282,9 +282,7 @@ class Control:
         self, *, status: str | None, kind: str | None, limit: int, offset: int
     ) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            rows = runs.list_runs(conn, status=status, kind=kind, limit=limit, offset=offset)
-            engine = readmodels.engine_statuses(conn, [r["workflow_id"] for r in rows])
-        return [readmodels.run_summary(r, engine.get(r["workflow_id"])) for r in rows]
+            return readmodels.list_runs(conn, status=status, kind=kind, limit=limit, offset=offset)
 
     def send_event(self, run_id: str, event: EventRequest) -> None:
         """Deliver a human's answer, only while the run waits for that event type.

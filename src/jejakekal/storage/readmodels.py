@@ -12,7 +12,7 @@ from jejakekal.domain.status import view_status
 from jejakekal.storage import schema as s
 from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
 from jejakekal.storage.documents import artifact_ids
-from jejakekal.storage.runs import find_run
+from jejakekal.storage.runs import run_lookup
 
 STEP_ORDER = {
     name: i for steps in (names.INTENT_STEPS, names.DOC_STEPS) for i, name in enumerate(steps)
@@ -25,13 +25,6 @@ def iso(value: datetime | None) -> str | None:
     # SQLite hands back naive datetimes; every timestamp we write is UTC.
     aware = value if value.tzinfo else value.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def engine_status(conn: sa.Connection, workflow_id: str) -> dict[str, Any] | None:
-    """The engine's row for a workflow, without its (possibly large) inputs and output."""
-    ws = workflow_status(conn.dialect.name)
-    row = conn.execute(sa.select(ws).where(ws.c.workflow_uuid == workflow_id)).mappings().first()
-    return dict(row) if row else None
 
 
 def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
@@ -70,14 +63,34 @@ def status_of(run: dict[str, Any], engine_row: dict[str, Any] | None) -> str:
     return view_status(run["kind"], run["status"], engine_row["status"] if engine_row else None)
 
 
+def run_with_engine(
+    conn: sa.Connection, run_or_workflow_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
+    """A run's row and its engine row, read by one statement.
+
+    Our last step commits before DBOS closes the workflow. Two separate reads can fall
+    either side of those commits and pair an old run row with a new engine row (a
+    `SUCCESS` beside our `running`); one statement sees one snapshot.
+    """
+    ws = workflow_status(conn.dialect.name)
+    engine_cols = [c.label(f"ws_{c.name}") for c in ws.c]
+    stmt = sa.select(s.runs, *engine_cols).outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+    row = conn.execute(stmt.where(run_lookup(run_or_workflow_id))).mappings().first()
+    if row is None:
+        return None
+    run = {c.name: row[c.name] for c in s.runs.c}
+    engine_row = {c.name: row[f"ws_{c.name}"] for c in ws.c}
+    return run, engine_row if engine_row["workflow_uuid"] is not None else None
+
+
 def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
     """The run view of [API-3], keys in the contract's order."""
     with engine.connect() as conn:
-        run = find_run(conn, run_or_workflow_id)
-        if run is None:
+        found = run_with_engine(conn, run_or_workflow_id)
+        if found is None:
             return None
+        run, ws = found
         wf = run["workflow_id"]
-        ws = engine_status(conn, wf)
         steps = _steps(conn, run["id"])
         ops = timeline(conn, wf)
         artifacts = artifact_ids(conn, run["id"])
@@ -121,6 +134,24 @@ def run_summary(run: dict[str, Any], dbos_status: str | None) -> dict[str, Any]:
     }
 
 
+def list_runs(
+    conn: sa.Connection, *, status: str | None, kind: str | None, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    """A page of run summaries, newest first; each run and its engine status in one read."""
+    ws = workflow_status(conn.dialect.name)
+    stmt = (
+        sa.select(s.runs, ws.c.status.label("ws_status"))
+        .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .order_by(s.runs.c.created_at.desc(), s.runs.c.id.desc())
+    )
+    if status:
+        stmt = stmt.where(s.runs.c.status == status)
+    if kind:
+        stmt = stmt.where(s.runs.c.kind == kind)
+    rows = conn.execute(stmt.limit(limit).offset(offset)).mappings().all()
+    return [run_summary(dict(r), r["ws_status"]) for r in rows]
+
+
 def engine_statuses(conn: sa.Connection, workflow_ids: list[str]) -> dict[str, str]:
     if not workflow_ids:
         return {}
@@ -138,11 +169,6 @@ def current_status(engine: sa.Engine, run_or_workflow_id: str) -> str | None:
         row = conn.execute(
             sa.select(s.runs.c.kind, s.runs.c.status, ws.c.status)
             .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
-            .where(
-                sa.or_(
-                    s.runs.c.id == run_or_workflow_id,
-                    s.runs.c.workflow_id == run_or_workflow_id,
-                )
-            )
+            .where(run_lookup(run_or_workflow_id))
         ).first()
     return view_status(row[0], row[1], row[2]) if row else None

@@ -55,20 +55,13 @@ def intent_and_recipe(
     return True, recipe if recipe["name"] is not None else None
 
 
-def find_run(db: Db, run_or_workflow_id: str) -> dict[str, Any] | None:
+def run_lookup(run_or_workflow_id: str) -> sa.ColumnElement[bool]:
     """Dual lookup: a run id or a workflow id."""
-    row = (
-        db.execute(
-            sa.select(s.runs).where(
-                sa.or_(
-                    s.runs.c.id == run_or_workflow_id,
-                    s.runs.c.workflow_id == run_or_workflow_id,
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    return sa.or_(s.runs.c.id == run_or_workflow_id, s.runs.c.workflow_id == run_or_workflow_id)
+
+
+def find_run(db: Db, run_or_workflow_id: str) -> dict[str, Any] | None:
+    row = db.execute(sa.select(s.runs).where(run_lookup(run_or_workflow_id))).mappings().first()
     return dict(row) if row else None
 
 
@@ -122,18 +115,6 @@ def record_decision(
         response=response,
         created_at=now(),
     )
-
-
-def list_runs(
-    db: Db, *, status: str | None, kind: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
-    stmt = sa.select(s.runs).order_by(s.runs.c.created_at.desc(), s.runs.c.id.desc())
-    if status:
-        stmt = stmt.where(s.runs.c.status == status)
-    if kind:
-        stmt = stmt.where(s.runs.c.kind == kind)
-    rows = db.execute(stmt.limit(limit).offset(offset)).mappings().all()
-    return [dict(r) for r in rows]
 
 
 class AlreadyExists(Exception):

@@ -1,0 +1,85 @@
+"""A run view never pairs an old run row with a newer engine row, on both backends.
+
+A document run's last step commits `done` before DBOS marks the workflow `SUCCESS`.
+A view that read the two rows by separate statements could land between those commits
+and pair our `running` with the engine's `SUCCESS`, which reads as `unknown`. The test
+replays exactly that interleaving: right after the view's first statement, another
+connection commits both rows, in the order the workflow does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from jejakekal.bootstrap import Kernel, build_kernel
+from jejakekal.config import Settings
+from jejakekal.domain.contracts import DocRunRequest
+from jejakekal.storage.engine import create_engine
+
+
+@pytest.fixture
+def kernel(settings: Settings) -> Iterator[Kernel]:
+    built = build_kernel(settings, "full")
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def _finished_doc_run(kernel: Kernel) -> str:
+    run_id = str(kernel.control.start_doc_run(DocRunRequest(source="alpha\nbeta"))["run_id"])
+    assert kernel.control.wait_run_view(run_id, 30)["status"] == "done"
+    return run_id
+
+
+def _set(conn: sa.Connection, run_status: str, engine_status: str, run_id: str) -> None:
+    # On SQLite both families live unqualified in one file.
+    dbos = "workflow_status" if conn.dialect.name == "sqlite" else "dbos.workflow_status"
+    runs = "runs" if conn.dialect.name == "sqlite" else "app.runs"
+    conn.execute(
+        sa.text(f"UPDATE {runs} SET status = :s WHERE id = :r"), {"s": run_status, "r": run_id}
+    )
+    conn.execute(
+        sa.text(f"UPDATE {dbos} SET status = :s WHERE workflow_uuid = :r"),
+        {"s": engine_status, "r": run_id},
+    )
+
+
+@pytest.mark.parametrize("read", ["view", "list"])
+def test_a_view_read_between_the_last_commits_is_never_unknown(
+    kernel: Kernel, settings: Settings, read: str
+) -> None:
+    run_id = _finished_doc_run(kernel)
+    other = create_engine(settings.resolved_database_url)
+    # Back to the moment before `finalize` committed.
+    with other.begin() as conn:
+        _set(conn, "running", "PENDING", run_id)
+
+    fired: list[str] = []
+
+    def finish_in_between(*_: Any) -> None:
+        if fired:
+            return
+        fired.append("once")
+        with other.begin() as conn:
+            _set(conn, "done", "PENDING", run_id)  # finalize's commit
+        with other.begin() as conn:
+            _set(conn, "done", "SUCCESS", run_id)  # DBOS closing the workflow
+
+    sa.event.listen(kernel.engine, "after_cursor_execute", finish_in_between)
+    try:
+        if read == "view":
+            status = kernel.control.run_view(run_id)["status"]
+        else:
+            listed = kernel.control.list_runs(status=None, kind=None, limit=10, offset=0)
+            status = next(r["status"] for r in listed if r["run_id"] == run_id)
+    finally:
+        sa.event.remove(kernel.engine, "after_cursor_execute", finish_in_between)
+        other.dispose()
+    assert fired, "the interleaving never happened"
+    assert status == "running"
+    assert kernel.control.run_view(run_id)["status"] == "done"
