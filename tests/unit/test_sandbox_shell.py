@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from jejakekal.adapters import sandbox_shell
 from jejakekal.adapters.sandbox_shell import (
     BASE_PATH,
     TIMEOUT_EXIT_CODE,
@@ -207,11 +208,26 @@ def test_invalid_utf8_output_is_replaced_not_raised(sandbox: ShellSandbox) -> No
     assert result.stdout == "\ufffdok"
 
 
-def test_rlimits_apply_to_the_command(sandbox: ShellSandbox) -> None:
-    result = sandbox.execute(node(["/bin/sh", "-c", "ulimit -c; ulimit -f; ulimit -v"], timeout=3))
+@pytest.mark.parametrize("setter", ["prlimit", "preexec_fn"])
+def test_rlimits_apply_to_the_command(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch, setter: str
+) -> None:
+    if setter == "preexec_fn":
+        # A host without util-linux prlimit: the limits are set between fork and exec.
+        real_which = shutil.which
+        monkeypatch.setattr(
+            sandbox_shell.shutil,
+            "which",
+            lambda cmd, **kw: None if cmd == "prlimit" else real_which(cmd, **kw),
+        )
+    else:
+        assert shutil.which("prlimit", path=sandbox_shell.BASE_PATH), "util-linux prlimit"
+    script = "ulimit -c; ulimit -f; ulimit -v; ulimit -t"
 
-    # The shell reports core and file size in 512-byte blocks, address space in KiB.
-    assert result.stdout.split() == ["0", str(64 * 1024 * 1024 // 512), str(1024 * 1024)]
+    result = sandbox.execute(node(["/bin/sh", "-c", script], timeout=3))
+
+    # The shell reports core and file size in 512-byte blocks, address space in KiB, CPU in s.
+    assert result.stdout.split() == ["0", str(64 * 1024 * 1024 // 512), str(1024 * 1024), "4"]
 
 
 def test_unreadable_outputs_are_still_hashed_and_removed(

@@ -79,6 +79,29 @@ def rlimits_for(timeout_sec: float) -> Limits:
     return limits
 
 
+# prlimit's option for each resource we limit.
+_PRLIMIT_OPTIONS = {
+    resource.RLIMIT_CPU: "--cpu",
+    resource.RLIMIT_AS: "--as",
+    resource.RLIMIT_FSIZE: "--fsize",
+    resource.RLIMIT_NPROC: "--nproc",
+    resource.RLIMIT_CORE: "--core",
+}
+
+
+def limited_argv(argv: list[str], limits: Limits, prlimit: str | None) -> list[str]:
+    """`argv` behind util-linux `prlimit`, which sets the limits and then execs it.
+
+    Setting them in Python between fork and exec (`preexec_fn`) would work too, but it
+    rules out vfork: forking this whole process costs about 20 ms a node, against about
+    1 ms for prlimit's extra exec. Without prlimit the caller falls back to `preexec_fn`.
+    """
+    if prlimit is None:
+        return argv
+    options = [f"{_PRLIMIT_OPTIONS[which]}={value}:{value}" for which, value in limits]
+    return [prlimit, *options, "--", *argv]
+
+
 def _limiter(limits: Limits) -> Callable[[], None]:
     # Runs in the forked child before exec, possibly forked from a threaded process: it
     # only calls setrlimit on values computed in the parent, so it takes no locks.
@@ -194,16 +217,18 @@ def _run(
     argv: list[str], cwd: str, env: dict[str, str], out: IO[bytes], err: IO[bytes], timeout: float
 ) -> tuple[int, bool]:
     """Run to completion or to the deadline; (exit code, timed out). Kills the whole group."""
+    limits = rlimits_for(timeout)
+    prlimit = shutil.which("prlimit", path=BASE_PATH)
     try:
         proc = subprocess.Popen(
-            argv,
+            limited_argv(argv, limits, prlimit),
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,
             start_new_session=True,
-            preexec_fn=_limiter(rlimits_for(timeout)),
+            preexec_fn=None if prlimit else _limiter(limits),
         )
     except OSError as exc:
         err.write(f"{exc}\n".encode())
