@@ -337,15 +337,7 @@ class Control:
             ):
                 raise errors.RunNotRetryable("a concurrent retry won")
             if from_step == names.STEP_EXECUTE:
-                runs.record_step(
-                    conn,
-                    run["id"],
-                    names.STEP_EXECUTE,
-                    phase="running",
-                    output={"attempt": None},
-                    started_at=runs.now(),
-                    finished_at=None,
-                )
+                runs.reopen_step(conn, run["id"], names.STEP_EXECUTE)
         for child in runs.failed_children(self.engine, view["workflowId"]):
             self.client.rewind_workflow(
                 child,

@@ -181,6 +181,25 @@ def test_happy_run_succeeds_with_every_step_done_on_its_first_attempt(api: Api) 
     ]
 
 
+def test_nodes_finishing_together_each_land_once_and_the_last_closes_execute(api: Api) -> None:
+    # Two waves of eight at the recipe's concurrency cap, ids past exec-9.
+    workload = {"concurrency": 8, "steps": 12, "sandboxMinutes": 1}
+    run_id = start_run(api, "wide chain", {"workload": workload})
+
+    view = api.wait_status(run_id, "succeeded", "failed", "retries_exceeded")
+
+    assert view["status"] == "succeeded"
+    execute = next(s for s in view["steps"] if s["stepId"] == "ExecuteST")
+    assert (execute["phase"], execute["attempt"]) == ("done", 1)
+    listed = [n["node_id"] for n in execute["output"]["nodes"]]
+    assert listed == [f"exec-{n}" for n in range(1, 13)]
+    assert {n["receipt"]["receipt_key"] for n in execute["output"]["nodes"]} == {
+        f"{run_id}:ExecuteST:{node}" for node in listed
+    }
+    # No step of the parent after its children: their last transaction closed the run.
+    assert view["timeline"][-1]["function_name"] == "DBOS.getResult"
+
+
 def test_run_view_reads_the_same_by_run_id_and_workflow_id(api: Api) -> None:
     intent_id = api.create_intent("demo chain")
     run_id = api.start(intent_id, B_BODY)["runId"]

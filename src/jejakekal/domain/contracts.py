@@ -134,3 +134,4 @@ class ExecNodeInput(BaseModel):
     timeout_sec: float
     fail_mode: str = "none"  # none | always | first
     max_attempts: int = 3
+    node_count: int = 1  # nodes in the run: the last one to finish closes ExecuteST

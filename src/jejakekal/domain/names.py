@@ -20,7 +20,6 @@ INTENT_STEPS = (STEP_COMPILE, STEP_APPLY_PATCH, STEP_DECIDE, STEP_EXECUTE)
 # Engine-level operations of run_intent around the four steps (they show in the timeline).
 OP_AWAIT_INPUT = "AwaitInput"
 OP_INPUT_RECEIVED = "InputReceived"
-OP_EXECUTE_END = "ExecuteST.end"
 OP_EXECUTE_FAIL = "ExecuteST.fail"
 OP_GET_RESULT = "DBOS.getResult"  # DBOS's own name for awaiting a child workflow
 

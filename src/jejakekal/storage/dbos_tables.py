@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import sqlalchemy as sa
 
 
@@ -9,6 +11,7 @@ def _schema(dialect: str) -> str | None:
     return None if dialect == "sqlite" else "dbos"
 
 
+@cache
 def workflow_status(dialect: str) -> sa.TableClause:
     return sa.table(
         "workflow_status",
@@ -25,6 +28,7 @@ def workflow_status(dialect: str) -> sa.TableClause:
     )
 
 
+@cache
 def operation_outputs(dialect: str) -> sa.TableClause:
     return sa.table(
         "operation_outputs",

@@ -152,16 +152,6 @@ def list_runs(
     return [run_summary(dict(r), r["ws_status"]) for r in rows]
 
 
-def engine_statuses(conn: sa.Connection, workflow_ids: list[str]) -> dict[str, str]:
-    if not workflow_ids:
-        return {}
-    ws = workflow_status(conn.dialect.name)
-    rows = conn.execute(
-        sa.select(ws.c.workflow_uuid, ws.c.status).where(ws.c.workflow_uuid.in_(workflow_ids))
-    )
-    return {r[0]: r[1] for r in rows}
-
-
 def current_status(engine: sa.Engine, run_or_workflow_id: str) -> str | None:
     """Just the run's view status: one indexed read, for waiting on a run."""
     ws = workflow_status(engine.dialect.name)

@@ -101,6 +101,35 @@ def record_step(
     )
 
 
+def step_output_for_update(db: Db, run_id: str, step_id: str) -> dict[str, Any] | None:
+    """A step's recorded output, its row locked until the transaction ends.
+
+    On PostgreSQL a concurrent writer of the same step waits here and then reads what
+    this transaction wrote; SQLite's write transaction already excludes other writers.
+    """
+    stmt = (
+        sa.select(s.run_steps.c.output)
+        .where(s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id)
+        .with_for_update()
+    )
+    row = db.execute(stmt).first()
+    return dict(row[0] or {}) if row else None
+
+
+def reopen_step(db: Db, run_id: str, step_id: str) -> None:
+    """Back to `running` for a retry; the nodes that already finished stay recorded."""
+    output = step_output_for_update(db, run_id, step_id) or {}
+    record_step(
+        db,
+        run_id,
+        step_id,
+        phase="running",
+        output={"attempt": None, "nodes": output.get("nodes") or []},
+        started_at=now(),
+        finished_at=None,
+    )
+
+
 def record_decision(
     db: Db, run_id: str, step_id: str, request: dict[str, Any], response: dict[str, Any]
 ) -> None:

@@ -55,6 +55,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
                     timeout_sec=inp.sandbox_minutes * 60,
                     fail_mode=fail_mode,
                     max_attempts=settings.step_max_attempts,
+                    node_count=len(nodes),
                 )
                 with SetWorkflowID(f"{inp.run_id}:{node['node_id']}"):
                     handles.append(queue.enqueue(execute_node, child.model_dump()))
@@ -72,7 +73,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
             error,
         )
         raise
-    tx_step(names.OP_EXECUTE_END, steps.execute_end, inp.run_id, results)
+    # The last node's own transaction closed ExecuteST and the run (steps.node_done).
     return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}
 
 

@@ -137,39 +137,48 @@ def _open_execute(db: Db, run_id: str) -> None:
     runs.update_run(db, run_id, last_step=names.STEP_EXECUTE)
 
 
-def execute_end(db: Db, run_id: str, results: list[dict[str, Any]]) -> None:
-    output = {
-        "attempt": max((r["attempt"] for r in results), default=1),
-        "nodes": [
-            {
-                "node_id": r["node_id"],
-                "attempt": r["attempt"],
-                "exit_code": r["result"]["exit_code"],
-                "isolation": r["result"]["isolation"],
-                "receipt": r["receipt"],
-            }
-            for r in results
-        ],
-    }
+def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> None:
+    """Record one node's outcome under ExecuteST; the last node to finish closes the step
+    and the run, in the transaction that delivers its receipt.
+
+    Nodes finish in any order, possibly at once: the step's row is locked first, so the
+    last one sees every other node's entry. A replayed node replaces its own entry.
+    """
+    output = runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}
+    by_id = {n["node_id"]: n for n in output.get("nodes") or []}
+    by_id[node["node_id"]] = node
+    # exec-2 before exec-10: node ids share their prefix, so length then text is plan order.
+    nodes = [by_id[k] for k in sorted(by_id, key=lambda k: (len(k), k))]
+    finished = len(nodes) >= node_count
     runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
-        phase="done",
-        output=output,
+        phase="done" if finished else "running",
+        output={"attempt": max(n["attempt"] for n in nodes) if finished else None, "nodes": nodes},
         started_at=runs.now(),  # kept from _open_execute: the row already exists
-        finished_at=runs.now(),
+        finished_at=runs.now() if finished else None,
     )
-    runs.update_run(db, run_id, status=RunStatus.SUCCEEDED, next_action=None, error=None)
+    if finished:
+        # Only a live run: a cancel that landed first keeps its word.
+        runs.update_run(
+            db,
+            run_id,
+            only_if_status=(RunStatus.RUNNING,),
+            status=RunStatus.SUCCEEDED,
+            next_action=None,
+            error=None,
+        )
 
 
 def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
+    finished = (runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}).get("nodes")
     runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
         phase="failed",
-        output={"attempt": attempts, "error": error},
+        output={"attempt": attempts, "error": error, "nodes": finished or []},
         started_at=runs.now(),  # kept from _open_execute: the row already exists
         finished_at=runs.now(),
     )
@@ -205,9 +214,12 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
         receipt = call_idempotent_effect(
             conn, key, node.run_id, names.STEP_EXECUTE, lambda db: deliver_receipt(db, key, payload)
         )
-    return {
-        "node_id": node.node_id,
-        "attempt": attempt,
-        "receipt": receipt,
-        "result": result.as_dict(),
-    }
+        summary = {
+            "node_id": node.node_id,
+            "attempt": attempt,
+            "exit_code": result.exit_code,
+            "isolation": result.isolation,
+            "receipt": receipt,
+        }
+        node_done(conn, node.run_id, node.node_count, summary)
+    return {**summary, "result": result.as_dict()}
