@@ -262,21 +262,22 @@ class Control:
     def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
         """The run view once the run is not busy (queued or running), or after `wait_sec`.
 
-        A long poll: one indexed status read every few milliseconds instead of a client
-        fetching the whole view again and again.
+        A long poll: while waiting, one indexed status read every millisecond, or none at
+        all when the run executes in this process (its future says when it ends); the
+        whole view is read once, at the end.
         """
-        view = self.run_view(run_id)
+        status = readmodels.current_status(self.engine, run_id)
+        if status is None:
+            raise errors.RunNotFound(run_id=run_id)
         deadline = time.monotonic() + wait_sec
-        status = view["status"]
-        local = self._running_here.get(view["run_id"])
+        local = self._running_here.get(run_id)
         if status in BUSY and local is not None:
-            # Executing in this process: wait for it to end, without polling.
             futures.wait([local], timeout=wait_sec)
             status = readmodels.current_status(self.engine, run_id)
         while status in BUSY and time.monotonic() < deadline:
             time.sleep(WAIT_PROBE_SEC)
             status = readmodels.current_status(self.engine, run_id)
-        return view if status == view["status"] else self.run_view(run_id)
+        return self.run_view(run_id)
 
     def list_runs(
         self, *, status: str | None, kind: str | None, limit: int, offset: int
