@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from jejakekal.storage import runs
 from jejakekal.storage import schema as s
 from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
 from jejakekal.storage.engine import create_engine
@@ -173,3 +174,77 @@ def test_a_worker_that_beats_again_is_live_and_claimable_again(engine: sa.Engine
     second = workers.claim_dead(engine, me="s", app_version="v", now_ms=40_000, dead_after_ms=5000)
 
     assert (first, live, second) == (["w"], ["s", "w"], ["w"])
+
+
+def _node(node_id: str, attempt: int) -> dict[str, Any]:
+    return {"node_id": node_id, "attempt": attempt, "exit_code": 0, "receipt": {"k": node_id}}
+
+
+def _execute_row(engine: sa.Engine, run_id: str) -> tuple[str, dict[str, Any], str]:
+    with engine.connect() as conn:
+        step = conn.execute(
+            sa.select(s.run_steps.c.phase, s.run_steps.c.output).where(
+                s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == "ExecuteST"
+            )
+        ).one()
+        status = conn.execute(sa.select(s.runs.c.status).where(s.runs.c.id == run_id)).scalar()
+    return step.phase, step.output, str(status)
+
+
+def test_a_retry_keeps_finished_nodes_and_its_last_node_closes_the_run(engine: sa.Engine) -> None:
+    """ADR 0006 through a retry: exec-1 succeeds, exec-2 gives up, the retry reruns only
+    exec-2, and its transaction closes the step and the (still `queued`) run."""
+    from jejakekal.workflows import steps
+
+    runs.insert_intent(engine, "intent-1", {"goal": "g", "inputs": {}, "constraints": {}})
+    with runs.write(engine) as conn:
+        runs.insert_run(
+            conn,
+            id="run-1",
+            kind="intent",
+            intent_id="intent-1",
+            workflow_id="intent-1",
+            status="running",
+            retry_count=0,
+            request_hash="h",
+            request={},
+        )
+        steps._open_execute(conn, "run-1")
+        steps.node_done(conn, "run-1", 2, _node("exec-1", 1))
+    assert _execute_row(engine, "run-1")[0::2] == ("running", "running")
+
+    with runs.write(engine) as conn:
+        steps.execute_fail(conn, "run-1", 3, "exec-2 gave up")
+    phase, output, status = _execute_row(engine, "run-1")
+    assert (phase, status, output["attempt"]) == ("failed", "retries_exceeded", 3)
+    assert [n["node_id"] for n in output["nodes"]] == ["exec-1"]
+
+    with runs.write(engine) as conn:  # what POST /runs/{id}/retry writes
+        runs.update_run(conn, "run-1", status="queued")
+        runs.reopen_step(conn, "run-1", "ExecuteST")
+        steps.node_done(conn, "run-1", 2, _node("exec-2", 1))
+    phase, output, status = _execute_row(engine, "run-1")
+    assert (phase, status, output["attempt"]) == ("done", "succeeded", 1)
+    assert [n["node_id"] for n in output["nodes"]] == ["exec-1", "exec-2"]
+
+
+def test_the_last_node_leaves_a_canceled_run_canceled(engine: sa.Engine) -> None:
+    from jejakekal.workflows import steps
+
+    runs.insert_intent(engine, "intent-2", {"goal": "g", "inputs": {}, "constraints": {}})
+    with runs.write(engine) as conn:
+        runs.insert_run(
+            conn,
+            id="run-2",
+            kind="intent",
+            intent_id="intent-2",
+            workflow_id="intent-2",
+            status="canceled",
+            retry_count=0,
+            request_hash="h",
+            request={},
+        )
+        steps._open_execute(conn, "run-2")
+        steps.node_done(conn, "run-2", 1, _node("exec-1", 2))
+    phase, output, status = _execute_row(engine, "run-2")
+    assert (phase, status, output["attempt"]) == ("done", "canceled", 2)

@@ -160,11 +160,12 @@ def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> Non
         finished_at=runs.now() if finished else None,
     )
     if finished:
-        # Only a live run: a cancel that landed first keeps its word.
+        # Only a live run (a retried one is still `queued`): a cancel that landed first
+        # keeps its word.
         runs.update_run(
             db,
             run_id,
-            only_if_status=(RunStatus.RUNNING,),
+            only_if_status=tuple(s for s in RunStatus if s.is_live),
             status=RunStatus.SUCCEEDED,
             next_action=None,
             error=None,
