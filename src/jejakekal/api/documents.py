@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
@@ -58,21 +57,10 @@ async def list_artifacts(
 @router.get("/artifacts/{artifact_id}", tags=["artifacts"])
 async def get_artifact(artifact_id: str, request: Request) -> JSONResponse:
     """The artifact's metadata, its content (parsed JSON, or text) and its provenance."""
-    row = await run_in_threadpool(control_of(request).artifact, parse_artifact_id(artifact_id))
-    content = bytes(row["content"])
-    decoded: Any = content.decode("utf-8", errors="replace")
-    if row["content_type"].startswith("application/json"):
-        decoded = json.loads(content)
-    meta = {
-        key: row[key] for key in ("id", "run_id", "type", "status", "visibility", "sha256", "size")
-    }
-    meta.update(
-        content_type=row["content_type"],
-        created_at=row["created_at"].isoformat() if row["created_at"] else None,
-        producer_step=row["producer_step"],
-        producer_function_id=row["producer_function_id"],
+    document = await run_in_threadpool(
+        control_of(request).artifact_document, parse_artifact_id(artifact_id)
     )
-    return JSONResponse({"meta": meta, "content": decoded, "prov": row["prov"]})
+    return JSONResponse(document)
 
 
 @router.get("/artifacts/{artifact_id}/download", tags=["artifacts"])

@@ -7,6 +7,7 @@ keep one state (settings, engine, DBOS client, the runs executing here).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -145,6 +146,25 @@ class DocumentUseCases:
         if row is None:
             raise errors.ArtifactNotFound(artifact_id=artifact_id)
         return row
+
+    def artifact_document(self, artifact_id: str) -> dict[str, Any]:
+        """An artifact as `GET /artifacts/{id}` shows it: `{meta, content, prov}`, the
+        content parsed when it is JSON, else text."""
+        row = self.artifact(artifact_id)
+        content = bytes(row["content"])
+        decoded: Any = content.decode("utf-8", errors="replace")
+        if row["content_type"].startswith("application/json"):
+            decoded = json.loads(content)
+        meta = {
+            k: row[k] for k in ("id", "run_id", "type", "status", "visibility", "sha256", "size")
+        }
+        meta.update(
+            content_type=row["content_type"],
+            created_at=readmodels.iso(row["created_at"]),
+            producer_step=row["producer_step"],
+            producer_function_id=row["producer_function_id"],
+        )
+        return {"meta": meta, "content": decoded, "prov": row["prov"]}
 
     def search(self, query: str, *, run_id: str | None, limit: int) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

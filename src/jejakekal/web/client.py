@@ -7,7 +7,6 @@ shapes and raise the kernel's typed errors, so the routes cannot tell them apart
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
@@ -46,22 +45,6 @@ def _parse(model: type[M], body: Json, error: type[errors.BadRequest]) -> M:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or None
         raise error(f"{field or 'body'}: {first['msg']}", field=field) from exc
-
-
-def artifact_document(row: Json) -> Json:
-    """A stored artifact row as `GET /artifacts/{id}` shows it: `{meta, content, prov}`."""
-    content = bytes(row["content"])
-    decoded: Any = content.decode("utf-8", errors="replace")
-    if row["content_type"].startswith("application/json"):
-        decoded = json.loads(content)
-    meta = {k: row[k] for k in ("id", "run_id", "type", "status", "visibility", "sha256", "size")}
-    meta.update(
-        content_type=row["content_type"],
-        created_at=row["created_at"].isoformat() if row["created_at"] else None,
-        producer_step=row["producer_step"],
-        producer_function_id=row["producer_function_id"],
-    )
-    return {"meta": meta, "content": decoded, "prov": row["prov"]}
 
 
 class InProcessClient:
@@ -115,7 +98,7 @@ class InProcessClient:
         )
 
     async def artifact(self, artifact_id: str) -> Json:
-        return artifact_document(await run_in_threadpool(self.control.artifact, artifact_id))
+        return await run_in_threadpool(self.control.artifact_document, artifact_id)
 
     async def health(self) -> Json:
         live = await run_in_threadpool(self.control.live_workers)
