@@ -7,6 +7,7 @@ tests/e2e; these tests read the HTML the browser would get.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 import uvicorn
 
 from conftest import TERMINAL, Api, free_port, q, serve_app_in_thread
+from jejakekal import web
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
 from jejakekal.storage.console import run_readonly
@@ -31,6 +33,7 @@ from jejakekal.web import HttpClient, InProcessClient, UiClient, create_ui_app
 from jejakekal.web.csrf import COOKIE
 
 HX = {"HX-Request": "true"}
+STATIC = Path(web.__file__).parent / "static"
 DOC_TERMINAL = {"done", "error", "unknown"}
 
 
@@ -168,8 +171,53 @@ def test_home_page_has_the_three_planes_and_the_dom_contract(ui: Ui) -> None:
     one(html, "ol", id="timeline")
     one(html, "ul", id="artifacts")
     one(html, id="artifact-viewer")
-    assert "htmx.config.historyRestoreAsHxRequest=false" in html
-    one(html, "script", src="/static/htmx.min.js")
+    config = json.loads(one(html, "meta", name="htmx-config")["content"])
+    assert config["historyRestoreAsHxRequest"] is False
+    assert {"code": "[45]..", "swap": True, "error": True} in config["responseHandling"]
+
+
+def test_home_page_head_blocks_on_nothing_it_must_fetch(ui: Ui) -> None:
+    html = ui.http.get("/").text
+
+    scripts = select(html, "script")
+    assert [s["src"].partition("?")[0] for s in scripts] == [
+        "/static/htmx.min.js",
+        "/static/app.js",
+    ]
+    assert all("defer" in s for s in scripts), scripts
+    assert not select(html, "link", rel="stylesheet")
+    assert ".planes {" in html  # the stylesheet, inline
+
+
+def test_static_files_at_their_versioned_url_are_immutable_and_gzipped(ui: Ui) -> None:
+    html = ui.http.get("/").text
+    url = select(html, "script")[0]["src"]
+    on_disk = (STATIC / "htmx.min.js").read_bytes()
+
+    reply = ui.http.get(url, headers={"Accept-Encoding": "gzip"})
+    again = ui.http.get(url, headers={"If-None-Match": reply.headers["etag"]})
+
+    assert reply.status_code == 200
+    assert reply.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert reply.headers["content-encoding"] == "gzip"
+    assert reply.headers["content-type"].startswith("text/javascript")
+    assert reply.content == on_disk  # decoded by the client
+    assert reply.num_bytes_downloaded < len(on_disk)  # what travelled: compressed
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+def test_static_files_at_another_url_are_revalidated_and_unknown_ones_are_404(ui: Ui) -> None:
+    plain = ui.http.get("/static/app.css", headers={"Accept-Encoding": "identity"})
+    stale = ui.http.get("/static/app.css?v=0000000000000000")
+    missing = ui.http.get("/static/nothing.css")
+
+    assert plain.status_code == 200
+    assert plain.headers["cache-control"] == "no-cache"
+    assert "content-encoding" not in plain.headers
+    assert plain.text.startswith("/* jejakekal UI.")
+    assert stale.headers["cache-control"] == "no-cache"
+    assert missing.status_code == 404
 
 
 def test_home_page_sets_a_strict_csrf_cookie_and_puts_the_token_in_every_form(ui: Ui) -> None:

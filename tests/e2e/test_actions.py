@@ -58,6 +58,17 @@ def test_a_failed_run_offers_retry_and_the_button_runs_it_again(page: Page, serv
     assert served.wait_run(run["run_id"], "retries_exceeded", "failed")["retryCount"] == 1
 
 
+def test_a_refused_command_shows_its_reason_in_the_notice(page: Page, served: Served) -> None:
+    # Spaces pass the textarea's `required`; the server refuses them with a 400.
+    _submit(page, served, "   ")
+
+    # htmx swaps an error answer only as its settings (the page's htmx-config) tell it to.
+    notice = page.locator("#notice .notice-error")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("type a command first")
+    expect(page.locator("#run-status")).to_have_attribute("data-state", "idle")
+
+
 def test_clicking_a_memo_citation_marks_the_cited_span_in_the_viewer(
     page: Page, served: Served
 ) -> None:

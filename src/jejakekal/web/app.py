@@ -12,10 +12,11 @@ from pathlib import Path
 import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jejakekal import __version__
@@ -23,10 +24,22 @@ from jejakekal.config import Settings
 from jejakekal.domain.errors import KernelError
 from jejakekal.domain.ids import check_raw_path
 from jejakekal.web import routes
+from jejakekal.web.assets import VersionedStaticFiles
 from jejakekal.web.client import HttpClient, UiClient
 from jejakekal.web.views import status_label, ui_state
 
 HERE = Path(__file__).parent
+# htmx's settings, read by htmx from the page's <meta name="htmx-config"> as it starts.
+# A history restore must get the full page (the server answers HX-Request with a
+# fragment); errors are swapped too, as the server retargets them to #notice.
+HTMX_CONFIG = {
+    "historyRestoreAsHxRequest": False,
+    "responseHandling": [
+        {"code": "204", "swap": False},
+        {"code": "[23]..", "swap": True},
+        {"code": "[45]..", "swap": True, "error": True},
+    ],
+}
 
 
 def create_ui_app(settings: Settings, client: UiClient, *, password: str | None = None) -> FastAPI:
@@ -54,7 +67,15 @@ def create_ui_app(settings: Settings, client: UiClient, *, password: str | None 
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.globals.update(ui_state=ui_state, status_label=status_label)
+    static = VersionedStaticFiles(HERE / "static")
+    environment.globals.update(
+        ui_state=ui_state,
+        status_label=status_label,
+        static_url=static.url,
+        # Inline in every full page: a first visit renders without a second round trip.
+        app_css=Markup((HERE / "static" / "app.css").read_text(encoding="utf-8")),
+        htmx_config=HTMX_CONFIG,
+    )
     templates = Jinja2Templates(env=environment)
     app.state.templates = templates
     app.state.ui_client = client
@@ -70,7 +91,9 @@ def create_ui_app(settings: Settings, client: UiClient, *, password: str | None 
         return await routes.error_response(request, _routing_error(request, exc))
 
     app.include_router(routes.router)
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    app.mount("/static", static, name="static")
+    # Pages, fragments and htmx itself (about 50 kB) travel gzipped to browsers that ask.
+    app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
     app.add_middleware(UiGuard, password=password)
     return app
 
