@@ -248,3 +248,56 @@ def test_the_last_node_leaves_a_canceled_run_canceled(engine: sa.Engine) -> None
         steps.node_done(conn, "run-2", 1, _node("exec-1", 2))
     phase, output, status = _execute_row(engine, "run-2")
     assert (phase, status, output["attempt"]) == ("done", "canceled", 2)
+
+
+def test_a_step_read_for_update_holds_off_other_writers_until_it_commits(
+    engine: sa.Engine,
+) -> None:
+    """execute_fail and reopen_step read ExecuteST's nodes before they write. A node that
+    lands in between must wait, or the step's write would drop it (on SQLite the lock
+    must be taken at the read, not at the first write)."""
+    from jejakekal.workflows import steps
+
+    runs.insert_intent(engine, "intent-3", {"goal": "g", "inputs": {}, "constraints": {}})
+    with runs.write(engine) as conn:
+        runs.insert_run(
+            conn,
+            id="run-3",
+            kind="intent",
+            intent_id="intent-3",
+            workflow_id="intent-3",
+            status="running",
+            retry_count=0,
+            request_hash="h",
+            request={},
+        )
+        steps._open_execute(conn, "run-3")
+    read = threading.Event()
+    landed = threading.Event()
+
+    def node_lands() -> None:
+        read.wait(10)
+        with runs.write(engine) as conn:
+            steps.node_done(conn, "run-3", 3, _node("exec-2", 1))
+        landed.set()
+
+    racer = threading.Thread(target=node_lands)
+    racer.start()
+    with runs.write(engine) as conn:
+        nodes = (runs.step_output_for_update(conn, "run-3", "ExecuteST") or {}).get("nodes")
+        read.set()
+        # Room for the racer to commit, were it not held off: it must not.
+        assert not landed.wait(0.5)
+        runs.record_step(
+            conn,
+            "run-3",
+            "ExecuteST",
+            phase="running",
+            output={"attempt": None, "nodes": [*(nodes or []), _node("exec-1", 1)]},
+            started_at=runs.now(),
+            finished_at=None,
+        )
+    racer.join(30)
+
+    _, output, _ = _execute_row(engine, "run-3")
+    assert sorted(n["node_id"] for n in output["nodes"]) == ["exec-1", "exec-2"]

@@ -3,7 +3,8 @@
 SQLite: one file holds both DBOS's tables (unqualified, in `main`) and ours (schema
 `app` mapped to `main`). WAL lets readers run beside the single writer, and pysqlite's
 IMMEDIATE mode takes the write lock at the first write, so two writers queue on the
-busy timeout instead of deadlocking on a lock upgrade.
+busy timeout instead of deadlocking on a lock upgrade; a transaction that must read
+under the lock takes it first (`hold_write_lock`).
 PostgreSQL: schemas `app` (ours) and `dbos` (DBOS's) in one database.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from jejakekal.storage.schema import APP_SCHEMA
 
@@ -48,6 +50,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # process crash loses nothing) and saves an fsync per commit.
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
     dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+
+def hold_write_lock(db: sa.Connection | Session) -> None:
+    """Take SQLite's write lock now, if this transaction does not hold it yet.
+
+    pysqlite begins a transaction only at its first write, so what a write transaction
+    read before that came from outside it and may be stale by the time it writes. On
+    PostgreSQL row locks (`FOR UPDATE`) do this job; there this is a no-op.
+    """
+    conn = db.connection() if isinstance(db, Session) else db
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi_conn: Any = conn.connection.dbapi_connection
+    if not dbapi_conn.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, pool_size: int = 20) -> sa.Engine:

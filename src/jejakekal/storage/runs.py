@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
 from jejakekal.storage.effects import Db, insert_ignore, upsert
+from jejakekal.storage.engine import hold_write_lock
 
 
 def now() -> datetime:
@@ -105,8 +106,10 @@ def step_output_for_update(db: Db, run_id: str, step_id: str) -> dict[str, Any] 
     """A step's recorded output, its row locked until the transaction ends.
 
     On PostgreSQL a concurrent writer of the same step waits here and then reads what
-    this transaction wrote; SQLite's write transaction already excludes other writers.
+    this transaction wrote; on SQLite the transaction takes the database's write lock
+    before it reads, which excludes every other writer.
     """
+    hold_write_lock(db)
     stmt = (
         sa.select(s.run_steps.c.output)
         .where(s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id)
@@ -155,6 +158,8 @@ def write(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A write transaction; a unique-key collision surfaces as `AlreadyExists`."""
     try:
         with engine.begin() as conn:
+            # What the transaction reads before its first write is read under the lock.
+            hold_write_lock(conn)
             yield conn
     except sa.exc.IntegrityError as exc:
         raise AlreadyExists(str(exc.orig)) from exc
