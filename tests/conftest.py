@@ -27,6 +27,7 @@ import uvicorn
 sys.path.insert(0, str(Path(__file__).parent))
 
 from jejakekal.app import create_api_app
+from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings, load_settings
 from jejakekal.storage.console import run_readonly
 from pgserver import ThrowawayPostgres, postgres_url_for_tests
@@ -86,6 +87,16 @@ def make_settings(database_url: str, home: Path, **env: str) -> Settings:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return make_settings(database_url, tmp_path / "home")
+
+
+@pytest.fixture
+def kernel(settings: Settings) -> Iterator[Kernel]:
+    """A whole process's kernel (API use cases and DBOS workers) on the test's database."""
+    built = build_kernel(settings, "full")
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 def free_port() -> int:

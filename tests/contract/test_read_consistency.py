@@ -9,25 +9,15 @@ connection commits both rows, in the order the workflow does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from jejakekal.bootstrap import Kernel, build_kernel
+from jejakekal.bootstrap import Kernel
 from jejakekal.config import Settings
 from jejakekal.domain.contracts import DocRunRequest
 from jejakekal.storage.engine import create_engine
-
-
-@pytest.fixture
-def kernel(settings: Settings) -> Iterator[Kernel]:
-    built = build_kernel(settings, "full")
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def _finished_doc_run(kernel: Kernel) -> str:

@@ -26,7 +26,7 @@ import uvicorn
 
 from conftest import TERMINAL, Api, free_port, q, serve_app_in_thread
 from jejakekal import web
-from jejakekal.bootstrap import Kernel, build_kernel
+from jejakekal.bootstrap import Kernel
 from jejakekal.config import Settings
 from jejakekal.storage.console import run_readonly
 from jejakekal.web import HttpClient, InProcessClient, UiClient, create_ui_app
@@ -123,15 +123,6 @@ class Ui:
 
 def serve_ui(settings: Settings, client: UiClient) -> tuple[uvicorn.Server, threading.Thread, int]:
     return serve_app_in_thread(create_ui_app(settings, client))
-
-
-@pytest.fixture
-def kernel(settings: Settings) -> Iterator[Kernel]:
-    built = build_kernel(settings, "full")
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture
