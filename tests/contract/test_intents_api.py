@@ -595,6 +595,26 @@ def test_failing_run_ends_retries_exceeded_and_retry_reenters_at_execute(api: Ap
     assert api.count(decisions) == 1
 
 
+def test_a_retried_run_shows_running_while_its_nodes_run_again(api: Api) -> None:
+    run_id = start_run(api, "fail me")
+    wait_until(api, run_id, settled("retries_exceeded", "ERROR"))
+
+    assert api.client.post(f"/runs/{run_id}/retry").status_code == 202
+    seen: list[str] = []
+
+    def record(view: dict[str, Any]) -> bool:
+        if not seen or seen[-1] != view["status"]:
+            seen.append(view["status"])
+        return settled("retries_exceeded", "ERROR")(view) and view["retryCount"] == 1
+
+    wait_until(api, run_id, record)
+
+    # ExecuteST's attempts back off 0.1 s, then 0.2 s: the run is seen while it runs.
+    assert "running" in seen, seen
+    assert seen[-1] == "retries_exceeded"
+    assert "queued" not in seen[seen.index("running") :], seen
+
+
 def test_a_succeeded_run_is_not_retryable(api: Api) -> None:
     run_id = start_run(api, "demo chain")
     api.wait_status(run_id, "succeeded")

@@ -67,6 +67,11 @@ def test_terminal_app_status_waits_for_the_engine_to_close() -> None:
     assert reconcile(RunStatus.SUCCEEDED, "SUCCESS") is RunStatus.SUCCEEDED
 
 
+def test_a_queued_run_a_worker_has_picked_up_is_running() -> None:
+    assert reconcile(RunStatus.QUEUED, "ENQUEUED") is RunStatus.QUEUED
+    assert reconcile(RunStatus.QUEUED, "PENDING") is RunStatus.RUNNING  # e.g. a retry
+
+
 def test_engine_error_unseen_by_the_app_is_a_failure() -> None:
     assert reconcile(RunStatus.RUNNING, "ERROR") is RunStatus.FAILED
     assert reconcile(RunStatus.RETRIES_EXCEEDED, "ERROR") is RunStatus.RETRIES_EXCEEDED

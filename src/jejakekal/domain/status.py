@@ -68,6 +68,9 @@ def reconcile(app_status: RunStatus, dbos_status: str | None) -> RunStatus:
     if app_status.is_terminal and dbos_status in (DbosStatus.PENDING, DbosStatus.ENQUEUED):
         # Our last step committed the outcome; the engine has not closed the workflow yet.
         return RunStatus.RUNNING
+    if app_status == RunStatus.QUEUED and dbos_status == DbosStatus.PENDING:
+        # A worker has it: before its first step writes, or while a retry re-runs nodes.
+        return RunStatus.RUNNING
     if dbos_status == DbosStatus.CANCELLED:
         return RunStatus.CANCELED
     if dbos_status == DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED:
