@@ -180,6 +180,27 @@ def _node(node_id: str, attempt: int) -> dict[str, Any]:
     return {"node_id": node_id, "attempt": attempt, "exit_code": 0, "receipt": {"k": node_id}}
 
 
+def _run_with_open_execute(engine: sa.Engine, run_id: str, status: str) -> None:
+    """An intent run of `status` whose ExecuteST row is open, as DecideST leaves it."""
+    from jejakekal.workflows import steps
+
+    intent_id = run_id.replace("run", "intent")
+    runs.insert_intent(engine, intent_id, {"goal": "g", "inputs": {}, "constraints": {}})
+    with runs.write(engine) as conn:
+        runs.insert_run(
+            conn,
+            id=run_id,
+            kind="intent",
+            intent_id=intent_id,
+            workflow_id=intent_id,
+            status=status,
+            retry_count=0,
+            request_hash="h",
+            request={},
+        )
+        steps._open_execute(conn, run_id)
+
+
 def _execute_row(engine: sa.Engine, run_id: str) -> tuple[str, dict[str, Any], str]:
     with engine.connect() as conn:
         step = conn.execute(
@@ -196,20 +217,8 @@ def test_a_retry_keeps_finished_nodes_and_its_last_node_closes_the_run(engine: s
     exec-2, and its transaction closes the step and the (still `queued`) run."""
     from jejakekal.workflows import steps
 
-    runs.insert_intent(engine, "intent-1", {"goal": "g", "inputs": {}, "constraints": {}})
+    _run_with_open_execute(engine, "run-1", "running")
     with runs.write(engine) as conn:
-        runs.insert_run(
-            conn,
-            id="run-1",
-            kind="intent",
-            intent_id="intent-1",
-            workflow_id="intent-1",
-            status="running",
-            retry_count=0,
-            request_hash="h",
-            request={},
-        )
-        steps._open_execute(conn, "run-1")
         steps.node_done(conn, "run-1", 2, _node("exec-1", 1))
     assert _execute_row(engine, "run-1")[0::2] == ("running", "running")
 
@@ -231,20 +240,8 @@ def test_a_retry_keeps_finished_nodes_and_its_last_node_closes_the_run(engine: s
 def test_the_last_node_leaves_a_canceled_run_canceled(engine: sa.Engine) -> None:
     from jejakekal.workflows import steps
 
-    runs.insert_intent(engine, "intent-2", {"goal": "g", "inputs": {}, "constraints": {}})
+    _run_with_open_execute(engine, "run-2", "canceled")
     with runs.write(engine) as conn:
-        runs.insert_run(
-            conn,
-            id="run-2",
-            kind="intent",
-            intent_id="intent-2",
-            workflow_id="intent-2",
-            status="canceled",
-            retry_count=0,
-            request_hash="h",
-            request={},
-        )
-        steps._open_execute(conn, "run-2")
         steps.node_done(conn, "run-2", 1, _node("exec-1", 2))
     phase, output, status = _execute_row(engine, "run-2")
     assert (phase, status, output["attempt"]) == ("done", "canceled", 2)
@@ -258,20 +255,7 @@ def test_a_step_read_for_update_holds_off_other_writers_until_it_commits(
     must be taken at the read, not at the first write)."""
     from jejakekal.workflows import steps
 
-    runs.insert_intent(engine, "intent-3", {"goal": "g", "inputs": {}, "constraints": {}})
-    with runs.write(engine) as conn:
-        runs.insert_run(
-            conn,
-            id="run-3",
-            kind="intent",
-            intent_id="intent-3",
-            workflow_id="intent-3",
-            status="running",
-            retry_count=0,
-            request_hash="h",
-            request={},
-        )
-        steps._open_execute(conn, "run-3")
+    _run_with_open_execute(engine, "run-3", "running")
     read = threading.Event()
     landed = threading.Event()
 
