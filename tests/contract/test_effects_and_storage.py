@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from jejakekal.storage import runs
 from jejakekal.storage import schema as s
-from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
+from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt, insert_ignore
 from jejakekal.storage.engine import create_engine
 from jejakekal.storage.migrations import migrate
 
@@ -245,6 +245,46 @@ def test_the_last_node_leaves_a_canceled_run_canceled(engine: sa.Engine) -> None
         steps.node_done(conn, "run-2", 1, _node("exec-1", 2))
     phase, output, status = _execute_row(engine, "run-2")
     assert (phase, status, output["attempt"]) == ("done", "canceled", 2)
+
+
+def test_writes_refuse_a_column_the_table_lacks_and_write_nothing(engine: sa.Engine) -> None:
+    """The write helpers take their columns from the values' names: a misspelt name
+    must fail the transaction, not be dropped in silence."""
+    _run_with_open_execute(engine, "run-3", "running")
+    with pytest.raises(TypeError, match="statuss"), runs.write(engine) as conn:
+        runs.update_run(conn, "run-3", statuss="failed")
+    with pytest.raises(TypeError, match="seen"), runs.write(engine) as conn:
+        runs.record_decision(conn, "run-3", "DecideST", {}, {})
+        insert_ignore(conn, s.marks, run_id="run-3", step="x", seen=1)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(s.runs.c.status)).scalars().all() == ["running"]
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.opencode_calls)).scalar() == 0
+        assert conn.execute(sa.select(sa.func.count()).select_from(s.marks)).scalar() == 0
+
+
+def test_an_upsert_sets_only_the_values_it_names(engine: sa.Engine) -> None:
+    _run_with_open_execute(engine, "run-4", "running")
+    with runs.write(engine) as conn:
+        started = conn.execute(
+            sa.select(s.run_steps.c.started_at).where(s.run_steps.c.run_id == "run-4")
+        ).scalar_one()
+        runs.record_step(
+            conn,
+            "run-4",
+            "ExecuteST",
+            phase="done",
+            output={"attempt": 2},
+            started_at=runs.now(),  # a creation value: the row exists, so it stays
+            finished_at=runs.now(),
+        )
+        assert runs.update_run(conn, "run-4", only_if_status=("running",), error="e")
+        assert not runs.update_run(conn, "run-4", only_if_status=("queued",), error="other")
+    phase, output, status = _execute_row(engine, "run-4")
+    assert (phase, output, status) == ("done", {"attempt": 2}, "running")
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(s.run_steps.c.started_at)).scalar_one()
+        assert row == started
+        assert conn.execute(sa.select(s.runs.c.error)).scalar_one() == "e"
 
 
 def test_a_step_read_for_update_holds_off_other_writers_until_it_commits(

@@ -94,8 +94,12 @@ def run_artifacts(db: Db, run_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
+_ARTIFACT_IDS = (
+    sa.select(s.artifacts.c.id)
+    .where(s.artifacts.c.run_id == sa.bindparam("run_id_"))
+    .order_by(_TYPE_ORDER)
+)
+
+
 def artifact_ids(db: Db, run_id: str) -> list[str]:
-    rows = db.execute(
-        sa.select(s.artifacts.c.id).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
-    )
-    return [r[0] for r in rows]
+    return [r[0] for r in db.execute(_ARTIFACT_IDS, {"run_id_": run_id})]

@@ -8,7 +8,8 @@ a concurrent second execution blocks on that key (PostgreSQL) or on the write lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,19 +29,54 @@ def dialect_of(db: Db) -> str:
 
 def insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     """Insert unless the primary key exists; True when this call inserted."""
-    insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
-    # RETURNING, not rowcount: through a Session, rowcount can be -1 on PostgreSQL.
-    stmt = insert(table).values(**values).on_conflict_do_nothing()
-    return db.execute(stmt.returning(sa.literal(1))).first() is not None
+    check_columns(table, values)
+    return db.execute(_insert_ignore(dialect_of(db), table), values).first() is not None
 
 
 def upsert(
     db: Db, table: sa.Table, keys: dict[str, Any], created: dict[str, Any], **values: Any
 ) -> None:
     """One statement: insert `keys | created | values`, or update `values` on the key."""
-    insert = pg_insert if dialect_of(db) == "postgresql" else sqlite_insert
-    stmt = insert(table).values(**keys, **created, **values)
-    db.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values))
+    stmt = _upsert(dialect_of(db), table, tuple(keys), tuple(values))
+    db.execute(stmt, {**keys, **created, **values})
+
+
+def check_columns(table: sa.Table, values: Mapping[str, Any]) -> None:
+    """A statement that takes its columns from the parameters ignores unknown names: refuse them."""
+    unknown = values.keys() - table.c.keys()
+    if unknown:
+        raise TypeError(f"{table.name} has no column(s) {sorted(unknown)}")
+
+
+# Hot paths execute statements built once and bind their values at execution. Building
+# a statement per call costs about 0.3 ms on SQLite, several times the query itself,
+# most of it coercing the values and computing the statement's cache key.
+
+
+def _insert(dialect: str, table: sa.Table) -> Any:
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: sa.Table) -> sa.Insert:
+    # RETURNING, not rowcount: through a Session, rowcount can be -1 on PostgreSQL.
+    stmt: sa.Insert = _insert(dialect, table).on_conflict_do_nothing().returning(sa.literal(1))
+    return stmt
+
+
+@functools.cache
+def _upsert(
+    dialect: str, table: sa.Table, keys: tuple[str, ...], updated: tuple[str, ...]
+) -> sa.Insert:
+    insert = _insert(dialect, table)
+    stmt: sa.Insert = insert.on_conflict_do_update(
+        index_elements=list(keys), set_={name: insert.excluded[name] for name in updated}
+    )
+    return stmt
+
+
+_EFFECT_RESULT = sa.select(s.effects.c.result).where(s.effects.c.effect_key == sa.bindparam("key_"))
+_SET_EFFECT_RESULT = s.effects.update().where(s.effects.c.effect_key == sa.bindparam("key_"))
 
 
 def call_idempotent_effect(
@@ -61,11 +97,9 @@ def call_idempotent_effect(
         created_at=datetime.now(UTC),
     )
     if not claimed:
-        return db.execute(
-            sa.select(s.effects.c.result).where(s.effects.c.effect_key == effect_key)
-        ).scalar_one()
+        return db.execute(_EFFECT_RESULT, {"key_": effect_key}).scalar_one()
     result = effect(db)
-    db.execute(s.effects.update().where(s.effects.c.effect_key == effect_key).values(result=result))
+    db.execute(_SET_EFFECT_RESULT, {"key_": effect_key, "result": result})
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,9 +28,14 @@ def iso(value: datetime | None) -> str | None:
     return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
-    oo = operation_outputs(conn.dialect.name)
-    rows = conn.execute(
+# The views are read often (the UI polls them): their statements are built once per
+# dialect and take their values as parameters.
+
+
+@functools.cache
+def _timeline_stmt(dialect: str) -> sa.Select[Any]:
+    oo = operation_outputs(dialect)
+    return (
         sa.select(
             oo.c.function_id,
             oo.c.function_name,
@@ -37,14 +43,23 @@ def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
             oo.c.completed_at_epoch_ms,
             oo.c.error,
         )
-        .where(oo.c.workflow_uuid == workflow_id)
+        .where(oo.c.workflow_uuid == sa.bindparam("workflow_id"))
         .order_by(oo.c.function_id)
-    ).mappings()
+    )
+
+
+def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
+    stmt = _timeline_stmt(conn.dialect.name)
+    rows = conn.execute(stmt, {"workflow_id": workflow_id}).mappings()
     return [dict(r) for r in rows]
 
 
+_KEY = sa.bindparam("key_", type_=sa.String)  # a run id or a workflow id
+_STEPS = sa.select(s.run_steps).where(s.run_steps.c.run_id == sa.bindparam("run_id_"))
+
+
 def _steps(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(sa.select(s.run_steps).where(s.run_steps.c.run_id == run_id)).mappings()
+    rows = conn.execute(_STEPS, {"run_id_": run_id}).mappings()
     ordered = sorted(rows, key=lambda r: (STEP_ORDER.get(r["step_id"], 99), r["step_id"]))
     return [
         {
@@ -73,14 +88,24 @@ def run_with_engine(
     `SUCCESS` beside our `running`); one statement sees one snapshot.
     """
     ws = workflow_status(conn.dialect.name)
-    engine_cols = [c.label(f"ws_{c.name}") for c in ws.c]
-    stmt = sa.select(s.runs, *engine_cols).outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
-    row = conn.execute(stmt.where(run_lookup(run_or_workflow_id))).mappings().first()
+    stmt = _run_with_engine_stmt(conn.dialect.name)
+    row = conn.execute(stmt, {"key_": run_or_workflow_id}).mappings().first()
     if row is None:
         return None
     run = {c.name: row[c.name] for c in s.runs.c}
     engine_row = {c.name: row[f"ws_{c.name}"] for c in ws.c}
     return run, engine_row if engine_row["workflow_uuid"] is not None else None
+
+
+@functools.cache
+def _run_with_engine_stmt(dialect: str) -> sa.Select[Any]:
+    ws = workflow_status(dialect)
+    engine_cols = [c.label(f"ws_{c.name}") for c in ws.c]
+    return (
+        sa.select(s.runs, *engine_cols)
+        .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .where(run_lookup(_KEY))
+    )
 
 
 def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
@@ -154,11 +179,17 @@ def list_runs(
 
 def current_status(engine: sa.Engine, run_or_workflow_id: str) -> str | None:
     """Just the run's view status: one indexed read, for waiting on a run."""
-    ws = workflow_status(engine.dialect.name)
     with engine.connect() as conn:
-        row = conn.execute(
-            sa.select(s.runs.c.kind, s.runs.c.status, ws.c.status)
-            .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
-            .where(run_lookup(run_or_workflow_id))
-        ).first()
+        stmt = _current_status_stmt(engine.dialect.name)
+        row = conn.execute(stmt, {"key_": run_or_workflow_id}).first()
     return view_status(row[0], row[1], row[2]) if row else None
+
+
+@functools.cache
+def _current_status_stmt(dialect: str) -> sa.Select[Any]:
+    ws = workflow_status(dialect)
+    return (
+        sa.select(s.runs.c.kind, s.runs.c.status, ws.c.status)
+        .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .where(run_lookup(_KEY))
+    )

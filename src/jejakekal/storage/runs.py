@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
-from jejakekal.storage.effects import Db, insert_ignore, upsert
+from jejakekal.storage.effects import Db, check_columns, insert_ignore, upsert
 from jejakekal.storage.engine import hold_write_lock
 
 
@@ -31,53 +31,65 @@ def insert_intent(engine: sa.Engine, intent_id: str, body: dict[str, Any]) -> No
         )
 
 
+_INTENT = sa.select(s.intents).where(s.intents.c.id == sa.bindparam("intent_id"))
+
+
 def get_intent(db: Db, intent_id: str) -> dict[str, Any] | None:
-    row = db.execute(sa.select(s.intents).where(s.intents.c.id == intent_id)).mappings().first()
+    row = db.execute(_INTENT, {"intent_id": intent_id}).mappings().first()
     return dict(row) if row else None
+
+
+_INTENT_AND_RECIPE = (
+    sa.select(s.intents.c.id.label("intent_id"), s.recipes)
+    .select_from(s.intents)
+    .outerjoin(s.recipes, s.recipes.c.name == sa.bindparam("recipe_name_"))
+    .where(s.intents.c.id == sa.bindparam("intent_id_"))
+)
 
 
 def intent_and_recipe(
     db: Db, intent_id: str, recipe_name: str
 ) -> tuple[bool, dict[str, Any] | None]:
     """One read for a run start: whether the intent exists, and the recipe if it does."""
-    row = (
-        db.execute(
-            sa.select(s.intents.c.id.label("intent_id"), s.recipes)
-            .select_from(s.intents)
-            .outerjoin(s.recipes, s.recipes.c.name == recipe_name)
-            .where(s.intents.c.id == intent_id)
-        )
-        .mappings()
-        .first()
-    )
+    params = {"intent_id_": intent_id, "recipe_name_": recipe_name}
+    row = db.execute(_INTENT_AND_RECIPE, params).mappings().first()
     if row is None:
         return False, None
     recipe = {k: v for k, v in row.items() if k != "intent_id"}
     return True, recipe if recipe["name"] is not None else None
 
 
-def run_lookup(run_or_workflow_id: str) -> sa.ColumnElement[bool]:
+def run_lookup(run_or_workflow_id: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
     """Dual lookup: a run id or a workflow id."""
     return sa.or_(s.runs.c.id == run_or_workflow_id, s.runs.c.workflow_id == run_or_workflow_id)
 
 
+_RUN = sa.select(s.runs).where(run_lookup(sa.bindparam("key_", type_=sa.String)))
+
+
 def find_run(db: Db, run_or_workflow_id: str) -> dict[str, Any] | None:
-    row = db.execute(sa.select(s.runs).where(run_lookup(run_or_workflow_id))).mappings().first()
+    row = db.execute(_RUN, {"key_": run_or_workflow_id}).mappings().first()
     return dict(row) if row else None
 
 
 def insert_run(db: Db, **values: Any) -> None:
     stamp = now()
-    db.execute(s.runs.insert().values(created_at=stamp, updated_at=stamp, **values))
+    db.execute(s.runs.insert(), {"created_at": stamp, "updated_at": stamp, **values})
+
+
+# The columns to set come from the parameters' names, so one statement serves every update.
+_UPDATE_RUN = s.runs.update().where(s.runs.c.id == sa.bindparam("run_id_")).returning(s.runs.c.id)
+_UPDATE_RUN_FROM = _UPDATE_RUN.where(s.runs.c.status.in_(sa.bindparam("from_", expanding=True)))
 
 
 def update_run(db: Db, run_id: str, *, only_if_status: tuple[str, ...] = (), **values: Any) -> bool:
     """Update a run; with `only_if_status`, only from one of those statuses (a CAS)."""
-    stmt = s.runs.update().where(s.runs.c.id == run_id)
+    check_columns(s.runs, values)
+    params = {"run_id_": run_id, "updated_at": now(), **values}
+    stmt = _UPDATE_RUN
     if only_if_status:
-        stmt = stmt.where(s.runs.c.status.in_(only_if_status))
-    stmt = stmt.values(updated_at=now(), **values).returning(s.runs.c.id)
-    return db.execute(stmt).first() is not None
+        stmt, params["from_"] = _UPDATE_RUN_FROM, list(only_if_status)
+    return db.execute(stmt, params).first() is not None
 
 
 def record_step(
@@ -110,13 +122,18 @@ def step_output_for_update(db: Db, run_id: str, step_id: str) -> dict[str, Any] 
     before it reads, which excludes every other writer.
     """
     hold_write_lock(db)
-    stmt = (
-        sa.select(s.run_steps.c.output)
-        .where(s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id)
-        .with_for_update()
-    )
-    row = db.execute(stmt).first()
+    row = db.execute(_STEP_OUTPUT_FOR_UPDATE, {"run_id": run_id, "step_id": step_id}).first()
     return dict(row[0] or {}) if row else None
+
+
+_STEP_OUTPUT_FOR_UPDATE = (
+    sa.select(s.run_steps.c.output)
+    .where(
+        s.run_steps.c.run_id == sa.bindparam("run_id"),
+        s.run_steps.c.step_id == sa.bindparam("step_id"),
+    )
+    .with_for_update()
+)
 
 
 def reopen_step(db: Db, run_id: str, step_id: str) -> None:

@@ -35,7 +35,7 @@ SQLITE_INDEX_PREFIX = "chunks_fts"
 # Ranking every match of a common word costs time in proportion to the store, so
 # relevance is ranked over the newest CANDIDATES matches (FTS5 walks rowids newest first
 # and stops there).
-_SQLITE_QUERY = """
+_SQLITE_QUERY = sa.text("""
 WITH candidates AS (
     SELECT f.rowid AS rowid, bm25(chunks_fts) AS rank
     FROM chunks_fts AS f
@@ -49,8 +49,8 @@ WITH candidates AS (
 SELECT c.run_id, c.chunk_id, -best.rank AS score, c.text, c.start, c."end"
 FROM best JOIN chunks AS c ON c.rowid = best.rowid
 ORDER BY best.rank, c.run_id, c.ord
-"""
-_POSTGRES_QUERY = """
+""")
+_POSTGRES_QUERY = sa.text("""
 WITH candidates AS (
     SELECT c.run_id, c.chunk_id, c.text, c.start, c."end", c.ord, c.ctid,
            ts_rank(c.tsv, q.query) AS score
@@ -62,7 +62,7 @@ SELECT run_id, chunk_id, score, text, start, "end"
 FROM candidates
 ORDER BY score DESC, run_id, ord
 LIMIT :limit
-"""
+""")
 
 
 def create_index(conn: sa.Connection) -> None:
@@ -88,7 +88,7 @@ def search(
         # Each word quoted: FTS5 then reads it as a plain token, joined by implicit AND.
         sql, match = _SQLITE_QUERY, " ".join(f'"{w}"' for w in words)
     rows = conn.execute(
-        sa.text(sql),
+        sql,
         {"match": match, "run_id": run_id, "limit": limit, "candidates": CANDIDATES},
     )
     return [
