@@ -133,12 +133,13 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
     # Imported here: importing the workflows registers them, which the shim must not do.
     from jejakekal.workflows import bench, crash_drill, doc_ingest, intent  # noqa: F401  (registers the workflows)
-    from jejakekal.workflows.runtime import Runtime, bind
+    from jejakekal.workflows.runtime import ResultPacer, Runtime, bind
 
     dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]
     # Bound before launch: launch recovers pending workflows, which need the runtime.
     decider, sandbox = make_decider(settings), make_sandbox(settings)
-    bind(Runtime(settings, engine, decider, sandbox, make_parsers()))
+    pacer = ResultPacer(settings.result_poll_sec)
+    bind(Runtime(settings, engine, decider, sandbox, pacer, make_parsers()))
     DBOS.launch()
     poll = settings.queue_poll_sec
     DBOS.register_queue(names.INTENT_QUEUE, polling_interval_sec=poll)

@@ -2,8 +2,9 @@
 
 The same path as `run_intent` (compile, patch and decide steps, then the execution
 node as a child workflow whose step runs the sandbox), as plain DBOS on the product's
-own queues (`intentQ`, then `sandboxQ`): no app rows, no run-step records, no effect
-ledger. The gap to `run_intent` is the kernel's own cost.
+own queues (`intentQ`, then `sandboxQ`), waiting for the child through the same
+`ResultPacer`: no app rows, no run-step records, no effect ledger. The gap to
+`run_intent` is the kernel's own cost.
 """
 
 from __future__ import annotations
@@ -55,4 +56,5 @@ def bench_bare(goal: str) -> int:
     queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
     assert queue is not None
     handle = queue.enqueue(bench_bare_node, plan["workload"]["nodes"][0])
-    return handle.get_result(polling_interval_sec=current().settings.result_poll_sec)
+    exit_code: int = current().results.result(handle)
+    return exit_code

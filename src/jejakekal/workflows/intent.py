@@ -60,7 +60,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
                 with SetWorkflowID(f"{inp.run_id}:{node['node_id']}"):
                     handles.append(queue.enqueue(execute_node, child.model_dump()))
             for handle in handles:
-                results.append(handle.get_result(polling_interval_sec=settings.result_poll_sec))
+                results.append(current().results.result(handle))
     except Exception as exc:
         if not _is_step_failure(exc):
             raise
