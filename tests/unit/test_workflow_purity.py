@@ -54,7 +54,7 @@ EXPECTED = {
     "intent": {"run_intent", "execute_node"},
     "doc_ingest": {"doc_ingest"},
     "crash_drill": {"crash_drill"},
-    "bench": {"bench_bare", "bench_bare_node"},
+    "bench": {"bench_bare", "bench_bare_node", "bench_bare_doc"},
 }
 
 

@@ -2,11 +2,17 @@
 
 The client learns the end by a long poll (`GET /runs/{id}?waitMs=`), as a UI or script
 watching one run would, rather than by hammering the server it is timing.
+
+Beside it, in one process and with no HTTP, the floor under that figure: a document
+run started and watched in process, and bare DBOS running the same four operations on
+the same document work (`bench_bare_doc`), alternating run by run. The gap between the
+two is what keeping the document costs; the bare figure is what DBOS alone takes here.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +20,8 @@ import httpx
 
 from jejakekal.bench.server import api_process
 from jejakekal.bench.stats import summary
+from jejakekal.config import Settings
+from jejakekal.domain.contracts import DocIngestInput, DocRunRequest
 
 WARMUP = 5
 DOCUMENT = (
@@ -45,3 +53,51 @@ def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> d
             if progress:
                 progress()
     return {"runs": runs, "sleep_ms": 0, **summary(latencies)}
+
+
+def measure_floor(settings: Settings, runs: int) -> dict[str, Any]:
+    """Ours and bare DBOS in this process, interleaved; call it in a fresh process
+    (DBOS is a process-wide singleton)."""
+    from dbos import DBOS, SetWorkflowID
+
+    from jejakekal.bootstrap import build_kernel
+    from jejakekal.workflows.bench import bench_bare_doc
+
+    kernel = build_kernel(settings, "full")
+
+    def ours(n: int) -> float:
+        started = time.perf_counter()
+        run = kernel.control.start_doc_run(DocRunRequest(source=f"{DOCUMENT}run {n}\n"))
+        status = kernel.control.wait_run_view(run["run_id"], 30)["status"]
+        if status != "done":
+            raise RuntimeError(f"run {run['run_id']} ended {status}, not done")
+        return time.perf_counter() - started
+
+    def bare(n: int) -> float:
+        body = DocRunRequest(source=f"{DOCUMENT}run {n}\n")
+        workflow_id = f"bare-doc-{uuid.uuid4().hex}"  # unique: a bench may rerun on one database
+        request = DocIngestInput(
+            run_id=workflow_id,
+            source=body.document(),
+            format=body.format,
+            sleep_ms=0,
+            source_kind="source",
+        ).model_dump()
+        started = time.perf_counter()
+        with SetWorkflowID(workflow_id):
+            DBOS.start_workflow(bench_bare_doc, request).get_result()
+        return time.perf_counter() - started
+
+    try:
+        for n in range(WARMUP):
+            ours(-n - 1)
+            bare(-n - 1)
+        samples: dict[str, list[float]] = {"ours": [], "bare": []}
+        for n in range(runs):
+            samples["ours"].append(ours(n))
+            samples["bare"].append(bare(n))
+    finally:
+        kernel.close()
+    result = {"in_process": summary(samples["ours"]), "bare_dbos": summary(samples["bare"])}
+    ratio = result["in_process"]["p50_ms"] / result["bare_dbos"]["p50_ms"]
+    return {**result, "p50_ratio": round(ratio, 3), "queue_poll_sec": settings.queue_poll_sec}

@@ -90,9 +90,35 @@ def http_latency(name: str, runs: int, urls: list[str]) -> None:
         with Progress(console=console) as progress:
             task = progress.add_task(f"{name} on {_db_kind(url)}", total=runs)
             result = measure(url, home, runs, lambda t=task: progress.advance(t))
+        if name == "ingest":
+            console.print(f"ingest floor on {_db_kind(url)}: in process, beside bare DBOS ...")
+            result["floor"] = _ingest_floor(url, home, runs)
         results.append({"db": _db_kind(url), **result})
     _latency_table(console, name, results)
+    if name == "ingest":
+        _floor_table(console, results)
     console.print(f"written {write_result(name, {'results': results})}")
+
+
+def _ingest_floor(url: str, home: Path, runs: int) -> dict[str, Any]:
+    """`bench ingest`'s floor, measured in a fresh process (DBOS is a process-wide singleton)."""
+    from jejakekal.bench.ingest import measure_floor
+
+    settings = load_settings().with_overrides(database_url=url, home=home)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        floor: dict[str, Any] = pool.apply(measure_floor, (settings, runs))
+    return floor
+
+
+def _floor_table(console: Console, results: list[dict[str, Any]]) -> None:
+    table = Table("db", "document run", "p50 ms", "p95 ms")
+    for r in results:
+        floor = r["floor"]
+        table.add_row(r["db"], "over HTTP (the bench)", str(r["p50_ms"]), str(r["p95_ms"]))
+        for key, label in (("in_process", "in process"), ("bare_dbos", "bare DBOS, in process")):
+            table.add_row(r["db"], label, str(floor[key]["p50_ms"]), str(floor[key]["p95_ms"]))
+        table.add_row(r["db"], "in process / bare DBOS", f"x{floor['p50_ratio']}", "")
+    console.print(table)
 
 
 def _ui_measure() -> Any:

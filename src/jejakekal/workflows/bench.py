@@ -1,10 +1,16 @@
-"""Bare DBOS baseline for `jejakekal bench throughput`.
+"""Bare DBOS baselines for `jejakekal bench throughput` and `jejakekal bench ingest`.
 
-The same path as `run_intent` (compile, patch and decide steps, then the execution
-node as a child workflow whose step runs the sandbox), as plain DBOS on the product's
-own queues (`intentQ`, then `sandboxQ`), waiting for the child through the same
-`ResultPacer`: no app rows, no run-step records, no effect ledger. The gap to
+`bench_bare` takes the same path as `run_intent` (compile, patch and decide steps, then
+the execution node as a child workflow whose step runs the sandbox), as plain DBOS on
+the product's own queues (`intentQ`, then `sandboxQ`), waiting for the child through
+the same `ResultPacer`: no app rows, no run-step records, no effect ledger. The gap to
 `run_intent` is the kernel's own cost.
+
+`bench_bare_doc` has the four operations of `doc_ingest` (a step, `DBOS.sleep`, a step
+with retries, a step) and does the same document work (hashing, docir, chunks, memo)
+without storing anything: no run row, no artifacts, chunks or search index, no effect
+ledger, no finalize check of stored bytes. The gap to `doc_ingest` is what keeping the
+document costs.
 """
 
 from __future__ import annotations
@@ -13,12 +19,16 @@ from typing import Any
 
 from dbos import DBOS
 
+from jejakekal.domain import documents as docs
 from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, compile_plan
+from jejakekal.domain.contracts import DocIngestInput
 from jejakekal.domain.ports import DecisionRequest, ExecNode
-from jejakekal.workflows.runtime import current
+from jejakekal.workflows import doc_steps
+from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current
 
 WF_BARE = "bench_bare"
+WF_BARE_DOC = "bench_bare_doc"
 
 
 @DBOS.step(name="bare.CompileST")
@@ -58,3 +68,45 @@ def bench_bare(goal: str) -> int:
     handle = queue.enqueue(bench_bare_node, plan["workload"]["nodes"][0])
     exit_code: int = current().results.result(handle)
     return exit_code
+
+
+def _doc_prepare(request: dict[str, Any]) -> dict[str, Any]:
+    inp = DocIngestInput.model_validate(request)
+    raw = inp.source.encode("utf-8")
+    return {
+        "raw_sha256": docs.sha256_hex(raw),
+        "size": len(raw),
+        "format": inp.format,
+        "content_type": doc_steps.RAW_TYPES[inp.format],
+        "source_kind": inp.source_kind,
+    }
+
+
+def _doc_build(request: dict[str, Any], prepared: dict[str, Any]) -> dict[str, Any]:
+    inp = DocIngestInput.model_validate(request)
+    built = doc_steps.build(inp, prepared, current().parsers[inp.format])
+    return {
+        "artifacts": {
+            kind: {"sha256": docs.sha256_hex(content), "size": len(content)}
+            for kind, content, _, _ in built["artifacts"]
+        },
+        "chunks": len(built["chunks"]),
+    }
+
+
+def _doc_finalize(built: dict[str, Any]) -> list[str]:
+    return sorted(built["artifacts"])
+
+
+@DBOS.workflow(name=WF_BARE_DOC)
+def bench_bare_doc(request: dict[str, Any]) -> dict[str, Any]:
+    prepared = DBOS.run_step({"name": "bare.prepare"}, _doc_prepare, request)
+    DBOS.sleep(MIN_SLEEP_SEC)
+    built = DBOS.run_step(
+        {"name": "bare.side-effect", "retries_allowed": True, "max_attempts": 3},
+        _doc_build,
+        request,
+        prepared,
+    )
+    artifacts = DBOS.run_step({"name": "bare.finalize"}, _doc_finalize, built)
+    return {"status": "done", "artifacts": artifacts}

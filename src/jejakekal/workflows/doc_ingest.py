@@ -10,11 +10,7 @@ from dbos import DBOS, SetWorkflowID
 from jejakekal.domain import names
 from jejakekal.domain.contracts import DocIngestInput
 from jejakekal.workflows import doc_steps
-from jejakekal.workflows.runtime import current, tx_step
-
-# DBOS.sleep(0) records nothing; the smallest positive sleep keeps `DBOS.sleep` in every
-# document run's timeline, as the step contract fixes it.
-_MIN_SLEEP_SEC = 0.0001
+from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current, tx_step
 
 
 class DocumentCheckFailed(Exception):
@@ -25,7 +21,7 @@ class DocumentCheckFailed(Exception):
 def doc_ingest(request: dict[str, Any]) -> dict[str, Any]:
     inp = DocIngestInput.model_validate(request)
     prepared = tx_step(names.STEP_PREPARE, doc_steps.prepare_st, request)
-    DBOS.sleep(max(inp.sleep_ms / 1000, _MIN_SLEEP_SEC))
+    DBOS.sleep(max(inp.sleep_ms / 1000, MIN_SLEEP_SEC))
     settings = current().settings
     side_effect = DBOS.run_step(
         {

@@ -45,7 +45,7 @@ def side_effect_st(request: dict[str, Any], prepared: dict[str, Any]) -> dict[st
     attempt = (status.current_attempt or 0) + 1 if status else 1
     function_id = DBOS.step_id
     started = runs.now()
-    built = _build(inp, prepared, rt.parsers[inp.format])
+    built = build(inp, prepared, rt.parsers[inp.format])
     key = f"{inp.run_id}:{names.STEP_SIDE_EFFECT}"
     with runs.write(rt.engine) as conn:
         result: dict[str, Any] = call_idempotent_effect(
@@ -60,7 +60,8 @@ def side_effect_st(request: dict[str, Any], prepared: dict[str, Any]) -> dict[st
     return result
 
 
-def _build(inp: DocIngestInput, prepared: dict[str, Any], parser: Any) -> dict[str, Any]:
+def build(inp: DocIngestInput, prepared: dict[str, Any], parser: Any) -> dict[str, Any]:
+    """The four artifacts' bytes and the chunk rows: pure, nothing is stored here."""
     run_id = inp.run_id
     raw = inp.source.encode("utf-8")
     raw_sha = prepared["raw_sha256"]

@@ -47,6 +47,11 @@ class ResultPacer:
                 self._waiting -= 1
 
 
+# DBOS.sleep(0) records nothing; the smallest positive sleep keeps `DBOS.sleep` in every
+# document run's timeline, as the step contract fixes it.
+MIN_SLEEP_SEC = 0.0001
+
+
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
