@@ -34,6 +34,7 @@ class Kernel:
     control: Control
     _dbos: DBOS | None = field(default=None, repr=False)
     _heartbeat: Any = field(default=None, repr=False)
+    _pacing: Any = field(default=None, repr=False)
 
     @property
     def db_kind(self) -> str:
@@ -43,7 +44,14 @@ class Kernel:
     def runs_workflows(self) -> bool:
         return self._dbos is not None
 
+    @property
+    def queue_pace(self) -> str | None:
+        """How this process paces the queues: `busy`, `idle` or `off`; none without workflows."""
+        return None if self._pacing is None else str(self._pacing.state)
+
     def close(self) -> None:
+        if self._pacing is not None:
+            self._pacing.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
         self.control.client.destroy()
@@ -113,21 +121,24 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     prepare_database(settings, engine)
     dbos: DBOS | None = None
     start_doc = None
-    heartbeat = None
+    heartbeat = pacing = None
     if role in ("full", "worker"):
         settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
         dbos = _launch_dbos(settings, engine)
         from jejakekal.workflows.doc_ingest import start_doc_ingest
         from jejakekal.workflows.fleet import Heartbeat
+        from jejakekal.workflows.pacing import QueuePacing
 
         start_doc = start_doc_ingest
         heartbeat = Heartbeat(engine, settings.executor_id or "local", settings.app_version, role)
         heartbeat.start()
+        pacing = QueuePacing(engine, fast_intervals(settings), settings.queue_idle_poll_sec)
+        pacing.start()
     client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
     control = Control(settings, engine, client, start_doc)
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
-    return Kernel(settings, role, engine, control, dbos, heartbeat)
+    return Kernel(settings, role, engine, control, dbos, heartbeat, pacing)
 
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
@@ -141,10 +152,18 @@ def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
     pacer = ResultPacer(settings.result_poll_sec)
     bind(Runtime(settings, engine, decider, sandbox, pacer, make_parsers()))
     DBOS.launch()
-    poll = settings.queue_poll_sec
-    DBOS.register_queue(names.INTENT_QUEUE, polling_interval_sec=poll)
-    DBOS.register_queue(names.SANDBOX_QUEUE, polling_interval_sec=poll)
-    # Only an API-only process enqueues document runs (others start them directly):
-    # a slower poll keeps this mostly idle queue cheap.
-    DBOS.register_queue(names.DOC_QUEUE, polling_interval_sec=poll * 5)
+    for name, sec in fast_intervals(settings).items():
+        DBOS.register_queue(name, polling_interval_sec=sec)
     return dbos
+
+
+def fast_intervals(settings: Settings) -> dict[str, float]:
+    """Each queue's polling interval while it has work (`QueuePacing` slows them when not)."""
+    poll = settings.queue_poll_sec
+    return {
+        names.INTENT_QUEUE: poll,
+        names.SANDBOX_QUEUE: poll,
+        # Only an API-only process enqueues document runs (others start them directly):
+        # a slower poll keeps this mostly idle queue cheap.
+        names.DOC_QUEUE: poll * 5,
+    }

@@ -29,6 +29,10 @@ SETTINGS_DOC: dict[str, str] = {
         "`worker-<host>-<pid>` for a worker; distinct per process sharing a database"
     ),
     "JEJAKEKAL_QUEUE_POLL_SEC": "queue and notification polling interval; default 0.02",
+    "JEJAKEKAL_QUEUE_IDLE_POLL_SEC": (
+        "queue polling interval while the queues have no work; default 0.25 "
+        "(equal to JEJAKEKAL_QUEUE_POLL_SEC: always poll fast)"
+    ),
     "JEJAKEKAL_RESULT_POLL_SEC": "poll interval for child workflow results; default 0.005",
     "JEJAKEKAL_DECIDER": "stub (default) or openai",
     "JEJAKEKAL_OPENAI_BASE_URL": "OpenAI-compatible base URL for the openai decider",
@@ -54,6 +58,7 @@ class Settings:
     app_version: str = __version__
     executor_id: str | None = None  # None: chosen by role (see bootstrap.executor_id_for)
     queue_poll_sec: float = 0.02
+    queue_idle_poll_sec: float = 0.25
     result_poll_sec: float = 0.005
     decider: str = "stub"
     openai_base_url: str = "https://api.openai.com/v1"
@@ -100,6 +105,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         app_version=e.get("DBOS__APPVERSION") or __version__,
         executor_id=e.get("JEJAKEKAL_EXECUTOR_ID") or None,
         queue_poll_sec=float(e.get("JEJAKEKAL_QUEUE_POLL_SEC", "0.02")),
+        queue_idle_poll_sec=float(e.get("JEJAKEKAL_QUEUE_IDLE_POLL_SEC", "0.25")),
         result_poll_sec=float(e.get("JEJAKEKAL_RESULT_POLL_SEC", "0.005")),
         decider=e.get("JEJAKEKAL_DECIDER", "stub"),
         openai_base_url=e.get("JEJAKEKAL_OPENAI_BASE_URL", "https://api.openai.com/v1"),

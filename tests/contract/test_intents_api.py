@@ -715,6 +715,8 @@ def test_healthz_names_role_version_and_backend(api: Api) -> None:
     assert (body["ok"], body["role"]) == (True, "full")
     assert body["app_version"] == api.settings.app_version
     assert body["db"] == ("sqlite" if api.settings.is_sqlite else "postgresql")
+    # A process that runs workflows says how it paces the queues; it starts fast.
+    assert body["queues"] == "busy"
 
 
 # -- lifecycle -------------------------------------------------------------------------

@@ -166,7 +166,7 @@ def test_a_shim_queues_runs_that_a_worker_started_later_executes(fleet: Fleet) -
 
     assert queued["status"] == "queued"
     assert "no live worker" in queued["nextAction"]
-    assert (health["role"], health["workers_alive"]) == ("shim", 0)
+    assert (health["role"], health["workers_alive"], health["queues"]) == ("shim", 0, None)
     assert wait_status(api, run["runId"], "succeeded", 60)["dbos_status"] == "SUCCESS"
     assert wait_status(api, doc["run_id"], "done", 60)["dbos_status"] == "SUCCESS"
     assert api.get("/healthz").json()["workers"] == ["w-late"]

@@ -37,6 +37,7 @@ async def healthz(request: Request) -> dict[str, Any]:
         "db": kernel.db_kind,
         "workers_alive": len(live),
         "workers": live,
+        "queues": kernel.queue_pace,
     }
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from jejakekal.bench.ingest import ingest_once
-from jejakekal.bench.server import api_process
+from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
 from jejakekal.bootstrap import build_kernel
 from jejakekal.config import Settings
@@ -74,6 +74,7 @@ def measure(
     rng = random.Random(SEED)
     url = settings.resolved_database_url
     with api_process(url, home) as base, httpx.Client(base_url=base) as client:
+        pace = settle(base)
         # Real runs (with timelines and artifacts) beside seeded ones, half and half.
         real = [ingest_once(client, n)[0] for n in range(REAL_RUNS)]
         seeded = [f"seeded-{rng.randrange(seeded_runs):06d}" for _ in real]
@@ -92,6 +93,7 @@ def measure(
                 progress()
     return {
         "samples": samples,
+        "queues": pace,
         "search": summary(search),
         "run_view": summary(views),
         **summary(search + views),

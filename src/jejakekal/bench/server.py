@@ -81,3 +81,17 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{base} did not become healthy in {timeout:g}s")
+
+
+def settle(base: str, timeout: float = 20.0) -> str | None:
+    """Wait until the server's queues leave the fast pace a process starts with (about
+    five seconds without queue work), so a bench times the steady state of a server
+    running only its own kind of work. Returns the pace timing starts at: `idle`, `off`,
+    none for a process that runs no workflows, or `busy` if other work kept the queues
+    busy for the whole `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pace: str | None = httpx.get(f"{base}/healthz", timeout=5).json().get("queues")
+        if pace != "busy" or time.monotonic() > deadline:
+            return pace
+        time.sleep(0.25)
