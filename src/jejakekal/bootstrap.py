@@ -78,8 +78,14 @@ def make_parsers() -> dict[str, DocumentParser]:
 
 
 def make_sandbox(settings: Settings) -> Sandbox:
-    from jejakekal.adapters.sandbox_shell import ShellSandbox
+    from jejakekal.adapters.sandbox_shell import ShellSandbox, remove_orphan_workspaces
 
+    # Workspaces of sandbox processes killed mid-node (their nodes run again elsewhere).
+    removed = remove_orphan_workspaces()
+    if removed:
+        logging.getLogger("jejakekal.sandbox").info(
+            "removed %d workspace(s) of dead processes", len(removed)
+        )
     return ShellSandbox()
 
 

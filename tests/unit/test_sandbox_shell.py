@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import shutil
@@ -300,3 +301,50 @@ def test_describe_isolation_reports_the_host() -> None:
     assert report["nproc_limit_effective"] == (os.geteuid() != 0)
     expected = "bwrap" if report["bwrap_probe_ok"] else "subprocess"
     assert report["isolation"] == expected
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_workspaces_of_dead_processes_are_removed_and_no_others(tmp_path: Path) -> None:
+    dead, alive = _dead_pid(), os.getpid()
+    orphan = tmp_path / f"jejakekal-sbx-{dead}-abc123"
+    (orphan / "sub").mkdir(parents=True)
+    (orphan / "sub" / "locked").write_text("x")
+    (orphan / "sub" / "locked").chmod(0)
+    (orphan / "sub").chmod(0)  # what a command may leave: nothing readable
+    orphan_probe = tmp_path / f"jejakekal-probe-{dead}-xyz"
+    orphan_probe.mkdir()
+    kept = [
+        tmp_path / f"jejakekal-sbx-{alive}-def456",  # a live process's node
+        tmp_path / "jejakekal-sbx-1wzv8o84",  # named before pids were part of the name
+        tmp_path / "jejakekal-sbx-0-zero",  # not a process we can judge
+        tmp_path / f"other-{dead}-abc",
+    ]
+    for path in kept:
+        path.mkdir()
+
+    removed = sandbox_shell.remove_orphan_workspaces(str(tmp_path))
+
+    assert removed == sorted([str(orphan), str(orphan_probe)])
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
+def test_a_running_node_has_a_workspace_named_for_its_process_which_the_sweep_keeps(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    sandbox = ShellSandbox(use_bwrap=False)
+    marker = tmp_path / "started"
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        running = pool.submit(sandbox.execute, node(["/bin/sh", "-c", f"touch {marker}; sleep 1"]))
+        assert eventually(marker.exists)
+        workspaces = [p.name for p in tmp_path.iterdir() if p.name != "started"]
+        assert sandbox_shell.remove_orphan_workspaces(str(tmp_path)) == []
+        assert running.result().exit_code == 0
+
+    assert len(workspaces) == 1
+    assert workspaces[0].startswith(f"jejakekal-sbx-{os.getpid()}-")

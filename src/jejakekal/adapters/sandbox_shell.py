@@ -16,6 +16,7 @@ SIGXCPU, 153 for SIGXFSZ), 127/126 when the command cannot be found/executed.
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import math
 import os
@@ -50,6 +51,9 @@ _SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64")
 # The loader cache lets binaries find libraries registered outside the default paths.
 _SYSTEM_EXTRAS = ("/etc/alternatives", "/etc/ld.so.cache")
 _PROBE_TIMEOUT_SEC = 10.0
+# Temporary folders carry their creator's pid: `<prefix><pid>-<random>`.
+WORKSPACE_PREFIX = "jejakekal-sbx-"
+PROBE_PREFIX = "jejakekal-probe-"
 
 Limits = list[tuple[int, int]]
 
@@ -132,7 +136,7 @@ def bwrap_argv(bwrap: str, workspace: str, argv: list[str]) -> list[str]:
 
 def probe_bwrap(bwrap: str) -> tuple[bool, str]:
     """Run `true` under the exact flags `execute` uses; (worked, bwrap's complaint if not)."""
-    with tempfile.TemporaryDirectory(prefix="jejakekal-probe-") as workspace:
+    with tempfile.TemporaryDirectory(prefix=_owned(PROBE_PREFIX)) as workspace:
         try:
             done = subprocess.run(
                 bwrap_argv(bwrap, workspace, ["true"]),
@@ -181,7 +185,7 @@ class ShellSandbox:
         if not node.argv:
             raise ValueError(f"{node.node_id}: argv is empty")
         bwrap = self._bwrap_path()
-        workspace = tempfile.mkdtemp(prefix="jejakekal-sbx-")
+        workspace = tempfile.mkdtemp(prefix=_owned(WORKSPACE_PREFIX))
         try:
             home = BWRAP_WORKDIR if bwrap else workspace
             env = {"PATH": BASE_PATH, "HOME": home, "LANG": "C.UTF-8", **node.env}
@@ -211,6 +215,40 @@ class ShellSandbox:
                 "argv": sha256_text(canonical_json(node.argv)),
             },
         )
+
+
+def _owned(prefix: str) -> str:
+    return f"{prefix}{os.getpid()}-"
+
+
+def remove_orphan_workspaces(root: str | None = None) -> list[str]:
+    """Remove the workspaces of sandbox processes that died mid-node; the removed paths.
+
+    A SIGKILLed worker cannot tidy up after the node it was running. A folder's name
+    carries the pid of its creator, and only folders of pids that no longer exist go, so
+    this is safe beside live workers sharing the temporary folder (on one host, in one
+    pid namespace). Folders named before pids were part of the name are left alone.
+    """
+    removed = []
+    for prefix in (WORKSPACE_PREFIX, PROBE_PREFIX):
+        for path in glob.glob(os.path.join(root or tempfile.gettempdir(), f"{prefix}*-*")):
+            pid = os.path.basename(path)[len(prefix) :].split("-", 1)[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _remove(path)
+                removed.append(path)
+    return sorted(removed)
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not a process id we can judge; keep its folder
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _run(

@@ -13,11 +13,9 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 from dbos import EnqueueOptions
@@ -226,8 +224,3 @@ class WorkerFleet:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def scratch_sqlite_url() -> str:
-    folder = Path(tempfile.mkdtemp(prefix="jejakekal-bench-"))
-    return f"sqlite:///{folder / 'bench.sqlite'}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +28,22 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
 
 
 def throughput(runs: int, urls: list[str], concurrency: int, workers: list[int]) -> None:
-    from jejakekal.bench.throughput import measure_backend, scratch_sqlite_url
+    from jejakekal.bench.throughput import measure_backend
 
     console = Console()
     base = load_settings()
     results = []
-    for url in urls or [scratch_sqlite_url()]:
-        for count in workers or [0]:
-            where = f"{count} worker process(es)" if count else "one process"
-            console.print(f"measuring {runs} runs on {url.split('@')[-1]}, {where} ...")
-            home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
-            settings = base.with_overrides(database_url=url, home=home)
-            # A fresh process per measurement: DBOS is a process-wide singleton, and
-            # threads of a destroyed instance would share the CPU with the next one.
-            with multiprocessing.get_context("spawn").Pool(1) as pool:
-                args = (settings, runs, concurrency, count)
-                results.append(pool.apply(measure_backend, args))
+    with scratch_space() as scratch:
+        for url in urls or [scratch.sqlite_url()]:
+            for count in workers or [0]:
+                where = f"{count} worker process(es)" if count else "one process"
+                console.print(f"measuring {runs} runs on {url.split('@')[-1]}, {where} ...")
+                settings = base.with_overrides(database_url=url, home=scratch.home())
+                # A fresh process per measurement: DBOS is a process-wide singleton, and
+                # threads of a destroyed instance would share the CPU with the next one.
+                with multiprocessing.get_context("spawn").Pool(1) as pool:
+                    args = (settings, runs, concurrency, count)
+                    results.append(pool.apply(measure_backend, args))
     table = Table("db", "workers", "path", "p50 ms", "p95 ms", "runs/s")
     for r in results:
         procs = str(r["worker_processes"] or "in-process")
@@ -63,12 +65,33 @@ def throughput(runs: int, urls: list[str], concurrency: int, workers: list[int])
     console.print(f"written {written}")
 
 
-def _scratch(urls: list[str]) -> list[str]:
-    """The given databases, or one scratch SQLite file (benches never touch the home)."""
-    if urls:
-        return urls
-    folder = tempfile.mkdtemp(prefix="jejakekal-bench-")
-    return [f"sqlite:///{folder}/bench.sqlite"]
+class Scratch:
+    """One folder for everything a bench command creates: the scratch SQLite file (when
+    no `--db` is given) and a home per server or process. Benches never touch the
+    operator's home, and leave nothing behind."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._homes = 0
+
+    def sqlite_url(self) -> str:
+        return f"sqlite:///{self.folder / 'bench.sqlite'}"
+
+    def urls(self, given: list[str]) -> list[str]:
+        """The given databases, or the scratch SQLite file."""
+        return given or [self.sqlite_url()]
+
+    def home(self) -> Path:
+        self._homes += 1
+        home = self.folder / f"home-{self._homes}"
+        home.mkdir()
+        return home
+
+
+@contextlib.contextmanager
+def scratch_space() -> Iterator[Scratch]:
+    with tempfile.TemporaryDirectory(prefix="jejakekal-bench-", ignore_cleanup_errors=True) as f:
+        yield Scratch(Path(f))
 
 
 def _db_kind(url: str) -> str:
@@ -85,15 +108,16 @@ def http_latency(name: str, runs: int, urls: list[str]) -> None:
         measure = {"ingest": ingest.measure, "resume": resume.measure}[name]
     console = Console()
     results = []
-    for url in _scratch(urls):
-        home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
-        with Progress(console=console) as progress:
-            task = progress.add_task(f"{name} on {_db_kind(url)}", total=runs)
-            result = measure(url, home, runs, lambda t=task: progress.advance(t))
-        if name == "ingest":
-            console.print(f"ingest floor on {_db_kind(url)}: in process, beside bare DBOS ...")
-            result["floor"] = _ingest_floor(url, home, runs)
-        results.append({"db": _db_kind(url), **result})
+    with scratch_space() as scratch:
+        for url in scratch.urls(urls):
+            home = scratch.home()
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"{name} on {_db_kind(url)}", total=runs)
+                result = measure(url, home, runs, lambda t=task: progress.advance(t))
+            if name == "ingest":
+                console.print(f"ingest floor on {_db_kind(url)}: in process, beside bare DBOS ...")
+                result["floor"] = _ingest_floor(url, home, runs)
+            results.append({"db": _db_kind(url), **result})
     _latency_table(console, name, results)
     if name == "ingest":
         _floor_table(console, results)
@@ -136,17 +160,25 @@ def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> No
     console = Console()
     base = load_settings()
     results = []
-    for url in _scratch(urls):
-        home = Path(tempfile.mkdtemp(prefix="jejakekal-bench-home-"))
-        settings = base.with_overrides(database_url=url, home=home)
-        with Progress(console=console) as progress:
-            task = progress.add_task(f"seeding {_db_kind(url)}", total=seed_runs)
-            seed(settings, seed_runs, seed_chunks, lambda n, t=task: progress.advance(t, n))
-            task = progress.add_task(f"querying {_db_kind(url)}", total=samples)
-            result = measure(settings, home, samples, seed_runs, lambda t=task: progress.advance(t))
-        results.append(
-            {"db": _db_kind(url), "seeded_runs": seed_runs, "seeded_chunks": seed_chunks, **result}
-        )
+    with scratch_space() as scratch:
+        for url in scratch.urls(urls):
+            home = scratch.home()
+            settings = base.with_overrides(database_url=url, home=home)
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"seeding {_db_kind(url)}", total=seed_runs)
+                seed(settings, seed_runs, seed_chunks, lambda n, t=task: progress.advance(t, n))
+                task = progress.add_task(f"querying {_db_kind(url)}", total=samples)
+                result = measure(
+                    settings, home, samples, seed_runs, lambda t=task: progress.advance(t)
+                )
+            results.append(
+                {
+                    "db": _db_kind(url),
+                    "seeded_runs": seed_runs,
+                    "seeded_chunks": seed_chunks,
+                    **result,
+                }
+            )
     _latency_table(console, "query", results)
     table = Table("db", "kind", "p50 ms", "p95 ms")
     for r in results:

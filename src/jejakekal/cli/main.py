@@ -276,9 +276,10 @@ def _golden_files(db: str | None) -> dict[str, bytes]:
 
     from jejakekal.golden.snapshots import render
 
-    home = Path(tempfile.mkdtemp(prefix="jejakekal-golden-"))
-    url = db or f"sqlite:///{home / 'golden.sqlite'}"
-    return render(load_settings().with_overrides(database_url=url, home=home))
+    with tempfile.TemporaryDirectory(prefix="jejakekal-golden-", ignore_cleanup_errors=True) as f:
+        home = Path(f)
+        url = db or f"sqlite:///{home / 'golden.sqlite'}"
+        return render(load_settings().with_overrides(database_url=url, home=home))
 
 
 @golden_app.command("record")
