@@ -58,7 +58,7 @@ def pg_server_url() -> Iterator[str]:
             server.stop()
 
 
-def _fresh_pg_database(server_url: str) -> str:
+def fresh_pg_database(server_url: str) -> str:
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -69,7 +69,7 @@ def _fresh_pg_database(server_url: str) -> str:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'jejakekal.sqlite'}"
-    return _fresh_pg_database(request.getfixturevalue("pg_server_url"))
+    return fresh_pg_database(request.getfixturevalue("pg_server_url"))
 
 
 def make_settings(database_url: str, home: Path, **env: str) -> Settings:
