@@ -7,8 +7,10 @@ runs in a bounded form and must print an `ok` verdict and exit 0.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,9 +25,11 @@ DRILLS = {
 }
 
 
-def _drill(*args: str, timeout: float = 170) -> tuple[subprocess.CompletedProcess[str], Any]:
+def _drill(
+    *args: str, timeout: float = 170, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], Any]:
     done = subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, check=False, env=env
     )
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, f"stdout must be one verdict line:\n{done.stdout}\n{done.stderr}"
@@ -49,10 +53,15 @@ def test_drill_passes_its_oracles(drill: str, database_url: str) -> None:
         assert verdict["rounds"]["failed"] == []
 
 
-def test_a_drill_that_cannot_run_fails_with_a_verdict_and_a_nonzero_exit() -> None:
-    done, verdict = _drill("crash", "--db", "postgresql://nobody@127.0.0.1:1/none", timeout=60)
+def test_a_drill_that_cannot_run_fails_with_a_verdict_and_a_nonzero_exit(tmp_path: Path) -> None:
+    # Its own temporary folder: a failed drill keeps its home there for forensics.
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    unreachable = "postgresql://nobody@127.0.0.1:1/none"
+    done, verdict = _drill("crash", "--db", unreachable, timeout=60, env=env)
 
     assert done.returncode == 1
     assert verdict["ok"] is False
     assert verdict["checks"]["completed"]["ok"] is False
     assert "error: drill crash failed: completed" in done.stderr
+    kept = Path(verdict["home"])
+    assert kept.parent == tmp_path and list(kept.glob("api-*.log"))
