@@ -132,18 +132,20 @@ class Control(DocumentUseCases):
     def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
         """The run view once the run is not busy (queued or running), or after `wait_sec`.
 
-        A long poll: while waiting, one indexed status read every millisecond, or none at
-        all when the run executes in this process (its future says when it ends); the
-        whole view is read once, at the end.
+        A long poll. A run executing in this process is watched through its future, with
+        no reads until it ends; any other run by one indexed status read every
+        millisecond. The whole view is read once, at the end.
         """
+        deadline = time.monotonic() + wait_sec
+        local = self._running_here.get(run_id)
+        if local is not None:
+            futures.wait([local], timeout=wait_sec)
+            view = self.run_view(run_id)
+            if view["status"] not in BUSY or time.monotonic() >= deadline:
+                return view
         status = readmodels.current_status(self.engine, run_id)
         if status is None:
             raise errors.RunNotFound(run_id=run_id)
-        deadline = time.monotonic() + wait_sec
-        local = self._running_here.get(run_id)
-        if status in BUSY and local is not None:
-            futures.wait([local], timeout=wait_sec)
-            status = readmodels.current_status(self.engine, run_id)
         while status in BUSY and time.monotonic() < deadline:
             time.sleep(WAIT_PROBE_SEC)
             status = readmodels.current_status(self.engine, run_id)
