@@ -16,8 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from jejakekal.bench.client import BenchClient
 from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
 from jejakekal.config import Settings
@@ -30,7 +29,7 @@ DOCUMENT = (
 )
 
 
-def ingest_once(client: httpx.Client, n: int) -> tuple[str, float]:
+def ingest_once(client: BenchClient, n: int) -> tuple[str, float]:
     """One document run, POST to `done` as a client sees it: (run id, seconds)."""
     started = time.perf_counter()
     reply = client.post("/runs", json={"source": f"{DOCUMENT}run {n}\n", "sleepMs": 0})
@@ -44,7 +43,7 @@ def ingest_once(client: httpx.Client, n: int) -> tuple[str, float]:
 
 
 def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
-    with api_process(database_url, home) as base, httpx.Client(base_url=base) as client:
+    with api_process(database_url, home) as base, BenchClient(base) as client:
         pace = settle(base)
         for n in range(WARMUP):
             ingest_once(client, -n - 1)

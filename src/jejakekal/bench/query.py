@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from jejakekal.bench.client import BenchClient
 from jejakekal.bench.ingest import ingest_once
 from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
@@ -73,7 +72,7 @@ def measure(
     corpus = Corpus()
     rng = random.Random(SEED)
     url = settings.resolved_database_url
-    with api_process(url, home) as base, httpx.Client(base_url=base) as client:
+    with api_process(url, home) as base, BenchClient(base) as client:
         pace = settle(base)
         # Real runs (with timelines and artifacts) beside seeded ones, half and half.
         real = [ingest_once(client, n)[0] for n in range(REAL_RUNS)]

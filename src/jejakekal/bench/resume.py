@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from jejakekal.bench.client import BenchClient
 from jejakekal.bench.server import api_process
 from jejakekal.bench.stats import summary
 
@@ -31,14 +30,14 @@ def _wait(check: Any, timeout: float = 30.0) -> Any:
     raise TimeoutError("the run did not get there in time")
 
 
-def _op_started(client: httpx.Client, run_id: str, name: str) -> int | None:
+def _op_started(client: BenchClient, run_id: str, name: str) -> int | None:
     for op in client.get(f"/runs/{run_id}").json()["timeline"]:
         if op["function_name"] == name:
             return int(op["started_at_epoch_ms"])
     return None
 
 
-def resume_once(client: httpx.Client, n: int) -> float:
+def resume_once(client: BenchClient, n: int) -> float:
     body = {"source": f"resume sample {n}", "sleepMs": SLEEP_MS}
     run_id = client.post("/runs", json=body).json()["run_id"]
     _wait(lambda: _op_started(client, run_id, "DBOS.sleep"))
@@ -52,7 +51,7 @@ def resume_once(client: httpx.Client, n: int) -> float:
 
 
 def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
-    with api_process(database_url, home) as base, httpx.Client(base_url=base) as client:
+    with api_process(database_url, home) as base, BenchClient(base) as client:
         for n in range(WARMUP):
             resume_once(client, -n - 1)
         latencies = []

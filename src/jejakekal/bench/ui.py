@@ -13,10 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from jejakekal.bench.browser import launch_chromium
+from jejakekal.bench.client import BenchClient
 from jejakekal.bench.ingest import ingest_once
 from jejakekal.bench.server import serve_process
 from jejakekal.bench.stats import summary
@@ -70,7 +70,7 @@ def first_visit(browser: Browser, url: str) -> float:
 def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
     """First visits (the budgeted figure), alternating with returning visits (warm cache)."""
     with serve_process(database_url, home) as (api, ui), sync_playwright() as playwright:
-        with httpx.Client(base_url=api) as client:
+        with BenchClient(api) as client:
             for n in range(RUNS_PRESENT):
                 ingest_once(client, n)
         url = f"{ui}/"
