@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from jejakekal.bench import client as bench_client
 from jejakekal.bench.client import BenchClient, BenchHTTPError
+from loopback import serve
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -37,12 +37,8 @@ class _Echo(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve(_Echo) as base:
+        yield base
 
 
 def test_requests_share_one_connection_and_carry_json(server: str) -> None:

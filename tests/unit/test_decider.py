@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from jejakekal.adapters.decider import OpenAIDecider, StubDecider
 from jejakekal.domain.errors import DecisionInvalid
 from jejakekal.domain.ports import DecisionRequest
+from loopback import serve
 
 REQUEST = DecisionRequest(run_id="run-1", goal="demo", plan_sha256="ab" * 32, nodes=["exec-1"])
 
@@ -40,13 +40,9 @@ class FakeProvider(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def provider() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), FakeProvider)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     FakeProvider.seen = []
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serve(FakeProvider) as base:
+        yield f"{base}/v1"
 
 
 def test_stub_decides_the_same_way_every_time() -> None:
