@@ -247,6 +247,41 @@ def test_the_last_node_leaves_a_canceled_run_canceled(engine: sa.Engine) -> None
     assert (phase, status, output["attempt"]) == ("done", "canceled", 2)
 
 
+def test_a_replayed_node_of_a_one_node_run_replaces_its_entry(engine: sa.Engine) -> None:
+    """A one-node run merges nothing (no locked read): its replay still leaves one entry."""
+    from jejakekal.workflows import steps
+
+    _run_with_open_execute(engine, "run-3", "running")
+    for attempt in (1, 2):
+        with runs.write(engine) as conn:
+            steps.node_done(conn, "run-3", 1, _node("exec-1", attempt))
+    phase, output, status = _execute_row(engine, "run-3")
+    assert (phase, status, output["attempt"]) == ("done", "succeeded", 2)
+    assert [n["attempt"] for n in output["nodes"]] == [2]
+
+
+def test_compile_takes_the_intent_from_the_run_input_or_reads_it(engine: sa.Engine) -> None:
+    """A run input carries its intent's goal and inputs; one started before it did reads
+    the intent, and both compile the same plan."""
+    from jejakekal.workflows import steps
+
+    _run_with_open_execute(engine, "run-4", "queued")
+    base = {
+        "run_id": "run-4",
+        "intent_id": "intent-4",
+        "recipe_name": "compile-default",
+        "concurrency": 1,
+        "steps": 2,
+        "sandbox_minutes": 1.0,
+    }
+    with runs.write(engine) as conn:
+        carried = steps.compile_st(conn, {**base, "goal": "g", "inputs": {}})
+    with runs.write(engine) as conn:
+        read = steps.compile_st(conn, base)
+    assert carried == read
+    assert len(carried["workload"]["nodes"]) == 2
+
+
 def test_writes_refuse_a_column_the_table_lacks_and_write_nothing(engine: sa.Engine) -> None:
     """The write helpers take their columns from the values' names: a misspelt name
     must fail the transaction, not be dropped in silence."""

@@ -53,25 +53,8 @@ class Control(DocumentUseCases):
         request = body.model_dump(mode="json", exclude_none=True)
         request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
         recipe_name = body.recipeName or DEFAULT_RECIPE
-        with self.engine.connect() as conn:
-            intent_exists, recipe = runs.intent_and_recipe(conn, intent_id, recipe_name)
-        if not intent_exists:
-            raise errors.IntentNotFound(intent_id=intent_id)
-        if recipe is None:
-            raise errors.RecipeNotFound(f"no recipe named {recipe_name!r}", recipeName=recipe_name)
         workload = body.workload or DEFAULT_WORKLOAD
-        _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
-
         run_id = "run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24]
-        run_input = RunIntentInput(
-            run_id=run_id,
-            intent_id=intent_id,
-            recipe_name=recipe_name,
-            concurrency=workload.concurrency,
-            steps=workload.steps,
-            sandbox_minutes=workload.sandboxMinutes,
-            trace_id=body.traceId,
-        )
         options: EnqueueOptions = {
             "workflow_name": names.WF_RUN_INTENT,
             "queue_name": names.INTENT_QUEUE,
@@ -79,7 +62,28 @@ class Control(DocumentUseCases):
             "app_version": self.settings.app_version,
         }
         try:
+            # One transaction reads the intent and recipe, then writes: a refused
+            # request rolls back having written nothing.
             with runs.write(self.engine) as conn:
+                intent, recipe = runs.intent_and_recipe(conn, intent_id, recipe_name)
+                if intent is None:
+                    raise errors.IntentNotFound(intent_id=intent_id)
+                if recipe is None:
+                    raise errors.RecipeNotFound(
+                        f"no recipe named {recipe_name!r}", recipeName=recipe_name
+                    )
+                _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
+                run_input = RunIntentInput(
+                    run_id=run_id,
+                    intent_id=intent_id,
+                    recipe_name=recipe_name,
+                    concurrency=workload.concurrency,
+                    steps=workload.steps,
+                    sandbox_minutes=workload.sandboxMinutes,
+                    trace_id=body.traceId,
+                    goal=intent["goal"],
+                    inputs=intent["inputs"],
+                )
                 runs.insert_run(
                     conn,
                     id=run_id,

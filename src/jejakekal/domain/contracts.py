@@ -121,6 +121,10 @@ class RunIntentInput(BaseModel):
     steps: int
     sandbox_minutes: float
     trace_id: str | None = None
+    # The intent as the run was started (intents never change): CompileST needs no read.
+    # None in a run started before these fields existed; CompileST then reads the intent.
+    goal: str | None = None
+    inputs: dict[str, Any] | None = None
 
 
 class ExecNodeInput(BaseModel):

@@ -40,23 +40,30 @@ def get_intent(db: Db, intent_id: str) -> dict[str, Any] | None:
 
 
 _INTENT_AND_RECIPE = (
-    sa.select(s.intents.c.id.label("intent_id"), s.recipes)
+    sa.select(
+        s.intents.c.id.label("intent_id"),
+        s.intents.c.goal.label("intent_goal"),
+        s.intents.c.inputs.label("intent_inputs"),
+        s.recipes,
+    )
     .select_from(s.intents)
     .outerjoin(s.recipes, s.recipes.c.name == sa.bindparam("recipe_name_"))
     .where(s.intents.c.id == sa.bindparam("intent_id_"))
 )
+_INTENT_FIELDS = {"intent_id": "id", "intent_goal": "goal", "intent_inputs": "inputs"}
 
 
 def intent_and_recipe(
     db: Db, intent_id: str, recipe_name: str
-) -> tuple[bool, dict[str, Any] | None]:
-    """One read for a run start: whether the intent exists, and the recipe if it does."""
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One read for a run start: the intent (id, goal, inputs) and, if it exists, the recipe."""
     params = {"intent_id_": intent_id, "recipe_name_": recipe_name}
     row = db.execute(_INTENT_AND_RECIPE, params).mappings().first()
     if row is None:
-        return False, None
-    recipe = {k: v for k, v in row.items() if k != "intent_id"}
-    return True, recipe if recipe["name"] is not None else None
+        return None, None
+    intent = {field: row[label] for label, field in _INTENT_FIELDS.items()}
+    recipe = {k: v for k, v in row.items() if k not in _INTENT_FIELDS}
+    return intent, recipe if recipe["name"] is not None else None
 
 
 def run_lookup(run_or_workflow_id: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:

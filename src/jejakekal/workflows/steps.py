@@ -20,12 +20,13 @@ from jejakekal.workflows.runtime import current
 def compile_st(db: Db, request: dict[str, Any]) -> dict[str, Any]:
     inp = RunIntentInput.model_validate(request)
     started = runs.now()
-    intent = runs.get_intent(db, inp.intent_id)
-    if intent is None:
-        raise LookupError(f"intent {inp.intent_id} vanished")
-    plan = compile_plan(
-        intent["goal"], intent["inputs"], inp.recipe_name, inp.steps, inp.concurrency
-    )
+    goal, inputs = inp.goal, inp.inputs
+    if goal is None or inputs is None:
+        intent = runs.get_intent(db, inp.intent_id)
+        if intent is None:
+            raise LookupError(f"intent {inp.intent_id} vanished")
+        goal, inputs = intent["goal"], intent["inputs"]
+    plan = compile_plan(goal, inputs, inp.recipe_name, inp.steps, inp.concurrency)
     output = {"attempt": 1, "plan_sha256": plan["plan_sha256"], "nodes": inp.steps}
     _step_done(
         db,
@@ -142,10 +143,14 @@ def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> Non
     and the run, in the transaction that delivers its receipt.
 
     Nodes finish in any order, possibly at once: the step's row is locked first, so the
-    last one sees every other node's entry. A replayed node replaces its own entry.
+    last one sees every other node's entry. A replayed node replaces its own entry, so
+    a run of one node has nothing to merge and reads nothing.
     """
-    output = runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}
-    by_id = {n["node_id"]: n for n in output.get("nodes") or []}
+    recorded: list[dict[str, Any]] = []
+    if node_count > 1:
+        output = runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}
+        recorded = output.get("nodes") or []
+    by_id = {n["node_id"]: n for n in recorded}
     by_id[node["node_id"]] = node
     # exec-2 before exec-10: node ids share their prefix, so length then text is plan order.
     nodes = [by_id[k] for k in sorted(by_id, key=lambda k: (len(k), k))]
