@@ -188,6 +188,29 @@ def measure_backend(
     }
 
 
+def combine(measurements: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repeated measurements of one setup as one result: each figure is the median of the
+    repeats, each ratio the median of the repeats' own ratios (both paths of a ratio
+    were measured in the same process, alternating), and every repeat is kept.
+
+    On a shared machine one measurement's ratio can move by a fifth from the next, with
+    the same code; the median of several is what a target can be held against.
+    """
+    first = measurements[0]
+    paths = {
+        path: {
+            key: round(statistics.median(m[path][key] for m in measurements), 2)
+            for key in first[path]
+        }
+        for path in ("ours", "bare_dbos")
+    }
+    ratios = {
+        key: round(statistics.median(m[key] for m in measurements), 3)
+        for key in ("latency_p50_ratio", "throughput_ratio")
+    }
+    return {**first, **paths, **ratios, "repeats": len(measurements), "measurements": measurements}
+
+
 class WorkerFleet:
     """N `jejakekal worker` processes on the bench's database and app version."""
 

@@ -27,8 +27,10 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def throughput(runs: int, urls: list[str], concurrency: int, workers: list[int]) -> None:
-    from jejakekal.bench.throughput import measure_backend
+def throughput(
+    runs: int, urls: list[str], concurrency: int, workers: list[int], repeat: int
+) -> None:
+    from jejakekal.bench.throughput import combine, measure_backend
 
     console = Console()
     base = load_settings()
@@ -37,32 +39,41 @@ def throughput(runs: int, urls: list[str], concurrency: int, workers: list[int])
         for url in urls or [scratch.sqlite_url()]:
             for count in workers or [0]:
                 where = f"{count} worker process(es)" if count else "one process"
-                console.print(f"measuring {runs} runs on {url.split('@')[-1]}, {where} ...")
-                settings = base.with_overrides(database_url=url, home=scratch.home())
-                # A fresh process per measurement: DBOS is a process-wide singleton, and
-                # threads of a destroyed instance would share the CPU with the next one.
-                with multiprocessing.get_context("spawn").Pool(1) as pool:
-                    args = (settings, runs, concurrency, count)
-                    results.append(pool.apply(measure_backend, args))
+                measurements = []
+                for n in range(1, repeat + 1):
+                    console.print(
+                        f"measuring {runs} runs on {url.split('@')[-1]}, {where} ({n}/{repeat}) ..."
+                    )
+                    settings = base.with_overrides(database_url=url, home=scratch.home())
+                    # A fresh process per measurement: DBOS is a process-wide singleton, and
+                    # threads of a destroyed instance would share the CPU with the next one.
+                    with multiprocessing.get_context("spawn").Pool(1) as pool:
+                        args = (settings, runs, concurrency, count)
+                        measurements.append(pool.apply(measure_backend, args))
+                results.append(combine(measurements))
+    console.print(_throughput_table(results))
+    for r in results:
+        procs = f"{r['worker_processes']} worker(s)" if r["worker_processes"] else "in-process"
+        for key, label in (("latency_p50_ratio", "p50"), ("throughput_ratio", "runs/s")):
+            each = ", ".join(f"x{m[key]}" for m in r["measurements"])
+            console.print(f"{r['db']} {procs}: {label} ratio of each repeat: {each}")
+    written = write_result("throughput", {"results": results})
+    console.print(f"written {written}")
+
+
+def _throughput_table(results: list[dict[str, Any]]) -> Table:
+    """Each figure and ratio is the median over the repeats."""
     table = Table("db", "workers", "path", "p50 ms", "p95 ms", "runs/s")
     for r in results:
         procs = str(r["worker_processes"] or "in-process")
         for path in ("ours", "bare_dbos"):
             m = r[path]
-            table.add_row(
-                r["db"],
-                procs,
-                path,
-                str(m["latency_p50_ms"]),
-                str(m["latency_p95_ms"]),
-                str(m["runs_per_sec"]),
-            )
+            figures = (m["latency_p50_ms"], m["latency_p95_ms"], m["runs_per_sec"])
+            table.add_row(r["db"], procs, path, *(str(f) for f in figures))
         table.add_row(
             r["db"], procs, "ratio", f"x{r['latency_p50_ratio']}", "", f"x{r['throughput_ratio']}"
         )
-    console.print(table)
-    written = write_result("throughput", {"results": results})
-    console.print(f"written {written}")
+    return table
 
 
 class Scratch:

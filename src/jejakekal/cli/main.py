@@ -199,11 +199,19 @@ def bench_throughput(
             "default: the bench process runs them itself."
         ),
     ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Measurements per setup, each in a fresh process; the figures and ratios "
+            "reported are their medians.",
+        ),
+    ] = 3,
 ) -> None:
     """Intent runs per second and latency, beside bare DBOS on the same queues."""
     from jejakekal.cli.bench import throughput
 
-    throughput(runs=runs, urls=db or [], concurrency=clients, workers=workers or [])
+    throughput(runs=runs, urls=db or [], concurrency=clients, workers=workers or [], repeat=repeat)
 
 
 DbOpt = Annotated[

@@ -165,7 +165,7 @@ def finalize_st(db: Db, run_id: str, side_effect: dict[str, Any]) -> dict[str, A
 def _done(
     db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
 ) -> None:
-    runs.record_step(
+    runs.record_step_and_run(
         db,
         run_id,
         step_id,
@@ -173,5 +173,6 @@ def _done(
         output=output,
         started_at=started,
         finished_at=runs.now(),
+        last_step=step_id,
+        **run,
     )
-    runs.update_run(db, run_id, last_step=step_id, **run)

@@ -94,8 +94,17 @@ def _step_done(
     db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
 ) -> None:
     """Record a finished step and make it the run's last step, in the caller's transaction."""
-    _record_done(db, run_id, step_id, output, started)
-    runs.update_run(db, run_id, last_step=step_id, **run)
+    runs.record_step_and_run(
+        db,
+        run_id,
+        step_id,
+        phase="done",
+        output=output,
+        started_at=started,
+        finished_at=runs.now(),
+        last_step=step_id,
+        **run,
+    )
 
 
 def _record_done(db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any) -> None:
@@ -120,13 +129,12 @@ def await_input(db: Db, run_id: str) -> None:
 
 
 def input_received(db: Db, run_id: str, answer: Any) -> None:
-    runs.update_run(db, run_id, status=RunStatus.RUNNING, next_action=None)
-    _open_execute(db, run_id)
+    _open_execute(db, run_id, status=RunStatus.RUNNING, next_action=None)
 
 
-def _open_execute(db: Db, run_id: str) -> None:
+def _open_execute(db: Db, run_id: str, **run: Any) -> None:
     """ExecuteST starts with the transaction that ends what precedes it (no step of its own)."""
-    runs.record_step(
+    runs.record_step_and_run(
         db,
         run_id,
         names.STEP_EXECUTE,
@@ -134,8 +142,9 @@ def _open_execute(db: Db, run_id: str) -> None:
         output={"attempt": None},
         started_at=runs.now(),
         finished_at=None,
+        last_step=names.STEP_EXECUTE,
+        **run,
     )
-    runs.update_run(db, run_id, last_step=names.STEP_EXECUTE)
 
 
 def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> None:
@@ -155,31 +164,40 @@ def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> Non
     # exec-2 before exec-10: node ids share their prefix, so length then text is plan order.
     nodes = [by_id[k] for k in sorted(by_id, key=lambda k: (len(k), k))]
     finished = len(nodes) >= node_count
-    runs.record_step(
+    attempt = max(n["attempt"] for n in nodes) if finished else None
+    output = {"attempt": attempt, "nodes": nodes}
+    started = runs.now()  # kept from _open_execute: the row already exists
+    if not finished:
+        runs.record_step(
+            db,
+            run_id,
+            names.STEP_EXECUTE,
+            phase="running",
+            output=output,
+            started_at=started,
+            finished_at=None,
+        )
+        return
+    # Only a live run (a retried one is still `queued`): a cancel that landed first
+    # keeps its word.
+    runs.record_step_and_run(
         db,
         run_id,
         names.STEP_EXECUTE,
-        phase="done" if finished else "running",
-        output={"attempt": max(n["attempt"] for n in nodes) if finished else None, "nodes": nodes},
-        started_at=runs.now(),  # kept from _open_execute: the row already exists
-        finished_at=runs.now() if finished else None,
+        phase="done",
+        output=output,
+        started_at=started,
+        finished_at=runs.now(),
+        only_if_status=tuple(s for s in RunStatus if s.is_live),
+        status=RunStatus.SUCCEEDED,
+        next_action=None,
+        error=None,
     )
-    if finished:
-        # Only a live run (a retried one is still `queued`): a cancel that landed first
-        # keeps its word.
-        runs.update_run(
-            db,
-            run_id,
-            only_if_status=tuple(s for s in RunStatus if s.is_live),
-            status=RunStatus.SUCCEEDED,
-            next_action=None,
-            error=None,
-        )
 
 
 def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
     finished = (runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}).get("nodes")
-    runs.record_step(
+    runs.record_step_and_run(
         db,
         run_id,
         names.STEP_EXECUTE,
@@ -187,10 +205,6 @@ def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
         output={"attempt": attempts, "error": error, "nodes": finished or []},
         started_at=runs.now(),  # kept from _open_execute: the row already exists
         finished_at=runs.now(),
-    )
-    runs.update_run(
-        db,
-        run_id,
         status=RunStatus.RETRIES_EXCEEDED,
         error=error,
         next_action=f"POST /runs/{run_id}/retry",
