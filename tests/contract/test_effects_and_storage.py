@@ -291,8 +291,21 @@ def test_writes_refuse_a_column_the_table_lacks_and_write_nothing(engine: sa.Eng
     with pytest.raises(TypeError, match="seen"), runs.write(engine) as conn:
         runs.record_decision(conn, "run-3", "DecideST", {}, {})
         insert_ignore(conn, s.marks, run_id="run-3", step="x", seen=1)
+    with pytest.raises(TypeError, match="last_stepp"), runs.write(engine) as conn:
+        runs.record_step_and_run(
+            conn,
+            "run-3",
+            "CompileST",
+            phase="done",
+            output={"attempt": 1},
+            started_at=runs.now(),
+            finished_at=runs.now(),
+            last_stepp="CompileST",
+        )
     with engine.connect() as conn:
         assert conn.execute(sa.select(s.runs.c.status)).scalars().all() == ["running"]
+        steps_of_run = sa.select(s.run_steps.c.step_id).where(s.run_steps.c.run_id == "run-3")
+        assert conn.execute(steps_of_run).scalars().all() == ["ExecuteST"]
         assert conn.execute(sa.select(sa.func.count()).select_from(s.opencode_calls)).scalar() == 0
         assert conn.execute(sa.select(sa.func.count()).select_from(s.marks)).scalar() == 0
 
