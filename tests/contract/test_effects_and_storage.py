@@ -292,7 +292,7 @@ def test_writes_refuse_a_column_the_table_lacks_and_write_nothing(engine: sa.Eng
         runs.record_decision(conn, "run-3", "DecideST", {}, {})
         insert_ignore(conn, s.marks, run_id="run-3", step="x", seen=1)
     with pytest.raises(TypeError, match="last_stepp"), runs.write(engine) as conn:
-        runs.record_step_and_run(
+        runs.record_step(
             conn,
             "run-3",
             "CompileST",

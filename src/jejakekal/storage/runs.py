@@ -110,48 +110,28 @@ def record_step(
     output: dict[str, Any],
     started_at: datetime,
     finished_at: datetime | None,
-) -> None:
-    """One `app.run_steps` row per step: created once, updated as its phase moves on."""
-    upsert(
-        db,
-        s.run_steps,
-        {"run_id": run_id, "step_id": step_id},
-        {"started_at": started_at},
-        phase=phase,
-        output=output,
-        finished_at=finished_at,
-    )
-
-
-def record_step_and_run(
-    db: Db,
-    run_id: str,
-    step_id: str,
-    *,
-    phase: str,
-    output: dict[str, Any],
-    started_at: datetime,
-    finished_at: datetime | None,
     only_if_status: tuple[str, ...] = (),
     **run_values: Any,
 ) -> None:
-    """`record_step`, then `update_run`, in the caller's transaction.
+    """One `app.run_steps` row per step: created once, updated as its phase moves on.
 
-    On PostgreSQL both go in one statement (the step's upsert as a data-modifying CTE
-    of the run's update): a step's two rows cost one statement's interpreter time and
-    one round trip, not two. SQLite has no data-modifying CTEs and no round trips.
+    With `run_values`, the run is updated too, as `update_run` would (`only_if_status`
+    included). On PostgreSQL both rows go in one statement (the step's upsert as a
+    data-modifying CTE of the run's update): one statement's interpreter time and one
+    round trip, not two. SQLite has no data-modifying CTEs, and no round trips.
     """
-    if dialect_of(db) != "postgresql":
-        record_step(
+    if not run_values or dialect_of(db) != "postgresql":
+        upsert(
             db,
-            run_id,
-            step_id,
+            s.run_steps,
+            {"run_id": run_id, "step_id": step_id},
+            {"started_at": started_at},
             phase=phase,
             output=output,
-            started_at=started_at,
             finished_at=finished_at,
         )
-        update_run(db, run_id, only_if_status=only_if_status, **run_values)
+        if run_values:
+            update_run(db, run_id, only_if_status=only_if_status, **run_values)
         return
     check_columns(s.runs, run_values)
     params = {

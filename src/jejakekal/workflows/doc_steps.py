@@ -165,7 +165,7 @@ def finalize_st(db: Db, run_id: str, side_effect: dict[str, Any]) -> dict[str, A
 def _done(
     db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
 ) -> None:
-    runs.record_step_and_run(
+    runs.record_step(
         db,
         run_id,
         step_id,

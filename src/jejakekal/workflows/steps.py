@@ -94,20 +94,12 @@ def _step_done(
     db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
 ) -> None:
     """Record a finished step and make it the run's last step, in the caller's transaction."""
-    runs.record_step_and_run(
-        db,
-        run_id,
-        step_id,
-        phase="done",
-        output=output,
-        started_at=started,
-        finished_at=runs.now(),
-        last_step=step_id,
-        **run,
-    )
+    _record_done(db, run_id, step_id, output, started, last_step=step_id, **run)
 
 
-def _record_done(db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any) -> None:
+def _record_done(
+    db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
+) -> None:
     runs.record_step(
         db,
         run_id,
@@ -116,6 +108,7 @@ def _record_done(db: Db, run_id: str, step_id: str, output: dict[str, Any], star
         output=output,
         started_at=started,
         finished_at=runs.now(),
+        **run,
     )
 
 
@@ -134,7 +127,7 @@ def input_received(db: Db, run_id: str, answer: Any) -> None:
 
 def _open_execute(db: Db, run_id: str, **run: Any) -> None:
     """ExecuteST starts with the transaction that ends what precedes it (no step of its own)."""
-    runs.record_step_and_run(
+    runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
@@ -180,7 +173,7 @@ def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> Non
         return
     # Only a live run (a retried one is still `queued`): a cancel that landed first
     # keeps its word.
-    runs.record_step_and_run(
+    runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
@@ -197,7 +190,7 @@ def node_done(db: Db, run_id: str, node_count: int, node: dict[str, Any]) -> Non
 
 def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
     finished = (runs.step_output_for_update(db, run_id, names.STEP_EXECUTE) or {}).get("nodes")
-    runs.record_step_and_run(
+    runs.record_step(
         db,
         run_id,
         names.STEP_EXECUTE,
