@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: install run test quick check lint types e2e clean
+.PHONY: install run test quick check lint types e2e clean system-packages
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
@@ -33,10 +33,15 @@ quick: lint types ## lint, types and the unit tests
 
 check: test
 
-test: lint types ## the whole suite on SQLite and on a throwaway PostgreSQL
+# Debian packages the suite needs (PostgreSQL server, bubblewrap, Chromium): installed
+# when this user may, else the script stops at once naming the command to run.
+system-packages:
+	bash scripts/system-packages
+
+test: system-packages lint types ## the whole suite on SQLite and on a throwaway PostgreSQL
 	$(BIN)/python -m pytest -q tests
 
-e2e: install
+e2e: system-packages install
 	$(BIN)/python -m pytest -q tests/integration tests/e2e
 
 clean:
