@@ -13,10 +13,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from jejakekal import __version__
 from jejakekal.api import documents
 from jejakekal.api.errors import error_response, install_error_handlers
+from jejakekal.api.openapi import install_openapi
 from jejakekal.api.routes import router
 from jejakekal.bootstrap import Kernel, Role, build_kernel
 from jejakekal.config import Settings
-from jejakekal.domain.errors import KernelError, Unauthorized
+from jejakekal.domain.errors import HostNotAllowed, KernelError, Unauthorized
+from jejakekal.domain.hosts import HostAllowList, host_of
 from jejakekal.domain.ids import check_raw_path
 
 
@@ -42,25 +44,32 @@ def create_api_app(
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(documents.router)
+    install_openapi(app, token_required=settings.api_token is not None)
 
-    app.add_middleware(Guard, token=settings.api_token)
+    hosts = HostAllowList.for_server(settings.host, settings.allowed_hosts)
+    app.add_middleware(Guard, token=settings.api_token, hosts=hosts)
     return app
 
 
 class Guard:
-    """Checks every request before routing: the raw path's id, then the bearer token.
+    """Checks every request before routing: the Host, the raw path's id, then the
+    bearer token.
 
     Plain ASGI rather than `@app.middleware("http")`, which costs every request a
     second task and a streamed copy of its response.
     """
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, hosts: HostAllowList) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             try:
+                # First: a rebound name is refused before anything else is looked at.
+                if not self.hosts.allows(host_of(scope["headers"])):
+                    raise HostNotAllowed()
                 raw = scope.get("raw_path") or scope["path"].encode()
                 check_raw_path(raw.decode("latin-1"))
                 if self.expected is not None and scope["path"] != "/healthz":

@@ -16,12 +16,13 @@ from typing import Any, Literal
 from dbos import DBOS, DBOSClient
 from dbos._serialization import DBOSPortableJSON
 
+from jejakekal import runlog
 from jejakekal.config import Settings
 from jejakekal.control import Control
 from jejakekal.domain import names
 from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
 from jejakekal.storage.engine import create_engine, dbos_url, is_sqlite, normalise_url
-from jejakekal.storage.migrations import migrate
+from jejakekal.storage.migrations import migrate, migration_lock
 
 Role = Literal["full", "shim", "worker"]
 
@@ -91,7 +92,8 @@ def make_sandbox(settings: Settings) -> Sandbox:
 
 def executor_id_for(settings: Settings, role: Role) -> str:
     """`local` for the one-process setups (their restart recovers their own runs), a
-    name unique to the process for workers, unless the operator chose one."""
+    name unique to the process for workers, unless the operator chose one. A second
+    live process under the same id is refused at start (`fleet.claim_executor_id`)."""
     if settings.executor_id:
         return settings.executor_id
     if role == "worker":
@@ -114,14 +116,18 @@ def dbos_config(settings: Settings, engine: Any) -> dict[str, Any]:
 
 def prepare_database(settings: Settings, engine: Any) -> None:
     """Migrate our tables, then DBOS's, so even a process that runs no workflow
-    (the shim, `db reset`) finds both. Ours first: that creates a SQLite file in WAL."""
-    migrate(engine)
-    DBOS.migrate(dbos_url(normalise_url(settings.resolved_database_url)))
+    (the shim, `db reset`) finds both. Ours first: that creates a SQLite file in WAL.
+    One lock covers both: a fleet starting together on a new database would otherwise
+    race to create the same schemas."""
+    with migration_lock(engine):
+        migrate(engine)
+        DBOS.migrate(dbos_url(normalise_url(settings.resolved_database_url)))
 
 
 def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     """Build and launch everything a process of `role` needs, in dependency order."""
     logging.getLogger("dbos").setLevel(settings.log_level)
+    runlog.install()  # one line per run outcome; DBOS's tracebacks of them dropped
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     prepare_database(settings, engine)
@@ -130,14 +136,18 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     heartbeat = pacing = None
     if role in ("full", "worker"):
         settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
-        dbos = _launch_dbos(settings, engine)
+        heartbeat = _claim_and_beat(settings, engine, role)
+        try:
+            dbos = _launch_dbos(settings, engine)
+        except BaseException:
+            heartbeat.stop()
+            engine.dispose()
+            raise
+        heartbeat.recover_peers()
         from jejakekal.workflows.doc_ingest import start_doc_ingest
-        from jejakekal.workflows.fleet import Heartbeat
         from jejakekal.workflows.pacing import QueuePacing
 
         start_doc = start_doc_ingest
-        heartbeat = Heartbeat(engine, settings.executor_id or "local", settings.app_version, role)
-        heartbeat.start()
         pacing = QueuePacing(engine, fast_intervals(settings), settings.queue_idle_poll_sec)
         pacing.start()
     client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
@@ -145,6 +155,24 @@ def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
     return Kernel(settings, role, engine, control, dbos, heartbeat, pacing)
+
+
+def _claim_and_beat(settings: Settings, engine: Any, role: Role) -> Any:
+    """Claim this process's executor id and beat from now on, or raise ExecutorIdInUse.
+
+    Before launch: DBOS recovers the id's pending runs at launch, and a live holder's
+    runs are its own, not ours (two `serve` on one home both defaulted to `local`)."""
+    from jejakekal.workflows.fleet import Heartbeat, claim_executor_id
+
+    executor_id = settings.executor_id or "local"
+    try:
+        claim_executor_id(engine, executor_id, settings.app_version, role)
+    except BaseException:
+        engine.dispose()
+        raise
+    heartbeat = Heartbeat(engine, executor_id, settings.app_version, role)
+    heartbeat.start()
+    return heartbeat
 
 
 def _launch_dbos(settings: Settings, engine: Any) -> DBOS:

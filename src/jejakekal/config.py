@@ -7,10 +7,13 @@ no configuration at all. The README's configuration table is checked against
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jejakekal import __version__
 
@@ -22,7 +25,14 @@ SETTINGS_DOC: dict[str, str] = {
     "UI_PORT": "web UI port; default 4110",
     "UI_EMBED_API": "1 (default): `serve` runs API and UI in one process; 0: only the UI",
     "JEJAKEKAL_API_URL": "API the UI talks to when it runs alone; default http://127.0.0.1:API_PORT",
-    "JEJAKEKAL_API_TOKEN": "bearer token; required when binding a non-loopback host",
+    "JEJAKEKAL_API_TOKEN": (
+        "bearer token; required when binding a non-loopback host; when set, the API and "
+        "every UI page need it (the UI's login form sets a session cookie)"
+    ),
+    "JEJAKEKAL_ALLOWED_HOSTS": (
+        "comma-separated Host names (name or name:port) the API and UI answer besides "
+        "localhost, 127.0.0.1, ::1 and the bound address; any other Host gets 421"
+    ),
     "DBOS__APPVERSION": "application version shared by API-only processes and workers",
     "JEJAKEKAL_EXECUTOR_ID": (
         "DBOS executor id of this process; default `local` for serve/api, "
@@ -55,6 +65,7 @@ class Settings:
     api_url: str = ""  # empty: the API of this host's API_PORT
     host: str = "127.0.0.1"
     api_token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()  # added to the loopback names and the bound host
     app_version: str = __version__
     executor_id: str | None = None  # None: chosen by role (see bootstrap.executor_id_for)
     queue_poll_sec: float = 0.02
@@ -96,23 +107,119 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     port = e.get("API_PORT") or e.get("PORT") or "4010"
     return Settings(
         home=Path(e.get("JEJAKEKAL_HOME", ".jejakekal")),
-        database_url=e.get("JEJAKEKAL_DATABASE_URL") or e.get("DATABASE_URL") or "",
-        api_port=int(port),
-        ui_port=int(e.get("UI_PORT", "4110")),
-        ui_embed_api=e.get("UI_EMBED_API", "1").strip().lower() not in ("0", "false", "no"),
+        database_url=_database_url(e),
+        api_port=_port("API_PORT" if e.get("API_PORT") else "PORT", port),
+        ui_port=_port("UI_PORT", e.get("UI_PORT") or "4110"),
+        ui_embed_api=_flag("UI_EMBED_API", e.get("UI_EMBED_API") or "1"),
         api_url=(e.get("JEJAKEKAL_API_URL") or "").rstrip("/"),
         api_token=e.get("JEJAKEKAL_API_TOKEN") or None,
+        allowed_hosts=tuple(
+            h.strip() for h in e.get("JEJAKEKAL_ALLOWED_HOSTS", "").split(",") if h.strip()
+        ),
         app_version=e.get("DBOS__APPVERSION") or __version__,
         executor_id=e.get("JEJAKEKAL_EXECUTOR_ID") or None,
-        queue_poll_sec=float(e.get("JEJAKEKAL_QUEUE_POLL_SEC", "0.02")),
-        queue_idle_poll_sec=float(e.get("JEJAKEKAL_QUEUE_IDLE_POLL_SEC", "0.25")),
-        result_poll_sec=float(e.get("JEJAKEKAL_RESULT_POLL_SEC", "0.005")),
-        decider=e.get("JEJAKEKAL_DECIDER", "stub"),
+        queue_poll_sec=_seconds(e, "JEJAKEKAL_QUEUE_POLL_SEC", "0.02"),
+        queue_idle_poll_sec=_seconds(e, "JEJAKEKAL_QUEUE_IDLE_POLL_SEC", "0.25"),
+        result_poll_sec=_seconds(e, "JEJAKEKAL_RESULT_POLL_SEC", "0.005"),
+        decider=_choice(e, "JEJAKEKAL_DECIDER", ("stub", "openai")),
         openai_base_url=e.get("JEJAKEKAL_OPENAI_BASE_URL", "https://api.openai.com/v1"),
         openai_model=e.get("JEJAKEKAL_OPENAI_MODEL", "gpt-4o-mini"),
         openai_api_key=e.get("JEJAKEKAL_OPENAI_API_KEY") or None,
-        sandbox=e.get("JEJAKEKAL_SANDBOX", "shell"),
-        step_max_attempts=int(e.get("JEJAKEKAL_STEP_MAX_ATTEMPTS", "3")),
-        step_retry_interval_sec=float(e.get("JEJAKEKAL_STEP_RETRY_INTERVAL_SEC", "0.1")),
-        log_level=e.get("JEJAKEKAL_LOG_LEVEL", "ERROR"),
+        sandbox=_choice(e, "JEJAKEKAL_SANDBOX", ("shell",)),
+        step_max_attempts=_attempts(e, "JEJAKEKAL_STEP_MAX_ATTEMPTS", "3"),
+        step_retry_interval_sec=_seconds(e, "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC", "0.1"),
+        log_level=_choice(e, "JEJAKEKAL_LOG_LEVEL", _LOG_LEVELS, "ERROR"),
     )
+
+
+# -- reading values: a bad one names its variable, before anything starts -----------
+
+
+class InvalidSetting(ValueError):
+    """A setting's value cannot be used. Defined here, not among the domain's errors:
+    this module sits below the domain and imports nothing of the product."""
+
+
+_DB_SCHEMES = ("sqlite", "postgresql", "postgres", "postgresql+psycopg")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def check_database_url(url: str, source: str = "the database URL") -> str:
+    """`url` if it names a database the product can open: a SQLite file or PostgreSQL."""
+    scheme, sep, rest = url.partition("://")
+    shown = _PASSWORD.sub(r"\1:***@", url)
+    expected = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+    if not sep or scheme.lower() not in _DB_SCHEMES:
+        raise InvalidSetting(f"{source} is not a database URL: {shown!r} ({expected})")
+    if scheme.lower() == "sqlite":
+        # `sqlite://` alone is an in-memory database: nothing would survive the process.
+        path = rest[1:] if rest.startswith("/") else ""
+        if not path or path == ":memory:":
+            raise InvalidSetting(f"{source} names no SQLite file: {shown!r} ({expected})")
+        return url
+    try:
+        urlsplit(url).port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        raise InvalidSetting(f"{source} has a bad port: {shown!r} ({expected})") from None
+    return url
+
+
+def _database_url(e: Mapping[str, str]) -> str:
+    name = "JEJAKEKAL_DATABASE_URL" if e.get("JEJAKEKAL_DATABASE_URL") else "DATABASE_URL"
+    url = e.get(name) or ""
+    return check_database_url(url, name) if url else ""
+
+
+def _number(name: str, value: str, kind: type[int] | type[float]) -> float:
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        article = "an integer" if kind is int else "a number"
+        raise InvalidSetting(f"{name} must be {article}, not {value!r}") from None
+    if not math.isfinite(number):
+        raise InvalidSetting(f"{name} must be a finite number, not {value!r}")
+    return number
+
+
+def _port(name: str, value: str) -> int:
+    port = int(_number(name, value, int))
+    if not 1 <= port <= 65535:
+        raise InvalidSetting(f"{name} must be a port from 1 to 65535, not {value!r}")
+    return port
+
+
+def _seconds(e: Mapping[str, str], name: str, default: str) -> float:
+    value = e.get(name) or default
+    seconds = _number(name, value, float)
+    # Zero would make a polling loop spin on the database.
+    if seconds <= 0:
+        raise InvalidSetting(f"{name} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
+def _attempts(e: Mapping[str, str], name: str, default: str) -> int:
+    value = e.get(name) or default
+    attempts = int(_number(name, value, int))
+    if attempts < 1:
+        raise InvalidSetting(f"{name} must be 1 or more, not {value!r}")
+    return attempts
+
+
+def _flag(name: str, value: str) -> bool:
+    word = value.strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise InvalidSetting(f"{name} must be 1 or 0, not {value!r}")
+
+
+def _choice(
+    e: Mapping[str, str], name: str, choices: tuple[str, ...], default: str | None = None
+) -> str:
+    value = e.get(name) or default or choices[0]
+    for choice in choices:
+        if value.strip().lower() == choice.lower():
+            return choice
+    raise InvalidSetting(f"{name} must be one of {', '.join(choices)}, not {value!r}")

@@ -794,7 +794,8 @@ def test_a_rejected_plan_fails_the_run_at_decide_and_executes_nothing(api: Api) 
     assert retry.json() == {"accepted": True, "newRunId": run_id, "fromStep": "DecideST"}
     again = api.wait_status(run_id, "failed")
     assert again["retryCount"] == 1
-    assert api.count(f"SELECT COUNT(*) FROM app.opencode_calls WHERE run_id='{run_id}'") == 1
+    # The retry asked the decider again: one envelope per attempt.
+    assert api.count(f"SELECT COUNT(*) FROM app.opencode_calls WHERE run_id='{run_id}'") == 2
 
 
 def test_an_out_of_range_list_offset_is_a_typed_400_not_a_server_error(api: Api) -> None:

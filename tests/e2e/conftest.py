@@ -127,7 +127,9 @@ class Process:
         print(f"--- jejakekal {command} ---\n{self.log.read_text(errors='replace')[-6000:]}")
 
 
-def _env(home: Path, database_url: str | None, **ports: int) -> dict[str, str]:
+def _env(
+    home: Path, database_url: str | None, token: str | None = None, **ports: int
+) -> dict[str, str]:
     env = {
         **os.environ,
         "JEJAKEKAL_HOME": str(home),
@@ -135,40 +137,48 @@ def _env(home: Path, database_url: str | None, **ports: int) -> dict[str, str]:
         "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "0.05",
         **{name: str(port) for name, port in ports.items()},
     }
-    for name in ("PORT", "JEJAKEKAL_DATABASE_URL", "DATABASE_URL"):
+    for name in ("PORT", "JEJAKEKAL_DATABASE_URL", "DATABASE_URL", "JEJAKEKAL_API_TOKEN"):
         env.pop(name, None)
     if database_url is not None:
         env["JEJAKEKAL_DATABASE_URL"] = database_url
+    if token is not None:
+        env["JEJAKEKAL_API_TOKEN"] = token
     return env
 
 
-def _serve(mode: str, database_url: str, tmp_path: Path, stack: ExitStack) -> tuple[str, str]:
+def _serve(
+    mode: str, database_url: str, tmp_path: Path, stack: ExitStack, token: str | None = None
+) -> tuple[str, str]:
     api_port, ui_port = free_port(), free_port()
     api, ui = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     home = tmp_path / "home"
     if mode == "embedded":
-        env = _env(home, database_url, API_PORT=api_port, UI_PORT=ui_port)
+        env = _env(home, database_url, token, API_PORT=api_port, UI_PORT=ui_port)
         server = Process(["serve"], env, tmp_path / "serve.log")
         stack.callback(server.stop)
         server.wait_healthy(api)
         server.wait_healthy(ui)
         return api, ui
-    api_proc = Process(["api"], _env(home, database_url, API_PORT=api_port), tmp_path / "api.log")
+    api_env = _env(home, database_url, token, API_PORT=api_port)
+    api_proc = Process(["api"], api_env, tmp_path / "api.log")
     stack.callback(api_proc.stop)
     api_proc.wait_healthy(api)
     # The UI alone: its own empty home, no database; everything it shows comes over HTTP.
-    ui_env = _env(tmp_path / "ui-home", None, UI_PORT=ui_port)
+    ui_env = _env(tmp_path / "ui-home", None, token, UI_PORT=ui_port)
     ui_proc = Process(["ui", "--api-url", api], ui_env, tmp_path / "ui.log")
     stack.callback(ui_proc.stop)
     ui_proc.wait_healthy(ui)
     return api, ui
 
 
-def _served(mode: str, database_url: str, tmp_path: Path) -> Iterator[Served]:
+def _served(
+    mode: str, database_url: str, tmp_path: Path, token: str | None = None
+) -> Iterator[Served]:
     db = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     with ExitStack() as stack:
-        api, ui = _serve(mode, database_url, tmp_path, stack)
-        http = stack.enter_context(httpx.Client(base_url=api, timeout=30))
+        api, ui = _serve(mode, database_url, tmp_path, stack, token)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        http = stack.enter_context(httpx.Client(base_url=api, timeout=30, headers=headers))
         yield Served(ui, api, db, mode, http)
 
 
@@ -184,6 +194,17 @@ def served_any(
 ) -> Iterator[Served]:
     """`serve` in one process, and `api` + `ui --api-url` as two."""
     yield from _served(request.param, database_url, tmp_path)
+
+
+TOKEN = "e2e-token-0123456789"
+
+
+@pytest.fixture(params=["embedded", "split"])
+def served_with_token(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[Served]:
+    """`serve`, and `api` + `ui --api-url`, with JEJAKEKAL_API_TOKEN set (on loopback)."""
+    yield from _served(request.param, database_url, tmp_path, TOKEN)
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop running on the
@@ -204,14 +225,34 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium.close()
 
 
+# Reports every Content-Security-Policy violation of every document the tab loads.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCsp(`${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A fresh context (no cache, no storage) at desktop size."""
+    """A fresh context (no cache, no storage) at desktop size. Every test using it also
+    proves the pages work under their CSP: a violation the browser reports fails it."""
     context = browser.new_context(viewport=DESKTOP)
     context.set_default_timeout(15_000)
+    violations: list[str] = []
+    context.expose_binding("__reportCsp", lambda _source, text: violations.append(str(text)))
+    context.add_init_script(REPORT_CSP)
     tab = context.new_page()
+    tab.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield tab
     context.close()
+    assert not violations, f"the browser reported CSP violations: {violations}"
 
 
 def expect_full_page(page: Page) -> None:

@@ -133,7 +133,7 @@ from fastapi.testclient import TestClient
 from jejakekal.app import create_api_app
 from jejakekal.config import load_settings
 app = create_api_app(load_settings(), "shim")
-with TestClient(app) as client:
+with TestClient(app, base_url="http://127.0.0.1") as client:  # a Host the API answers
     assert client.get("/healthz").json()["role"] == "shim"
     intent = client.post("/intents", json={"goal": "g", "inputs": {}, "constraints": {}})
     assert client.post(f"/intents/{intent.json()['intentId']}/run", json={}).status_code == 202

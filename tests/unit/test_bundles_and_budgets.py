@@ -82,6 +82,15 @@ def test_check_fails_a_missing_result_and_a_loosened_budget(tmp_path: Path) -> N
     assert all(v.failed for v in verdicts)
 
 
+def test_check_judges_the_long_poll_bench_by_healthz_p99_and_extra_cpu(tmp_path: Path) -> None:
+    _results(tmp_path, "longpoll", healthz_p99_ms=12.5, extra_cpu_cores=0.3)
+    budgets = {"longpoll_healthz_p99_ms": 50.0, "longpoll_extra_cpu_cores": 0.1}
+
+    states = {v.key: v.state for v in check(budgets, tmp_path)}
+
+    assert states == {"longpoll_healthz_p99_ms": "ok", "longpoll_extra_cpu_cores": "over"}
+
+
 def test_unqualify_drops_schema_prefixes_but_not_inside_string_literals() -> None:
     sql = (
         "UPDATE dbos.operation_outputs SET output='app.x' "

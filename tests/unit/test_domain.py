@@ -13,14 +13,18 @@ def test_valid_ids_pass(value: str) -> None:
     assert parse_run_id(value) == value
 
 
-@pytest.mark.parametrize("value", ["", "..", "a..b", "../x", "-lead", "a/b", "a b", "A" * 129])
+@pytest.mark.parametrize(
+    "value", ["", "..", "a..b", "../x", "-lead", "a/b", "a b", "A" * 129, "abc\n", "a\x00"]
+)
 def test_hostile_ids_are_rejected(value: str) -> None:
     assert not is_valid_id(value)
     with pytest.raises(InvalidRunId):
         parse_run_id(value)
 
 
-@pytest.mark.parametrize("raw", ["/runs/%2E%2E", "/runs/..%2Fx/export", "/runs/%252E%252E"])
+@pytest.mark.parametrize(
+    "raw", ["/runs/%2E%2E", "/runs/..%2Fx/export", "/runs/%252E%252E", "/runs/abc%0A"]
+)
 def test_raw_paths_are_decoded_once_and_judged(raw: str) -> None:
     # Decoded once, "%252E%252E" is "%2E%2E": not traversal, but no valid id either.
     with pytest.raises(InvalidRunId):

@@ -1,12 +1,14 @@
-"""The shell sandbox [ADP-SBX], in both isolation modes this host offers."""
+"""The shell sandbox [ADP-SBX], in both isolation modes and with each process bound."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,10 +41,13 @@ def bwrap_sandbox() -> ShellSandbox:
     return sandbox
 
 
-@pytest.fixture(params=["subprocess", "bwrap"])
+@pytest.fixture(params=["subprocess", "subreaper", "bwrap"])
 def sandbox(request: pytest.FixtureRequest) -> ShellSandbox:
     if request.param == "bwrap":
         return bwrap_sandbox()
+    if request.param == "subreaper":
+        # A plain subprocess where no PID namespace can be made: the supervisor bounds it.
+        return ShellSandbox(use_bwrap=False, use_pid_namespace=False)
     return ShellSandbox(use_bwrap=False)
 
 
@@ -125,7 +130,7 @@ def test_missing_command_returns_127() -> None:
 def test_timeout_kills_the_whole_process_group(
     sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sandbox.isolation  # noqa: B018 - probe now, so only the node's spawn is recorded below
+    sandbox.process_bound  # noqa: B018 - probe now, so only the node's spawn is recorded below
     spawned: list[int] = []
     real_popen = subprocess.Popen
 
@@ -301,6 +306,8 @@ def test_describe_isolation_reports_the_host() -> None:
     assert report["nproc_limit_effective"] == (os.geteuid() != 0)
     expected = "bwrap" if report["bwrap_probe_ok"] else "subprocess"
     assert report["isolation"] == expected
+    assert report["pid_namespace_probe_ok"] is True, report["pid_namespace_probe_detail"]
+    assert report["process_bound"] == ("bwrap" if report["bwrap_probe_ok"] else "pid_namespace")
 
 
 def _dead_pid() -> int:
@@ -348,3 +355,125 @@ def test_a_running_node_has_a_workspace_named_for_its_process_which_the_sweep_ke
 
     assert len(workspaces) == 1
     assert workspaces[0].startswith(f"jejakekal-sbx-{os.getpid()}-")
+
+
+# Every process a node starts ends with the node, also those that left its process group.
+# Each escapee touches `ready.<pid>` and then sleeps with the test's marker in its command
+# line (from its start, as an argument of `sh`), so a leftover is found by the marker
+# whichever PID namespace numbered it.
+ESCAPEE = 'touch "ready.$$"; exec sleep "$1"'
+ESCAPES = [
+    "setsid sh escapee {m} &",
+    "(sh escapee {m} &)",  # a double fork: the subshell exits, its child is orphaned
+    "nohup sh escapee {m} >/dev/null 2>&1 &",
+    "sh -c 'setsid sh escapee {m} & exit'",
+]
+WAIT_READY = 'until [ "$(ls ready.* 2>/dev/null | wc -l)" -ge 4 ]; do sleep 0.01; done'
+
+
+def escaping_node(marker: str, then: str, timeout: float) -> ExecNode:
+    lines = [f"printf '%s\\n' '{ESCAPEE}' > escapee", *ESCAPES, WAIT_READY, then]
+    script = "\n".join(lines).replace("{m}", marker)
+    return node(["/bin/sh", "-c", script], timeout=timeout)
+
+
+def unique_marker() -> str:
+    # A sleep length no other test or process on the host is likely to use.
+    return f"300.{secrets.randbelow(10**9):09d}"
+
+
+def ready_files(result: Any) -> list[str]:
+    return [name for name in result.files if name.startswith("ready.")]
+
+
+@pytest.fixture(params=["bwrap", "pid_namespace", "subreaper"])
+def bounded(request: pytest.FixtureRequest) -> tuple[ShellSandbox, str]:
+    if request.param == "bwrap":
+        return bwrap_sandbox(), "bwrap"
+    if request.param == "pid_namespace":
+        return ShellSandbox(use_bwrap=False, use_pid_namespace=True), "pid_namespace"
+    return ShellSandbox(use_bwrap=False, use_pid_namespace=False), "subreaper"
+
+
+def test_processes_that_left_the_group_end_when_the_node_exits(
+    bounded: tuple[ShellSandbox, str],
+) -> None:
+    sandbox, mechanism = bounded
+    marker = unique_marker()
+
+    result = sandbox.execute(escaping_node(marker, "exit 3", timeout=30))
+
+    assert result.exit_code == 3, result.stderr
+    assert len(ready_files(result)) == 4, result.stderr
+    assert result.process_bound == mechanism
+    assert processes_mentioning(marker) == []
+
+
+def test_processes_that_left_the_group_end_when_the_node_times_out(
+    bounded: tuple[ShellSandbox, str],
+) -> None:
+    sandbox, mechanism = bounded
+    marker = unique_marker()
+
+    result = sandbox.execute(escaping_node(marker, f"sleep {marker}", timeout=3))
+
+    assert result.timed_out
+    assert result.exit_code == TIMEOUT_EXIT_CODE
+    assert len(ready_files(result)) == 4, result.stderr
+    assert result.process_bound == mechanism
+    assert processes_mentioning(marker) == []
+
+
+WORKER = """
+import sys
+from jejakekal.adapters.sandbox_shell import ShellSandbox
+from jejakekal.domain.ports import ExecNode
+mechanism, script = sys.argv[1], sys.argv[2]
+sandbox = {
+    "bwrap": ShellSandbox(use_bwrap=True),
+    "pid_namespace": ShellSandbox(use_bwrap=False, use_pid_namespace=True),
+    "subreaper": ShellSandbox(use_bwrap=False, use_pid_namespace=False),
+}[mechanism]
+sandbox.execute(ExecNode(node_id="n1", argv=["/bin/sh", "-c", script], env={}, timeout_sec=60))
+"""
+
+
+def test_a_nodes_processes_end_when_the_worker_running_it_is_killed(
+    bounded: tuple[ShellSandbox, str], tmp_path: Path
+) -> None:
+    _, mechanism = bounded
+    marker = unique_marker()
+    script = escaping_node(marker, f"sleep {marker}", timeout=60).argv[2]
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER, mechanism, script],
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+    try:
+        ready = lambda: len(list(tmp_path.glob("jejakekal-sbx-*/ready.*"))) == 4  # noqa: E731
+        assert eventually(ready, seconds=30)
+        assert processes_mentioning(marker)
+    finally:
+        worker.kill()
+        worker.wait()
+
+    # The kill is asynchronous: the node learns of its parent's death from the kernel.
+    assert eventually(lambda: not processes_mentioning(marker)), processes_mentioning(marker)
+
+
+def test_pid_namespace_required_but_unavailable_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(sandbox_shell.sandbox_bound, "_BASE_PATH", "/nonexistent")
+
+    with pytest.raises(RuntimeError, match="PID namespace was required"):
+        ShellSandbox(use_bwrap=False, use_pid_namespace=True)
+
+
+def test_without_a_pid_namespace_the_subreaper_bounds_the_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sandbox_shell.sandbox_bound, "_BASE_PATH", "/nonexistent")
+    sandbox = ShellSandbox(use_bwrap=False)
+
+    result = sandbox.execute(node(["/bin/sh", "-c", "echo x; exit 4"]))
+
+    assert (result.process_bound, result.exit_code, result.stdout) == ("subreaper", 4, "x\n")

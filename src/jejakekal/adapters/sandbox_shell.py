@@ -8,6 +8,10 @@ system folders visible (read-only), uid/gid 65534. Elsewhere it is a plain subpr
 running as this process's user, with the host's network and file system; each
 `ExecResult.isolation` records which of the two that execution had.
 
+Whichever the isolation, every process a node starts ends with it (normally, on timeout
+or on failure, and when this process dies), including ones that left its process group:
+`ExecResult.process_bound` names the mechanism that saw to it (see sandbox_bound).
+
 Exit codes follow shell conventions: 124 when the wall-clock limit killed the command
 (as coreutils `timeout`), 128+N after death by signal N (so 137 for SIGKILL, 152 for
 SIGXCPU, 153 for SIGXFSZ), 127/126 when the command cannot be found/executed.
@@ -21,7 +25,6 @@ import hashlib
 import math
 import os
 import resource
-import select
 import shutil
 import signal
 import stat
@@ -33,6 +36,8 @@ import time
 from collections.abc import Callable
 from typing import IO
 
+from jejakekal.adapters import sandbox_bound
+from jejakekal.adapters.sandbox_bound import BWRAP, PID_NAMESPACE, SUBREAPER
 from jejakekal.domain.compiler import canonical_json, sha256_text
 from jejakekal.domain.ports import ExecNode, ExecResult
 
@@ -119,6 +124,9 @@ def _limiter(limits: Limits) -> Callable[[], None]:
 def bwrap_argv(bwrap: str, workspace: str, argv: list[str]) -> list[str]:
     """The bubblewrap command line that runs `argv` with `workspace` as its only writable dir."""
     args = [bwrap, "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session"]
+    # bwrap's own init reports the command's exit before the namespace is torn down, so
+    # processes the command left could outlive bwrap for a moment; ours (a shell) cannot.
+    args += ["--as-pid-1"]
     args += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
     for path in _SYSTEM_DIRS:
         # On merged-/usr systems /bin and /lib are symlinks; recreate them rather than bind.
@@ -130,8 +138,8 @@ def bwrap_argv(bwrap: str, workspace: str, argv: list[str]) -> list[str]:
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
-    args += ["--bind", workspace, BWRAP_WORKDIR, "--chdir", BWRAP_WORKDIR, "--", *argv]
-    return args
+    args += ["--bind", workspace, BWRAP_WORKDIR, "--chdir", BWRAP_WORKDIR]
+    return [*args, "--", *sandbox_bound.namespace_init("/bin/sh", argv)]
 
 
 def probe_bwrap(bwrap: str) -> tuple[bool, str]:
@@ -153,21 +161,45 @@ def probe_bwrap(bwrap: str) -> tuple[bool, str]:
 
 class ShellSandbox:
     """The default sandbox; `use_bwrap`: None detects bwrap, False never uses it, True
-    requires it (and raises RuntimeError here when it does not work)."""
+    requires it (and raises RuntimeError here when it does not work). `use_pid_namespace`
+    likewise for the PID namespace that bounds a node's processes without bwrap; without
+    either, the subreaper supervisor does."""
 
     name = "shell"
 
-    def __init__(self, use_bwrap: bool | None = None) -> None:
+    def __init__(
+        self, use_bwrap: bool | None = None, use_pid_namespace: bool | None = None
+    ) -> None:
         self._use_bwrap = use_bwrap
+        self._use_pid_namespace = use_pid_namespace
         self._lock = threading.Lock()
         self._probed = use_bwrap is False
         self._bwrap: str | None = None
+        self._pid_namespace: bool | None = False if use_pid_namespace is False else None
         if use_bwrap:
             self._bwrap_path()
+        if use_pid_namespace:
+            self._pid_namespace_works()
 
     @property
     def isolation(self) -> str:
         return "bwrap" if self._bwrap_path() else "subprocess"
+
+    @property
+    def process_bound(self) -> str:
+        """The mechanism that ends the processes of this sandbox's nodes."""
+        if self._bwrap_path():
+            return BWRAP
+        return PID_NAMESPACE if self._pid_namespace_works() else SUBREAPER
+
+    def _pid_namespace_works(self) -> bool:
+        with self._lock:
+            if self._pid_namespace is None:
+                ok, detail = sandbox_bound.probe_pid_namespace()
+                if self._use_pid_namespace and not ok:
+                    raise RuntimeError(f"a PID namespace was required but fails: {detail}")
+                self._pid_namespace = ok
+            return self._pid_namespace
 
     def _bwrap_path(self) -> str | None:
         # Probed once per instance: a probe costs a few milliseconds and nodes run often.
@@ -184,17 +216,19 @@ class ShellSandbox:
     def execute(self, node: ExecNode) -> ExecResult:
         if not node.argv:
             raise ValueError(f"{node.node_id}: argv is empty")
-        bwrap = self._bwrap_path()
+        bwrap, bound = self._bwrap_path(), self.process_bound
         workspace = tempfile.mkdtemp(prefix=_owned(WORKSPACE_PREFIX))
         try:
             home = BWRAP_WORKDIR if bwrap else workspace
             env = {"PATH": BASE_PATH, "HOME": home, "LANG": "C.UTF-8", **node.env}
-            argv = bwrap_argv(bwrap, workspace, node.argv) if bwrap else list(node.argv)
+            argv = _bounded_argv(bwrap, bound, workspace, node.argv)
             # Output goes to anonymous files, not pipes: memory stays bounded, RLIMIT_FSIZE
             # caps what the command can write, and a killed command leaves nothing to drain.
             with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
                 started = time.perf_counter()
-                exit_code, timed_out = _run(argv, workspace, env, out, err, node.timeout_sec)
+                exit_code, timed_out = _run(
+                    argv, workspace, env, (out, err), node.timeout_sec, bound
+                )
                 duration_ms = (time.perf_counter() - started) * 1000
                 stdout, stderr = _read_capped(out), _read_capped(err)
             _reclaim(workspace)
@@ -208,6 +242,7 @@ class ShellSandbox:
             files=files,
             duration_ms=duration_ms,
             isolation="bwrap" if bwrap else "subprocess",
+            process_bound=bound,
             timed_out=timed_out,
             hashes={
                 "stdout": sha256_text(stdout),
@@ -215,6 +250,16 @@ class ShellSandbox:
                 "argv": sha256_text(canonical_json(node.argv)),
             },
         )
+
+
+def _bounded_argv(bwrap: str | None, bound: str, workspace: str, argv: list[str]) -> list[str]:
+    if bwrap:
+        return bwrap_argv(bwrap, workspace, argv)
+    if bound == PID_NAMESPACE:
+        wrapped = sandbox_bound.pid_namespace_argv(argv)
+        # The probe succeeded, so unshare was there; it cannot vanish but mypy cannot know.
+        return wrapped if wrapped is not None else sandbox_bound.subreaper_argv(argv)
+    return sandbox_bound.subreaper_argv(argv)
 
 
 def _owned(prefix: str) -> str:
@@ -252,9 +297,16 @@ def _alive(pid: int) -> bool:
 
 
 def _run(
-    argv: list[str], cwd: str, env: dict[str, str], out: IO[bytes], err: IO[bytes], timeout: float
+    argv: list[str],
+    cwd: str,
+    env: dict[str, str],
+    outputs: tuple[IO[bytes], IO[bytes]],
+    timeout: float,
+    bound: str,
 ) -> tuple[int, bool]:
-    """Run to completion or to the deadline; (exit code, timed out). Kills the whole group."""
+    """Run to completion or to the deadline; (exit code, timed out). When it returns, every
+    process the command started has ended."""
+    out, err = outputs
     limits = rlimits_for(timeout)
     prlimit = shutil.which("prlimit", path=BASE_PATH)
     try:
@@ -272,27 +324,18 @@ def _run(
         err.write(f"{exc}\n".encode())
         return (127 if isinstance(exc, FileNotFoundError) else 126), False
     try:
-        exited = _wait_unreaped(proc.pid, timeout)
+        exited = sandbox_bound.wait_unreaped(proc.pid, timeout)
+        if not exited:
+            sandbox_bound.end_node(proc.pid, bound)
     finally:
-        # Also on a clean exit: background children the command left must not outlive it.
-        # The leader is not reaped yet, so its group id cannot have been reused meanwhile.
+        # A last resort (the launcher has normally ended its processes already); the leader
+        # is not reaped yet, so its group id cannot have been reused meanwhile.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         code = proc.wait()
     if not exited:
         return TIMEOUT_EXIT_CODE, True
     return (128 - code if code < 0 else code), False
-
-
-def _wait_unreaped(pid: int, timeout: float) -> bool:
-    """Whether `pid` exited within `timeout`, leaving it a zombie (unlike Popen.wait)."""
-    fd = os.pidfd_open(pid)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(max(0, math.ceil(timeout * 1000))))
-    finally:
-        os.close(fd)
 
 
 def _read_capped(stream: IO[bytes]) -> str:
@@ -370,10 +413,15 @@ def describe_isolation() -> dict[str, object]:
     """What this host offers the shell sandbox, for `jejakekal smoke sbx`."""
     found = shutil.which("bwrap")
     ok, detail = probe_bwrap(found) if found else (False, "bwrap not on PATH")
+    pidns_ok, pidns_detail = sandbox_bound.probe_pid_namespace()
     expected = [value for _, value in rlimits_for(1.0)]
     observed = _observed_rlimits()
     return {
         "isolation": "bwrap" if ok else "subprocess",
+        # What ends every process a node starts when the node ends (see sandbox_bound).
+        "process_bound": BWRAP if ok else (PID_NAMESPACE if pidns_ok else SUBREAPER),
+        "pid_namespace_probe_ok": pidns_ok,
+        "pid_namespace_probe_detail": pidns_detail,
         "bwrap_path": found,
         "bwrap_found": found is not None,
         "bwrap_probe_ok": ok,

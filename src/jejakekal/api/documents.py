@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.api.parsing import openapi_body, read_json, validate
+from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json, validate
 from jejakekal.api.routes import control_of
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import DocRunRequest
 from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
 from jejakekal.domain.names import ARTIFACT_TYPES
 
-router = APIRouter()
+router = APIRouter(dependencies=REQUEST_GUARDS)
 
 
 @router.post("/runs", status_code=202, openapi_extra=openapi_body(DocRunRequest), tags=["runs"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,10 +36,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         body = {"error": code, "code": code, "message": str(exc.detail)}
-        return JSONResponse(body, status_code=exc.status_code)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
@@ -46,3 +50,23 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unhandled error", exc_info=exc)
         body = {"error": "internal_error", "code": "internal_error", "message": "internal error"}
         return JSONResponse(body, status_code=500)
+
+
+def allowed_methods(request: Request, named: str) -> str:
+    """Every method the path answers, as RFC 9110 asks of a 405.
+
+    The router names only the first route whose path matched, and `/runs` has one
+    route for GET and another for POST; the OpenAPI document knows them all.
+    """
+    methods = {m.strip() for m in named.split(",") if m.strip()}
+    path = request.scope["path"]
+    for template, item in request.app.openapi()["paths"].items():
+        if _template(template).fullmatch(path):
+            methods |= {method.upper() for method in item}
+    return ", ".join(sorted(methods))
+
+
+def _template(path: str) -> re.Pattern[str]:
+    """`/runs/{run_id}/events` as a pattern: each `{name}` stands for one segment."""
+    segments = path.split("/")
+    return re.compile("/".join("[^/]+" if s.startswith("{") else re.escape(s) for s in segments))

@@ -8,14 +8,14 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.api.parsing import openapi_body, read_json, validate
+from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json, validate
 from jejakekal.control import Control
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.status import DocStatus, RunKind, RunStatus
 
-router = APIRouter()
+router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
 RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
 
@@ -104,7 +104,8 @@ async def get_run(
     run_id = parse_run_id(run_id)
     control = control_of(request)
     if waitMs:
-        view = await run_in_threadpool(control.wait_run_view, run_id, waitMs / 1000)
+        # Awaited on the event loop: a long poll holds no thread of the pool.
+        view = await control.wait_run(run_id, waitMs / 1000)
     else:
         view = await run_in_threadpool(control.run_view, run_id)
     return JSONResponse(view)

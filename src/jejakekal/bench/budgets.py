@@ -19,6 +19,9 @@ COURSE_CAPS = {
     "query_p95_ms": 70,
     "ui_load_ms": 500,
     "resume_latency_ms": 80,
+    # Issue 20: long polls may not starve the API (200 waiters, `bench longpoll`).
+    "longpoll_healthz_p99_ms": 50,
+    "longpoll_extra_cpu_cores": 0.1,
 }
 # budget key -> (bench, result field). Budgets of benches not built yet are reported, not run.
 SOURCES = {
@@ -28,8 +31,10 @@ SOURCES = {
     "query_p95_ms": ("query", "p95_ms"),
     "ui_load_ms": ("ui", "p50_ms"),
     "resume_latency_ms": ("resume", "p50_ms"),
+    "longpoll_healthz_p99_ms": ("longpoll", "healthz_p99_ms"),
+    "longpoll_extra_cpu_cores": ("longpoll", "extra_cpu_cores"),
 }
-BUILT = {"ingest", "query", "resume", "ui"}
+BUILT = {"ingest", "longpoll", "query", "resume", "ui"}
 BUDGET_DB = "sqlite"  # the budgets hold for the embedded default; other backends are reported
 
 

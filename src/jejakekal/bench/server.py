@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -23,10 +24,24 @@ def free_port() -> int:
 @contextmanager
 def api_process(database_url: str, home: Path) -> Iterator[str]:
     """Start `jejakekal api` on a free loopback port; yield its base URL; stop it."""
+    with api_server(database_url, home) as (base, _):
+        yield base
+
+
+@contextmanager
+def api_server(database_url: str, home: Path, shim: bool = False) -> Iterator[tuple[str, int]]:
+    """As `api_process`, yielding the server's process id too (to read its CPU time).
+    With `shim`, the API runs no workflow (`api --shim`) and a `worker` process runs them."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with _cli_process("api", database_url, home, {"API_PORT": str(port)}, [base]):
-        yield base
+    with contextlib.ExitStack() as stack:
+        if shim:
+            stack.enter_context(_cli_process("worker", database_url, home, {}, []))
+        command = "api --shim" if shim else "api"
+        pid = stack.enter_context(
+            _cli_process(command, database_url, home, {"API_PORT": str(port)}, [base])
+        )
+        yield base, pid
 
 
 @contextmanager
@@ -42,7 +57,7 @@ def serve_process(database_url: str, home: Path) -> Iterator[tuple[str, str]]:
 @contextmanager
 def _cli_process(
     command: str, database_url: str, home: Path, ports: dict[str, str], bases: list[str]
-) -> Iterator[None]:
+) -> Iterator[int]:
     env = {
         **os.environ,
         "JEJAKEKAL_HOME": str(home),
@@ -51,7 +66,7 @@ def _cli_process(
     }
     env.pop("PORT", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "jejakekal.cli.main", command],
+        [sys.executable, "-m", "jejakekal.cli.main", *command.split()],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -59,7 +74,7 @@ def _cli_process(
     try:
         for base in bases:
             _wait_healthy(base, process)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:

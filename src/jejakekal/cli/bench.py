@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from jejakekal.cli.databases import given_database
 from jejakekal.cli.output import fail
 from jejakekal.config import load_settings
 
@@ -36,7 +37,7 @@ def throughput(
     base = load_settings()
     results = []
     with scratch_space() as scratch:
-        for url in urls or [scratch.sqlite_url()]:
+        for url in scratch.urls(urls):
             for count in workers or [0]:
                 where = f"{count} worker process(es)" if count else "one process"
                 measurements = []
@@ -89,8 +90,8 @@ class Scratch:
         return f"sqlite:///{self.folder / 'bench.sqlite'}"
 
     def urls(self, given: list[str]) -> list[str]:
-        """The given databases, or the scratch SQLite file."""
-        return given or [self.sqlite_url()]
+        """The given databases (checked before any measuring), or the scratch SQLite file."""
+        return [given_database(url) for url in given] or [self.sqlite_url()]
 
     def home(self) -> Path:
         self._homes += 1
@@ -229,3 +230,28 @@ def check(budgets_path: Path) -> None:
     if failed:
         fail(f"bench check failed: {', '.join(failed)}")
     console.print("bench check passed")
+
+
+def longpoll(waiters: int, seconds: float, urls: list[str], shim: bool) -> None:
+    """`bench longpoll`: /healthz and the API's CPU with and without held long polls."""
+    from jejakekal.bench.longpoll import measure
+
+    console = Console()
+    results = []
+    with scratch_space() as scratch:
+        for url in scratch.urls(urls):
+            console.print(
+                f"longpoll on {_db_kind(url)}{' (api --shim, a worker)' if shim else ''}: "
+                f"{seconds:g}s idle, then {seconds:g}s with {waiters} waiters ..."
+            )
+            result = measure(url, scratch.home(), waiters, seconds, shim=shim)
+            results.append({"db": _db_kind(url), **result})
+    table = Table("db", "waiters", "healthz p50 ms", "healthz p99 ms", "API CPU (cores)")
+    for r in results:
+        for label, count in (("idle", 0), ("waiting", r["waiters"])):
+            p = r[label]
+            figures = (p["healthz_p50_ms"], p["healthz_p99_ms"], p["cpu_cores"])
+            table.add_row(r["db"], str(count), *(str(f) for f in figures))
+        table.add_row(r["db"], "extra", "", "", str(r["extra_cpu_cores"]))
+    console.print(table)
+    console.print(f"written {write_result('longpoll', {'results': results})}")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jejakekal.config import load_settings
+from jejakekal.config import check_database_url, load_settings
 
 if TYPE_CHECKING:
     from jejakekal.drills.verdict import Verdict
@@ -21,6 +21,12 @@ DbOpt = Annotated[
     str | None,
     typer.Option("--db", help="Database URL (e.g. postgresql://...); default a scratch SQLite."),
 ]
+
+
+def _checked(db: str | None) -> str | None:
+    # Only the URL's form: an unreachable database is a drill that cannot run, which
+    # answers with a failed verdict like any other failure.
+    return check_database_url(db, "--db") if db else None
 
 
 def _finish(verdict: Verdict) -> None:
@@ -36,7 +42,7 @@ def crash(db: DbOpt = None) -> None:
     """Kill the process between steps s1 and s2 of `crash_drill`; expect SUCCESS, one mark each."""
     from jejakekal.drills.crash import crash as run
 
-    _finish(run(load_settings(), db))
+    _finish(run(load_settings(), _checked(db)))
 
 
 @drill_app.command("chaos")
@@ -44,7 +50,7 @@ def chaos(db: DbOpt = None) -> None:
     """SIGKILL the worker during ExecuteST of an intent run; expect succeeded, attempt=1."""
     from jejakekal.drills.intents import chaos as run
 
-    _finish(run(load_settings(), db))
+    _finish(run(load_settings(), _checked(db)))
 
 
 @drill_app.command("soak")
@@ -55,7 +61,7 @@ def soak(
     """N chaos rounds on one database; one verdict summarising the rounds."""
     from jejakekal.drills.intents import soak as run
 
-    _finish(run(load_settings(), db, n))
+    _finish(run(load_settings(), _checked(db), n))
 
 
 @drill_app.command("sandbox-soak")
@@ -68,7 +74,7 @@ def sandbox_soak(
     """One intent run of N sandbox nodes (20 at a time); expect all done, no duplicates."""
     from jejakekal.drills.intents import sandbox_soak as run
 
-    _finish(run(load_settings(), db, n))
+    _finish(run(load_settings(), _checked(db), n))
 
 
 @drill_app.command("kill9")
@@ -76,4 +82,4 @@ def kill9(db: DbOpt = None) -> None:
     """SIGKILL the API process while a document run sleeps; expect each step once, done."""
     from jejakekal.drills.crash import kill9 as run
 
-    _finish(run(load_settings(), db))
+    _finish(run(load_settings(), _checked(db)))

@@ -13,10 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
-from jejakekal.cli.output import fail
+from jejakekal.cli.output import CELL_LIMIT, describe, fail, one_line, shorten
 from jejakekal.cli.workflow import workflow_app
-from jejakekal.config import load_settings
+from jejakekal.config import InvalidSetting, Settings, load_settings
+from jejakekal.domain.errors import KernelError
 
 app = typer.Typer(
     help="jejakekal: a durable, auditable run kernel. Every command has --help.",
@@ -69,6 +71,7 @@ def serve(
         url = (api_url or settings.resolved_api_url).rstrip("/")
         run_ui(settings, host, ui_port or settings.ui_port, url)
         return
+    _require_reachable(settings)
     run_serve(settings, host, port or settings.api_port, ui_port or settings.ui_port)
 
 
@@ -100,6 +103,7 @@ def api(
     from jejakekal.cli.serving import run_api
 
     settings = load_settings()
+    _require_reachable(settings)
     run_api(settings, "shim" if shim else "full", host, port or settings.api_port)
 
 
@@ -108,7 +112,9 @@ def worker() -> None:
     """Execute workflows only (no HTTP): dequeue runs, beat, recover dead workers' runs."""
     from jejakekal.cli.serving import run_worker
 
-    run_worker(load_settings())
+    settings = load_settings()
+    _require_reachable(settings)
+    run_worker(settings)
 
 
 @db_app.command("reset")
@@ -122,6 +128,7 @@ def db_reset(
     from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables
 
     settings = load_settings()
+    _require_reachable(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url, pool_size=1)
     try:
@@ -148,21 +155,30 @@ def sql(
     from jejakekal.storage.console import run_sql
 
     settings = load_settings()
+    existing_database(settings.resolved_database_url, "the database URL")
     try:
         columns, rows = run_sql(settings.resolved_database_url, query, write=write)
     except Exception as exc:  # the database's own message is the useful one
         hint = "" if write else " (read-only: pass --write to change data)"
-        fail(f"sql failed: {_first_line(exc)}{hint if _is_write_refusal(exc) else ''}")
+        fail(f"sql failed: {one_line(exc)}{hint if _is_write_refusal(exc) else ''}")
     if as_json:
         objects = [dict(zip(columns, row, strict=True)) for row in rows]
         typer.echo(json.dumps(objects, default=_json_default, ensure_ascii=False))
         return
     table = Table(*columns)
+    shortened = 0
     for row in rows:
-        table.add_row(*("NULL" if v is None else str(v) for v in row))
+        cells = [shorten("NULL" if v is None else str(v)) for v in row]
+        shortened += sum(cut for _, cut in cells)
+        table.add_row(*(text for text, _ in cells))
     # Piped output gets the full width: a forensic query's ids must not be cut.
     console = Console() if sys.stdout.isatty() else Console(width=10_000)
     console.print(table)
+    if shortened:
+        console.print(
+            f"{shortened} cell(s) shortened to {CELL_LIMIT} characters; --json prints them whole",
+            highlight=False,
+        )
 
 
 @app.command("wait-health")
@@ -265,6 +281,24 @@ def bench_query(
     query(samples=samples, seed_runs=seed_runs, seed_chunks=seed_chunks, urls=db or [])
 
 
+@bench_app.command("longpoll")
+def bench_longpoll(
+    waiters: Annotated[int, typer.Option(min=1, help="Long polls held at once.")] = 200,
+    seconds: Annotated[
+        float,
+        typer.Option(min=0.5, help="Length of each phase; the default outlasts one 10 s wait."),
+    ] = 12.0,
+    db: DbOpt = None,
+    shim: Annotated[
+        bool, typer.Option(help="Against `api --shim` (runs executed by a `worker` process).")
+    ] = False,
+) -> None:
+    """/healthz p50/p99 and the API's CPU, idle and while long polls wait on a running run."""
+    from jejakekal.cli.bench import longpoll
+
+    longpoll(waiters=waiters, seconds=seconds, urls=db or [], shim=shim)
+
+
 @bench_app.command("check")
 def bench_check(
     budgets: Annotated[Path, typer.Option(help="The budgets file.")] = Path("budgets.json"),
@@ -284,6 +318,8 @@ def _golden_files(db: str | None) -> dict[str, bytes]:
 
     from jejakekal.golden.snapshots import render
 
+    if db:
+        given_database(db)
     with tempfile.TemporaryDirectory(prefix="jejakekal-golden-", ignore_cleanup_errors=True) as f:
         home = Path(f)
         url = db or f"sqlite:///{home / 'golden.sqlite'}"
@@ -329,20 +365,18 @@ def _is_write_refusal(exc: BaseException) -> bool:
 def export(run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")]) -> None:
     """Write the run's audit bundle under <home>/bundles/ and print its path."""
     from jejakekal.bootstrap import build_kernel
-    from jejakekal.domain.errors import KernelError
 
-    kernel = build_kernel(load_settings(), "shim")
+    settings = load_settings()
+    # Before the kernel: building it would create (and migrate) a missing database.
+    existing_database(settings.resolved_database_url, "the database URL")
+    kernel = build_kernel(settings, "shim")
     try:
         described = kernel.control.export_run(run_id)
     except KernelError as exc:
-        fail(f"export failed: {exc.message}")
+        fail(f"export failed: {describe(exc)}")
     finally:
         kernel.close()
     typer.echo(described["run_bundle_path"])
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _json_default(value: Any) -> Any:
@@ -351,11 +385,29 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _require_reachable(settings: Settings) -> None:
+    given_database(settings.resolved_database_url, "the database URL")
+
+
 def main() -> None:
+    # The errors a user can cause (a bad setting or URL, no database, an unknown id, a
+    # file that is missing or cannot be written) are one line; anything else is a bug
+    # of the product and keeps its traceback.
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except InvalidSetting as exc:
+        _exit_with(str(exc))
+    except KernelError as exc:
+        _exit_with(describe(exc))
+    except OSError as exc:
+        _exit_with(str(exc))
+
+
+def _exit_with(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

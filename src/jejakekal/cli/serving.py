@@ -20,9 +20,10 @@ import typer
 import uvicorn
 
 from jejakekal.app import create_api_app
-from jejakekal.bootstrap import Role
+from jejakekal.bootstrap import Kernel, Role
 from jejakekal.cli.output import fail
 from jejakekal.config import Settings
+from jejakekal.domain.hosts import WILDCARD_BINDS, split_host
 
 
 def is_loopback(host: str) -> bool:
@@ -53,10 +54,29 @@ def check_port_free(host: str, port: int, hint: str = "API_PORT / --port") -> No
 def run_api(settings: Settings, role: Role, host: str, port: int) -> None:
     check_exposure(host, settings, "API")
     check_port_free(host, port)
-    app = create_api_app(settings.with_overrides(host=host, api_port=port), role)
-    typer.echo(f"jejakekal {role} on http://{host}:{port} (db: {settings.resolved_database_url})")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    settings = settings.with_overrides(host=host, api_port=port)
+    # Built here rather than in the app's lifespan, where a refusal became a traceback.
+    kernel = build_kernel_or_fail(settings, role)
+    try:
+        app = create_api_app(settings, role, kernel=kernel)
+        typer.echo(
+            f"jejakekal {role} on http://{host}:{port} (db: {settings.resolved_database_url})"
+        )
+        asyncio.run(serve_all([_server(app, host, port)]))
+    finally:
+        kernel.close()
     _leave()
+
+
+def build_kernel_or_fail(settings: Settings, role: Role) -> Kernel:
+    """The process's kernel, or one line and exit 1 when a live process holds its id."""
+    from jejakekal.bootstrap import build_kernel
+    from jejakekal.domain.errors import ExecutorIdInUse
+
+    try:
+        return build_kernel(settings, role)
+    except ExecutorIdInUse as exc:
+        fail(exc.message)
 
 
 def _leave() -> None:
@@ -71,11 +91,15 @@ def _leave() -> None:
 def check_exposure(host: str, settings: Settings, what: str) -> None:
     if not is_loopback(host) and not settings.api_token:
         fail(f"binding {host} exposes the {what} beyond this machine; set JEJAKEKAL_API_TOKEN")
-
-
-def _ui_password(host: str, settings: Settings) -> str | None:
-    """Off loopback the UI asks for HTTP Basic credentials: any user, the API token."""
-    return None if is_loopback(host) else settings.api_token
+    bad = [entry for entry in settings.allowed_hosts if split_host(entry) is None]
+    if bad:
+        fail(f"JEJAKEKAL_ALLOWED_HOSTS: {bad[0]!r} is not a host name (name or name:port)")
+    if host.strip() in WILDCARD_BINDS and not settings.allowed_hosts:
+        # Reachable from everywhere, but a Host that is not loopback gets 421 until named.
+        typer.echo(
+            f"note: bound to {host}, the {what} answers only Host names localhost, 127.0.0.1 "
+            "and ::1; add the names clients use to JEJAKEKAL_ALLOWED_HOSTS"
+        )
 
 
 class _Server(uvicorn.Server):
@@ -111,7 +135,6 @@ async def serve_all(servers: list[_Server]) -> None:
 
 def run_serve(settings: Settings, host: str, api_port: int, ui_port: int) -> None:
     """API, worker and UI in one process, sharing one kernel."""
-    from jejakekal.bootstrap import build_kernel
     from jejakekal.web import InProcessClient, create_ui_app
 
     check_exposure(host, settings, "API and UI")
@@ -120,12 +143,10 @@ def run_serve(settings: Settings, host: str, api_port: int, ui_port: int) -> Non
     check_port_free(host, api_port)
     check_port_free(host, ui_port, "UI_PORT / --ui-port")
     settings = settings.with_overrides(host=host, api_port=api_port, ui_port=ui_port)
-    kernel = build_kernel(settings, "full")
+    kernel = build_kernel_or_fail(settings, "full")
     try:
         api = create_api_app(settings, "full", kernel=kernel)
-        ui = create_ui_app(
-            settings, InProcessClient(kernel.control), password=_ui_password(host, settings)
-        )
+        ui = create_ui_app(settings, InProcessClient(kernel.control))
         typer.echo(
             f"jejakekal API on http://{host}:{api_port}, UI on http://{host}:{ui_port} "
             f"(db: {settings.resolved_database_url})"
@@ -144,7 +165,7 @@ def run_ui(settings: Settings, host: str, ui_port: int, api_url: str) -> None:
     check_port_free(host, ui_port, "UI_PORT / --port")
     settings = settings.with_overrides(host=host, ui_port=ui_port, api_url=api_url)
     client = HttpClient(api_url, settings.api_token)
-    ui = create_ui_app(settings, client, password=_ui_password(host, settings))
+    ui = create_ui_app(settings, client)
     typer.echo(f"jejakekal UI on http://{host}:{ui_port} (API: {api_url})")
     asyncio.run(serve_all([_server(ui, host, ui_port)]))
     _leave()
@@ -155,12 +176,10 @@ def run_worker(settings: Settings) -> None:
     import signal
     import threading
 
-    from jejakekal.bootstrap import build_kernel
-
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    kernel = build_kernel(settings, "worker")
+    kernel = build_kernel_or_fail(settings, "worker")
     typer.echo(
         f"jejakekal worker {kernel.settings.executor_id} (version {kernel.settings.app_version}, "
         f"db: {settings.resolved_database_url})"

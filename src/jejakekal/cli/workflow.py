@@ -3,8 +3,8 @@
 Each command makes the same `DBOSClient` call as its `dbos workflow` twin and prints
 the same JSON through DBOS's own encoder, so the two outputs compare equal. The
 differences are deliberate: an unknown workflow id is an error here (DBOS prints `[]`
-for its steps and cancels nothing in silence), and `cancel`/`resume`, silent in DBOS,
-print the status they leave behind.
+for its steps and cancels nothing in silence), `cancel`/`resume`, silent in DBOS,
+print the status they leave behind, and a run id (`run-...`) names its workflow.
 
 DBOS is imported inside the commands: `jejakekal --help` must not pay for it.
 """
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from jejakekal.cli.output import fail
+from jejakekal.cli.databases import existing_database
+from jejakekal.cli.output import fail, one_line
 from jejakekal.config import load_settings
 
 if TYPE_CHECKING:
@@ -30,7 +31,12 @@ workflow_app = typer.Typer(
     no_args_is_help=True,
 )
 
-WorkflowId = Annotated[str, typer.Argument(help="The DBOS workflow id (an intent run's id).")]
+WorkflowId = Annotated[
+    str,
+    typer.Argument(
+        help="A workflow id (an intent's id), or the id of the run it executes (run-...)."
+    ),
+]
 DbOpt = Annotated[
     str | None,
     typer.Option(
@@ -43,21 +49,22 @@ DbOpt = Annotated[
 
 
 @contextmanager
-def _client(db: str | None) -> Iterator[DBOSClient]:
+def _client(db: str | None) -> Iterator[_Client]:
     """A client on the product's engine, reading inputs and outputs as portable JSON."""
     import logging
 
     from dbos import DBOSClient
     from dbos._serialization import DBOSPortableJSON
 
-    from jejakekal.storage.engine import create_engine, is_sqlite, sqlite_path
+    from jejakekal.storage.engine import create_engine
 
     # DBOS logs a failed connection before raising it; the one-line `fail` says it all.
     logging.getLogger("dbos").setLevel(logging.CRITICAL)
-    url = db or load_settings().resolved_database_url
-    if is_sqlite(url) and not sqlite_path(url).is_file():
-        fail(f"no database at {sqlite_path(url)}")
-    # A bad URL or an unreachable server fails here, in the database's own words.
+    if db:
+        url = existing_database(db)
+    else:
+        url = existing_database(load_settings().resolved_database_url, "the database URL")
+    # What the checks above cannot see fails here, in the database's own words.
     try:
         engine = create_engine(url, pool_size=1)
     except Exception as exc:
@@ -68,10 +75,23 @@ def _client(db: str | None) -> Iterator[DBOSClient]:
         engine.dispose()
         _fail_from(exc, "cannot open the database: ")
     try:
-        yield client
+        yield _Client(client, engine)
     finally:
         client.destroy()
         engine.dispose()
+
+
+class _Client:
+    """DBOS's client, and the product's engine to resolve a run id to its workflow id."""
+
+    def __init__(self, dbos: DBOSClient, engine: Any) -> None:
+        self.dbos = dbos
+        self._engine = engine
+
+    def workflow_id(self, run_or_workflow_id: str) -> str:
+        from jejakekal.storage.console import workflow_id_for
+
+        return str(_call(lambda: workflow_id_for(self._engine, run_or_workflow_id)))
 
 
 def _call(action: Callable[[], Any]) -> Any:
@@ -82,8 +102,7 @@ def _call(action: Callable[[], Any]) -> Any:
 
 
 def _fail_from(exc: BaseException, context: str = "") -> NoReturn:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    fail(f"{context}{first}")
+    fail(f"{context}{one_line(exc)}")
 
 
 def _print_json(value: Any) -> None:
@@ -137,7 +156,7 @@ def list_workflows(
     """List workflows as JSON, oldest first (`dbos workflow list`)."""
     with _client(db) as client:
         workflows = _call(
-            lambda: client.list_workflows(
+            lambda: client.dbos.list_workflows(
                 limit=limit,
                 offset=offset,
                 sort_desc=sort_desc,
@@ -157,7 +176,7 @@ def list_workflows(
 def get(workflow_id: WorkflowId, db: DbOpt = None) -> None:
     """Print a workflow's status as JSON (`dbos workflow get`)."""
     with _client(db) as client:
-        status = _status(client, workflow_id)
+        status = _status(client.dbos, client.workflow_id(workflow_id))
     _print_json(status.__dict__)
 
 
@@ -165,8 +184,9 @@ def get(workflow_id: WorkflowId, db: DbOpt = None) -> None:
 def steps(workflow_id: WorkflowId, db: DbOpt = None) -> None:
     """Print a workflow's recorded steps as JSON (`dbos workflow steps`)."""
     with _client(db) as client:
-        _status(client, workflow_id)
-        recorded = _call(lambda: client.list_workflow_steps(workflow_id))
+        workflow_id = client.workflow_id(workflow_id)
+        _status(client.dbos, workflow_id)
+        recorded = _call(lambda: client.dbos.list_workflow_steps(workflow_id))
     _print_json(recorded)
 
 
@@ -174,9 +194,10 @@ def steps(workflow_id: WorkflowId, db: DbOpt = None) -> None:
 def cancel(workflow_id: WorkflowId, db: DbOpt = None) -> None:
     """Cancel a workflow so it is no longer retried or recovered (`dbos workflow cancel`)."""
     with _client(db) as client:
-        _status(client, workflow_id)
-        _call(lambda: client.cancel_workflow(workflow_id))
-        after = _status(client, workflow_id).status
+        workflow_id = client.workflow_id(workflow_id)
+        _status(client.dbos, workflow_id)
+        _call(lambda: client.dbos.cancel_workflow(workflow_id))
+        after = _status(client.dbos, workflow_id).status
     if after == "CANCELLED":
         typer.echo(f"cancelled workflow {workflow_id}")
     else:
@@ -187,8 +208,9 @@ def cancel(workflow_id: WorkflowId, db: DbOpt = None) -> None:
 def resume(workflow_id: WorkflowId, db: DbOpt = None) -> None:
     """Resume a cancelled workflow; recorded steps replay (`dbos workflow resume`)."""
     with _client(db) as client:
-        _call(lambda: client.resume_workflow(workflow_id))
-        after = _status(client, workflow_id).status
+        workflow_id = client.workflow_id(workflow_id)
+        _call(lambda: client.dbos.resume_workflow(workflow_id))
+        after = _status(client.dbos, workflow_id).status
     if after in ("SUCCESS", "ERROR"):
         typer.echo(f"workflow {workflow_id} is {after}: a finished workflow stays as it is")
     else:

@@ -84,7 +84,9 @@ class DocumentUseCases:
                 raise
             same = existing["kind"] == RunKind.DOC and self._request_hash(run_id) == request_hash
             if not same:
-                raise errors.WorkflowIdPayloadMismatch(workflow_id=run_id) from None
+                raise errors.WorkflowIdPayloadMismatch(
+                    run_id=existing["run_id"], workflow_id=run_id
+                ) from None
             return {"run_id": existing["run_id"], "status": existing["status"]}
         if self.start_doc is not None:
             self._track(run_id, self.start_doc(run_id, run_input))

@@ -7,15 +7,20 @@ Document use cases live in `documents`; intents and what every run shares, here.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import time
+import weakref
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 from dbos import EnqueueOptions
 
+from jejakekal import runlog
 from jejakekal.control.documents import DocumentUseCases
+from jejakekal.control.watch import WATCH_INTERVAL_SEC, RunWatcher
 from jejakekal.domain import errors, names
 from jejakekal.domain.compiler import canonical_json
 from jejakekal.domain.contracts import (
@@ -38,7 +43,6 @@ class StartedRun:
 
 
 BUSY = frozenset({RunStatus.QUEUED.value, RunStatus.RUNNING.value})
-WAIT_PROBE_SEC = 0.001
 
 
 class Control(DocumentUseCases):
@@ -112,7 +116,9 @@ class Control(DocumentUseCases):
     @staticmethod
     def _same_run(existing: dict[str, Any], request_hash: str) -> StartedRun:
         if existing["request_hash"] != request_hash:
-            raise errors.RunPayloadMismatch(workflow_id=existing["workflow_id"])
+            raise errors.RunPayloadMismatch(
+                run_id=existing["id"], workflow_id=existing["workflow_id"]
+            )
         return StartedRun(run_id=existing["id"], workflow_id=existing["workflow_id"])
 
     # -- runs ----------------------------------------------------------------------
@@ -133,13 +139,32 @@ class Control(DocumentUseCases):
         now_ms = int(time.time() * 1000)
         return workers.live(self.engine, app_version=self.settings.app_version, now_ms=now_ms)
 
-    def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
-        """The run view once the run is not busy (queued or running), or after `wait_sec`.
+    async def wait_run(self, run_id: str, wait_sec: float) -> dict[str, Any]:
+        """The long poll of `GET /runs/{id}?waitMs=`: the run view once the run is not
+        busy (queued or running), or after `wait_sec`, holding no thread meanwhile.
 
-        A long poll. A run executing in this process is watched through its future, with
-        no reads until it ends; any other run by one indexed status read every
-        millisecond. The whole view is read once, at the end.
+        The waiters of one event loop share one watcher (`watch.RunWatcher`), which
+        reads the statuses of all watched runs by one query per tick.
         """
+        loop = asyncio.get_running_loop()
+        watcher = self._watchers.get(loop)
+        if watcher is None:
+            watcher = self._watchers[loop] = RunWatcher(
+                statuses=lambda keys: readmodels.current_statuses(self.engine, keys),
+                view=self.run_view,
+                local_future=self._running_here.get,
+                busy=BUSY,
+            )
+        return await watcher.wait(run_id, wait_sec)
+
+    @functools.cached_property
+    def _watchers(self) -> weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RunWatcher]:
+        return weakref.WeakKeyDictionary()
+
+    def wait_run_view(self, run_id: str, wait_sec: float) -> dict[str, Any]:
+        """As `wait_run`, for in-process callers without an event loop (benches, tests):
+        a run executing in this process is watched through its future, with no reads
+        until it ends; any other by one indexed status read per watcher interval."""
         deadline = time.monotonic() + wait_sec
         local = self._running_here.get(run_id)
         if local is not None:
@@ -151,7 +176,7 @@ class Control(DocumentUseCases):
         if status is None:
             raise errors.RunNotFound(run_id=run_id)
         while status in BUSY and time.monotonic() < deadline:
-            time.sleep(WAIT_PROBE_SEC)
+            time.sleep(min(WATCH_INTERVAL_SEC, max(0.0, deadline - time.monotonic())))
             status = readmodels.current_status(self.engine, run_id)
         return self.run_view(run_id)
 
@@ -171,6 +196,7 @@ class Control(DocumentUseCases):
         if view["status"] != RunStatus.WAITING_INPUT or event.type != names.INPUT_TOPIC:
             raise errors.EventNotExpected(
                 f"run is {view['status']}; it accepts no {event.type!r} event now",
+                run_id=view["run_id"],
                 status=view["status"],
             )
         with self.engine.begin() as conn:
@@ -181,7 +207,9 @@ class Control(DocumentUseCases):
                 status=RunStatus.RUNNING,
                 next_action=None,
             ):
-                raise errors.EventNotExpected("the run stopped waiting for input")
+                raise errors.EventNotExpected(
+                    "the run stopped waiting for input", run_id=view["run_id"]
+                )
             self.client.send_in_transaction(
                 conn, view["workflowId"], event.payload, topic=names.INPUT_TOPIC
             )
@@ -197,9 +225,10 @@ class Control(DocumentUseCases):
         if view["kind"] != RunKind.INTENT or not RunStatus(view["status"]).is_retryable:
             raise errors.RunNotRetryable(
                 f"run is {view['status']}; only failed or retries_exceeded runs retry",
+                run_id=view["run_id"],
                 status=view["status"],
             )
-        start_step, from_step = self._rewind_point(view["workflowId"])
+        start_step, from_step = self._rewind_point(view["run_id"], view["workflowId"])
         with self.engine.begin() as conn:
             run = runs.find_run(conn, view["run_id"])
             assert run is not None
@@ -212,7 +241,7 @@ class Control(DocumentUseCases):
                 error=None,
                 next_action=f"retrying from {from_step}",
             ):
-                raise errors.RunNotRetryable("a concurrent retry won")
+                raise errors.RunNotRetryable("a concurrent retry won", run_id=run["id"])
             if from_step == names.STEP_EXECUTE:
                 runs.reopen_step(conn, run["id"], names.STEP_EXECUTE)
         for child in runs.failed_children(self.engine, view["workflowId"]):
@@ -229,14 +258,14 @@ class Control(DocumentUseCases):
         )
         return {"accepted": True, "newRunId": view["run_id"], "fromStep": from_step}
 
-    def _rewind_point(self, workflow_id: str) -> tuple[int, str]:
+    def _rewind_point(self, run_id: str, workflow_id: str) -> tuple[int, str]:
         """The run's first failed operation, and the step it belongs to."""
         for op in runs.operations(self.engine, workflow_id):
             if op["error"] is not None:
                 name = str(op["function_name"])
                 step = names.STEP_EXECUTE if name == names.OP_GET_RESULT else name
                 return int(op["function_id"]), step
-        raise errors.RunNotRetryable("the run has no failed operation to re-enter")
+        raise errors.RunNotRetryable("the run has no failed operation to re-enter", run_id=run_id)
 
     def resume_run(self, run_id: str) -> dict[str, Any]:
         """[API-7] Continue a cancelled or recovery-exhausted run where it stopped.
@@ -253,6 +282,7 @@ class Control(DocumentUseCases):
         if view["dbos_status"] not in resumable:
             raise errors.RunNotResumable(
                 f"run is {view['status']} ({view['dbos_status']}); nothing to resume",
+                run_id=view["run_id"],
                 status=view["status"],
                 dbos_status=view["dbos_status"],
             )
@@ -274,8 +304,9 @@ class Control(DocumentUseCases):
     def cancel_run(self, run_id: str) -> dict[str, Any]:
         view = self.run_view(run_id)
         if view["dbos_status"] not in (DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DELAYED):
-            raise errors.RunNotCancelable(status=view["status"])
+            raise errors.RunNotCancelable(run_id=view["run_id"], status=view["status"])
         self.client.cancel_workflow(view["workflowId"])
+        runlog.outcome(view["run_id"], view["lastStep"] or "-", "canceled")
         if view["kind"] == RunKind.DOC:
             # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
             return {"accepted": True, "run_id": view["run_id"], "status": DocStatus.UNKNOWN.value}

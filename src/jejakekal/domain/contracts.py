@@ -14,11 +14,29 @@ from pydantic import (
 )
 
 from jejakekal.domain.ids import is_valid_id
+from jejakekal.domain.jsonrules import MAX_JSON_DEPTH, check_json_tree, check_text
 
-StrictModel = ConfigDict(extra="forbid", strict=True, frozen=True)
+StrictModel = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
-Goal = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+def _json_object(value: dict[str, Any]) -> dict[str, Any]:
+    # A request body is level 1, so an object in one of its fields may use one less.
+    return check_json_tree(value, max_depth=MAX_JSON_DEPTH - 1)
+
+
+# Every string a client sends ends up in a database (and goals in a sandbox's environment).
+Text = AfterValidator(check_text)
+Goal = Annotated[
+    str, StringConstraints(min_length=1, max_length=4000), Text, AfterValidator(_not_blank)
+]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=128), Text]
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
 DEFAULT_RECIPE = "compile-default"
 # A document run's id is its workflowId, and `<run_id>:chunk-index` must still be an id.
 MAX_DOC_RUN_ID = 128 - len(":chunk-index")
@@ -39,8 +57,8 @@ DocRunId = Annotated[str, AfterValidator(_doc_run_id)]
 class IntentCreate(BaseModel):
     model_config = StrictModel
     goal: Goal
-    inputs: dict[str, Any]
-    constraints: dict[str, Any]
+    inputs: JsonObject
+    constraints: JsonObject
 
 
 class Workload(BaseModel):
@@ -64,10 +82,12 @@ class RunRequest(BaseModel):
 class EventRequest(BaseModel):
     model_config = StrictModel
     type: Name
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: JsonObject = Field(default_factory=dict)
 
 
 MAX_SLEEP_MS = 600_000
+# The largest JSON body the API reads; the UI holds a command to the same size.
+MAX_BODY_BYTES = 1_048_576
 DOC_COMMAND = "/doc "
 
 
@@ -75,8 +95,8 @@ class DocRunRequest(BaseModel):
     """`POST /runs`: a document as `source`, or as the chat command `/doc <text>`."""
 
     model_config = StrictModel
-    source: Annotated[str, StringConstraints(min_length=1)] | None = None
-    cmd: Annotated[str, StringConstraints(min_length=1)] | None = None
+    source: Annotated[str, StringConstraints(min_length=1), Text] | None = None
+    cmd: Annotated[str, StringConstraints(min_length=1), Text] | None = None
     sleepMs: int = Field(default=0, ge=0, le=MAX_SLEEP_MS)
     workflowId: DocRunId | None = None
     format: Literal["text", "markdown"] = "text"

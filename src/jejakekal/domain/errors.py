@@ -89,6 +89,15 @@ class Unauthorized(KernelError):
     default_message = "missing or wrong bearer token"
 
 
+class HostNotAllowed(KernelError):
+    """The `Host` header names no host this server answers to (DNS rebinding, or a name
+    the operator has not added to JEJAKEKAL_ALLOWED_HOSTS)."""
+
+    status = 421
+    code = "host_not_allowed"
+    default_message = "this server does not answer to that Host; see JEJAKEKAL_ALLOWED_HOSTS"
+
+
 class NotFound(KernelError):
     status = 404
     code = "not_found"
@@ -144,6 +153,13 @@ class RunNotCancelable(Conflict):
     default_message = "the run is already finished"
 
 
+class ExecutorIdInUse(Conflict):
+    """A process may not start under the executor id of a live one (never an HTTP answer)."""
+
+    code = "executor_id_in_use"
+    default_message = "a live process holds this executor id"
+
+
 class PayloadTooLarge(KernelError):
     status = 413
     code = "payload_too_large"
@@ -164,6 +180,39 @@ class DecisionRejected(KernelError):
     default_message = "decider rejected the plan"
 
 
+class NodeFailed(KernelError):
+    """An execution node's command failed (a non-zero exit, or the `fail`/`flaky` lanes):
+    an outcome of the run, retried by ExecuteST, not a fault of the product."""
+
+    code = "node_failed"
+    default_message = "the execution node's command failed"
+
+
+class DatabaseUnavailable(KernelError):
+    """No product database at the configured URL: no SQLite file, or a PostgreSQL server
+    that cannot be reached or holds no app tables. Raised by the CLI's checks only."""
+
+    status = 503
+    code = "database_unavailable"
+    default_message = "no database at the configured URL"
+
+
+class UnsupportedMediaType(KernelError):
+    """A body that is not declared JSON: what a cross-site form can send unasked."""
+
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "the body must be JSON: send Content-Type: application/json"
+
+
+class ClientDisconnected(BadRequest):
+    """The client left before its body was complete. Nobody reads this answer (so it is
+    not in ERROR_CODES); raising it ends the request without an unhandled-error log."""
+
+    code = "client_disconnected"
+    default_message = "the client disconnected before sending the whole body"
+
+
 # Every error the HTTP API can answer (the README lists each code; a test holds that).
 ERROR_CODES: tuple[type[KernelError], ...] = (
     InvalidJson,
@@ -177,6 +226,7 @@ ERROR_CODES: tuple[type[KernelError], ...] = (
     RecipeNotFound,
     QueuePolicyViolation,
     Unauthorized,
+    HostNotAllowed,
     IntentNotFound,
     RunNotFound,
     ArtifactNotFound,
@@ -187,4 +237,5 @@ ERROR_CODES: tuple[type[KernelError], ...] = (
     RunNotCancelable,
     RunNotResumable,
     PayloadTooLarge,
+    UnsupportedMediaType,
 )

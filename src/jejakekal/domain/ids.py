@@ -12,7 +12,8 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 
 def is_valid_id(value: str) -> bool:
-    return bool(ID_PATTERN.match(value)) and ".." not in value
+    # fullmatch: `$` alone also matches before a final newline, which would let `id\n` in.
+    return bool(ID_PATTERN.fullmatch(value)) and ".." not in value
 
 
 def parse_run_id(value: str) -> str:

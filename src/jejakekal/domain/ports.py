@@ -47,6 +47,8 @@ class ExecResult:
     isolation: str
     timed_out: bool = False
     hashes: dict[str, str] = field(default_factory=dict)
+    # What ended every process the node started: "bwrap" | "pid_namespace" | "subreaper".
+    process_bound: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class ExecResult:
             "isolation": self.isolation,
             "timed_out": self.timed_out,
             "hashes": self.hashes,
+            "process_bound": self.process_bound,
         }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jejakekal.storage.engine import is_sqlite, normalise_url, sqlite_path
+from jejakekal.storage.runs import find_run
 
 
 def run_readonly(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -85,3 +86,14 @@ def _sqlite_write(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]
         return columns, rows
     finally:
         conn.close()
+
+
+def workflow_id_for(engine: sa.Engine, run_or_workflow_id: str) -> str:
+    """The workflow id of the run named by a run id or a workflow id.
+
+    An id no run holds passes through unchanged: DBOS knows workflows the product keeps
+    no run row for (an intent run's child workflows), and judges unknown ids itself.
+    """
+    with engine.connect() as conn:
+        run = find_run(conn, run_or_workflow_id)
+    return run_or_workflow_id if run is None else str(run["workflow_id"])

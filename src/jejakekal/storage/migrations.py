@@ -1,14 +1,20 @@
 """Versioned, idempotent migrations of the app tables, and `db reset`.
 
-Each migration runs once, in order, in its own transaction; concurrent migrators
-(an API and a worker starting together) serialise on the SQLite write lock or a
-PostgreSQL advisory lock, and the loser finds the work done.
+Each migration runs once, in order, in one transaction. Concurrent migrators (a fleet
+starting together on a new database) serialise on one lock taken before anything
+else, `migration_lock`: a PostgreSQL session advisory lock, or on SQLite an exclusive
+`flock` on a file beside the database. Whoever comes second finds the work done.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import fcntl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -17,6 +23,7 @@ from jejakekal.storage import search
 
 # An arbitrary constant: every jejakekal process migrating the same PostgreSQL database.
 _PG_LOCK_KEY = 0x6A656A616B
+_PG_LOCK_POLL_SEC = 0.05
 
 
 def _v1_core_tables(conn: sa.Connection) -> None:
@@ -46,21 +53,80 @@ MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
 ]
 
 
-def _lock(conn: sa.Connection) -> None:
+# The databases this thread holds the migration lock of: the lock is re-entrant, so
+# `migrate` can take it alone or inside a caller's hold (bootstrap, across DBOS's too).
+_held = threading.local()
+
+
+@contextmanager
+def migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """Hold the one lock every migrator of this database takes before anything else."""
+    key = engine.url.render_as_string(hide_password=False)
+    held: set[str] = _held.__dict__.setdefault("keys", set())
+    if key in held:
+        yield
+        return
+    with _acquire(engine):
+        held.add(key)
+        try:
+            yield
+        finally:
+            held.discard(key)
+
+
+@contextmanager
+def _acquire(engine: sa.Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        # A session lock on its own connection, not a transaction's: it must outlive
+        # our migration's transaction and cover DBOS's, which use other connections.
+        # Taken before `CREATE SCHEMA IF NOT EXISTS`, which races when run at once.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            _wait_for_advisory_lock(conn)
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+        return
+    database = engine.url.database or ""
+    if database in ("", ":memory:"):
+        yield  # a private in-memory database has no other migrator
+        return
+    path = Path(database)
+    # Before the first connection: that one creates the file and switches it to WAL.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.with_name(path.name + "-migrate.lock").open("a") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file closes
+        yield
+
+
+def _wait_for_advisory_lock(conn: sa.Connection) -> None:
+    # Poll rather than block in `pg_advisory_lock`: a blocked statement is an open
+    # transaction, and the holder's DBOS migration runs CREATE INDEX CONCURRENTLY,
+    # which waits for every open transaction to end, so the two would wait forever.
+    try_lock = sa.text("SELECT pg_try_advisory_lock(:k)")
+    while not conn.execute(try_lock, {"k": _PG_LOCK_KEY}).scalar_one():
+        time.sleep(_PG_LOCK_POLL_SEC)
+
+
+def _begin(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {s.APP_SCHEMA}"))
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
     else:
-        # pysqlite only begins on DML; take the write lock before the first read, or
-        # two migrators would both see an empty database.
+        # pysqlite only begins on DML; take the write lock before the first read, so
+        # what this transaction reads is what it writes over.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def migrate(engine: sa.Engine) -> list[int]:
     """Apply pending migrations and seed recipes; return the versions applied."""
+    with migration_lock(engine):
+        return _apply(engine)
+
+
+def _apply(engine: sa.Engine) -> list[int]:
     applied: list[int] = []
     with engine.connect() as conn, conn.begin():
-        _lock(conn)
+        _begin(conn)
         s.schema_migrations.create(conn, checkfirst=True)
         done = set(conn.execute(sa.select(s.schema_migrations.c.version)).scalars())
         for version, name, step in MIGRATIONS:

@@ -193,3 +193,30 @@ def _current_status_stmt(dialect: str) -> sa.Select[Any]:
         .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
         .where(run_lookup(_KEY))
     )
+
+
+def current_statuses(engine: sa.Engine, keys: list[str]) -> dict[str, str]:
+    """The view status of each run named by a run id or a workflow id, by one indexed
+    read (per 500 keys): what a long-poll watcher reads on each tick. Unknown keys are
+    left out."""
+    found: dict[str, str] = {}
+    stmt = _current_statuses_stmt(engine.dialect.name)
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            for run_id, workflow_id, kind, status, engine_status in conn.execute(
+                stmt, {"keys_": chunk}
+            ):
+                found[run_id] = found[workflow_id] = view_status(kind, status, engine_status)
+    return {key: found[key] for key in keys if key in found}
+
+
+@functools.cache
+def _current_statuses_stmt(dialect: str) -> sa.Select[Any]:
+    ws = workflow_status(dialect)
+    keys = sa.bindparam("keys_", expanding=True, type_=sa.String)
+    return (
+        sa.select(s.runs.c.id, s.runs.c.workflow_id, s.runs.c.kind, s.runs.c.status, ws.c.status)
+        .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .where(sa.or_(s.runs.c.id.in_(keys), s.runs.c.workflow_id.in_(keys)))
+    )

@@ -207,14 +207,31 @@ def reopen_step(db: Db, run_id: str, step_id: str) -> None:
     )
 
 
+_RUN_ATTEMPT = sa.select(s.runs.c.retry_count).where(s.runs.c.id == sa.bindparam("run_id"))
+
+
+def run_attempt(db: Db, run_id: str) -> int:
+    """Which attempt at the run this is: 1, and one more for each retry."""
+    return int(db.execute(_RUN_ATTEMPT, {"run_id": run_id}).scalar_one()) + 1
+
+
 def record_decision(
-    db: Db, run_id: str, step_id: str, request: dict[str, Any], response: dict[str, Any]
+    db: Db,
+    run_id: str,
+    step_id: str,
+    request: dict[str, Any],
+    response: dict[str, Any],
+    *,
+    attempt: int = 1,
 ) -> None:
-    """One envelope per (run, step): the id is derived, so a replay inserts nothing."""
+    """One envelope per (run, step, attempt): the id is derived from the three, so a
+    replay of an attempt inserts nothing. The first attempt keeps the id rows had before
+    attempts were counted (`<run>:<step>`), so an in-flight run replayed across an
+    upgrade still records it once; later ones are `<run>:<step>:<attempt>`."""
     insert_ignore(
         db,
         s.opencode_calls,
-        id=f"{run_id}:{step_id}",
+        id=f"{run_id}:{step_id}" if attempt == 1 else f"{run_id}:{step_id}:{attempt}",
         run_id=run_id,
         step_id=step_id,
         request=request,

@@ -26,8 +26,8 @@ def _dbos_rows(conn: sa.Connection, table: str, where: sa.ColumnElement[bool]) -
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def _rows(conn: sa.Connection, table: sa.Table, run_id: str, order: str) -> list[dict[str, Any]]:
-    stmt = sa.select(table).where(table.c.run_id == run_id).order_by(table.c[order])
+def _rows(conn: sa.Connection, table: sa.Table, run_id: str, *order: str) -> list[dict[str, Any]]:
+    stmt = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[o] for o in order))
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -51,7 +51,8 @@ def run_snapshot(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] |
             "dbos_status": dbos_status,
             "steps": _rows(conn, s.run_steps, run["id"], "step_id"),
             "timeline": timeline(conn, wf),
-            "decisions": _rows(conn, s.opencode_calls, run["id"], "id"),
+            # In the order asked (ids sort `:DecideST:10` before `:DecideST:2`).
+            "decisions": _rows(conn, s.opencode_calls, run["id"], "created_at", "id"),
             "effects": _rows(conn, s.effects, run["id"], "effect_key"),
             "artifacts": run_artifacts(conn, run["id"]),
             "workflow_status": engine_row,

@@ -6,16 +6,85 @@ live while its last heartbeat is younger than the dead-after bound.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
-from jejakekal.storage.effects import upsert
+from jejakekal.storage.effects import insert_ignore
 
 w = s.workers
 
 HEARTBEAT_SEC = 1.0
 # A worker silent this long is dead: its pending runs are recovered by a survivor.
 DEAD_AFTER_SEC = 5.0
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process an executor id's row names, as read at one moment."""
+
+    executor_id: str
+    role: str
+    host: str
+    pid: int
+    started_at_ms: int
+    last_seen_ms: int
+
+
+def holder(engine: sa.Engine, executor_id: str) -> Holder | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(w.c.role, w.c.host, w.c.pid, w.c.started_at_ms, w.c.last_seen_ms).where(
+                w.c.executor_id == executor_id
+            )
+        ).first()
+    return None if row is None else Holder(executor_id, *row)
+
+
+def take(
+    engine: sa.Engine,
+    *,
+    executor_id: str,
+    app_version: str,
+    role: str,
+    host: str,
+    pid: int,
+    now_ms: int,
+    replacing: Holder | None,
+) -> bool:
+    """Claim `executor_id` for this process; True when this call won it.
+
+    A compare-and-swap: the row is inserted if there was none, or rewritten only if it
+    is still exactly the `replacing` holder read before; of two processes starting at
+    once, one statement matches and the other finds the winner on its next read.
+    """
+    row = {
+        "app_version": app_version,
+        "role": role,
+        "host": host,
+        "pid": pid,
+        "started_at_ms": now_ms,
+        "last_seen_ms": now_ms,
+        "recovered_by": None,
+        "recovered_at_ms": None,
+    }
+    with engine.begin() as conn:
+        if replacing is None:
+            return insert_ignore(conn, w, executor_id=executor_id, **row)
+        won = conn.execute(
+            w.update()
+            .where(
+                w.c.executor_id == executor_id,
+                w.c.host == replacing.host,
+                w.c.pid == replacing.pid,
+                w.c.started_at_ms == replacing.started_at_ms,
+                w.c.last_seen_ms == replacing.last_seen_ms,
+            )
+            .values(**row)
+            .returning(w.c.executor_id)
+        ).first()
+    return won is not None
 
 
 def beat(
@@ -27,21 +96,37 @@ def beat(
     host: str,
     pid: int,
     now_ms: int,
-) -> None:
-    """Say this worker is alive; a worker once declared dead but beating again is live."""
+) -> bool:
+    """Say this worker is alive; False when another process has taken its executor id.
+
+    A worker once declared dead but beating again is live. A row that names another
+    process is left alone: that process took the id over while this one was silent.
+    """
     with engine.begin() as conn:
-        upsert(
+        mine = conn.execute(
+            w.update()
+            .where(w.c.executor_id == executor_id, w.c.host == host, w.c.pid == pid)
+            .values(
+                app_version=app_version,
+                role=role,
+                last_seen_ms=now_ms,
+                recovered_by=None,
+                recovered_at_ms=None,
+            )
+            .returning(w.c.executor_id)
+        ).first()
+        if mine is not None:
+            return True
+        return insert_ignore(
             conn,
             w,
-            {"executor_id": executor_id},
-            {"started_at_ms": now_ms},
+            executor_id=executor_id,
             app_version=app_version,
             role=role,
             host=host,
             pid=pid,
+            started_at_ms=now_ms,
             last_seen_ms=now_ms,
-            recovered_by=None,
-            recovered_at_ms=None,
         )
 
 
@@ -97,7 +182,12 @@ def live(engine: sa.Engine, *, app_version: str, now_ms: int) -> list[str]:
         return [r[0] for r in rows]
 
 
-def forget(engine: sa.Engine, executor_id: str) -> None:
-    """A clean shutdown: mark the worker as gone now (its runs are recovered at once)."""
+def forget(engine: sa.Engine, executor_id: str, *, host: str, pid: int) -> None:
+    """A clean shutdown: mark the worker as gone now (its runs are recovered at once),
+    unless its executor id already names another process."""
     with engine.begin() as conn:
-        conn.execute(w.update().where(w.c.executor_id == executor_id).values(last_seen_ms=0))
+        conn.execute(
+            w.update()
+            .where(w.c.executor_id == executor_id, w.c.host == host, w.c.pid == pid)
+            .values(last_seen_ms=0)
+        )

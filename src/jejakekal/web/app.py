@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,26 +11,33 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jejakekal import __version__
 from jejakekal.config import Settings
 from jejakekal.domain.errors import KernelError
+from jejakekal.domain.hosts import HostAllowList
 from jejakekal.domain.ids import check_raw_path
-from jejakekal.web import routes
+from jejakekal.web import login, routes
 from jejakekal.web.assets import VersionedStaticFiles
 from jejakekal.web.client import HttpClient, UiClient
+from jejakekal.web.guard import UiGuard
 from jejakekal.web.views import status_label, ui_state
 
 HERE = Path(__file__).parent
 # htmx's settings, read by htmx from the page's <meta name="htmx-config"> as it starts.
 # A history restore must get the full page (the server answers HX-Request with a
-# fragment); errors are swapped too, as the server retargets them to #notice.
+# fragment); errors are swapped too, as the server retargets them to #notice. The
+# page's Content-Security-Policy allows no inline style or script and no eval: htmx must
+# not inject its indicator stylesheet, run scripts it swaps in, evaluate attributes, or
+# copy `style` attributes as it settles.
 HTMX_CONFIG = {
     "historyRestoreAsHxRequest": False,
+    "includeIndicatorStyles": False,
+    "allowEval": False,
+    "allowScriptTags": False,
+    "attributesToSettle": ["class", "width", "height"],
     "responseHandling": [
         {"code": "204", "swap": False},
         {"code": "[23]..", "swap": True},
@@ -42,9 +46,9 @@ HTMX_CONFIG = {
 }
 
 
-def create_ui_app(settings: Settings, client: UiClient, *, password: str | None = None) -> FastAPI:
-    """The web UI over `client` (in-process or HTTP). With `password`, every page but
-    /healthz asks for HTTP Basic credentials with that password (any user name)."""
+def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
+    """The web UI over `client` (in-process or HTTP). With `settings.api_token`, every
+    page but the login form, static files and /healthz needs a session or the token."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,12 +72,13 @@ def create_ui_app(settings: Settings, client: UiClient, *, password: str | None 
         lstrip_blocks=True,
     )
     static = VersionedStaticFiles(HERE / "static")
+    app_css = (HERE / "static" / "app.css").read_text(encoding="utf-8")
     environment.globals.update(
         ui_state=ui_state,
         status_label=status_label,
         static_url=static.url,
         # Inline in every full page: a first visit renders without a second round trip.
-        app_css=Markup((HERE / "static" / "app.css").read_text(encoding="utf-8")),
+        app_css=Markup(app_css),
         htmx_config=HTMX_CONFIG,
     )
     templates = Jinja2Templates(env=environment)
@@ -90,11 +95,13 @@ def create_ui_app(settings: Settings, client: UiClient, *, password: str | None 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return await routes.error_response(request, _routing_error(request, exc))
 
+    app.include_router(login.router)
     app.include_router(routes.router)
     app.mount("/static", static, name="static")
     # Pages, fragments and htmx itself (about 50 kB) travel gzipped to browsers that ask.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
-    app.add_middleware(UiGuard, password=password)
+    app.state.hosts = hosts = HostAllowList.for_server(settings.host, settings.allowed_hosts)
+    app.add_middleware(UiGuard, token=settings.api_token, hosts=hosts, inline_css=app_css)
     return app
 
 
@@ -110,54 +117,3 @@ def _routing_error(request: Request, exc: StarletteHTTPException) -> KernelError
     error.status = exc.status_code
     error.code = "not_found" if exc.status_code == 404 else "http_error"
     return error
-
-
-SECURITY_HEADERS = {
-    "x-content-type-options": "nosniff",
-    "x-frame-options": "DENY",
-    "referrer-policy": "same-origin",
-}
-
-
-class UiGuard:
-    """Plain ASGI (as the API's Guard): optional Basic auth, and headers that keep the
-    pages out of frames and stop content sniffing."""
-
-    def __init__(self, app: ASGIApp, password: str | None) -> None:
-        self.app = app
-        self.password = password.encode() if password else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if self.password is not None and scope["path"] != "/healthz":
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not self._authorized(given):
-                response = Response(
-                    "authentication required",
-                    status_code=401,
-                    headers={"WWW-Authenticate": 'Basic realm="jejakekal"'},
-                )
-                await response(scope, receive, send)
-                return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-    def _authorized(self, header: bytes) -> bool:
-        assert self.password is not None
-        scheme, _, encoded = header.partition(b" ")
-        if scheme.lower() != b"basic":
-            return False
-        try:
-            _, _, password = base64.b64decode(encoded, validate=True).partition(b":")
-        except (binascii.Error, ValueError):
-            return False
-        return hmac.compare_digest(password, self.password)

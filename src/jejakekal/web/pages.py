@@ -57,19 +57,27 @@ def list_item(view: Json) -> Json:
     }
 
 
-def no_run(message: str | None = None) -> dict[str, Any]:
-    return {"run": None, "bars": [], "artifacts": [], "exec_message": message}
+def no_run(message: str | None = None, *, failed: bool = False) -> dict[str, Any]:
+    """The execution plane without a run: idle, or (`failed`) the error state with the
+    reason a run asked for cannot be shown; never idle for a run that is missing."""
+    return {
+        "run": None,
+        "bars": [],
+        "artifacts": [],
+        "exec_message": message,
+        "run_error": message if failed else None,
+    }
 
 
 async def safe_run_context(
     client: UiClient, run_id: str, *, step: int | None, polling: bool = False
 ) -> tuple[dict[str, Any], int]:
-    """A run's context, or the idle plane with a reason and the status to answer with."""
+    """A run's context, or the error state with the reason and the status to answer with."""
     try:
         run_id = parse_run_id(run_id)
         return await run_context(client, run_id, step=step, polling=polling), 200
     except (errors.RunNotFound, errors.InvalidRunId) as exc:
-        return no_run(exc.message), exc.status
+        return no_run(f"{exc.message} ({exc.code})", failed=True), exc.status
 
 
 async def viewer_context(client: UiClient, artifact_id: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ reloaded, bookmarked or opened in a new tab.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from jejakekal.domain import errors
+from jejakekal.domain.contracts import MAX_BODY_BYTES
 from jejakekal.domain.ids import parse_artifact_id, parse_run_id
 from jejakekal.web import csrf
 from jejakekal.web.client import UiClient
@@ -161,9 +163,23 @@ async def artifact_fragment(request: Request, artifact_id: str) -> HTMLResponse:
 # -- actions ---------------------------------------------------------------------------
 async def checked_form(request: Request) -> dict[str, str]:
     form = await csrf.read_form(request)
-    if not csrf.is_allowed(request, form):
+    # A script's bearer token is proof enough: no browser adds that header on its own.
+    if request.state.auth != "bearer" and not csrf.is_allowed(request, form):
         raise CsrfRejected()
     return form
+
+
+def check_size(body: dict[str, Any]) -> dict[str, Any]:
+    """The body the API would get, held to the API's limit (the in-process client has
+    no HTTP body to measure): compact UTF-8 JSON, as the HTTP client sends it."""
+    size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(
+            f"the command is {size} bytes as JSON; the limit is {MAX_BODY_BYTES} bytes (1 MiB)",
+            limit=MAX_BODY_BYTES,
+            field="command",
+        )
+    return body
 
 
 @router.post("/commands", response_class=HTMLResponse)
@@ -176,10 +192,12 @@ async def command(request: Request) -> Response:
     if not text:
         raise errors.BadRequest("type a command first", field="command")
     if text == DOC_PREFIX or text.startswith(DOC_PREFIX + " "):
-        started = await client.start_doc_run({"cmd": text, "sleepMs": sleep_ms})
+        started = await client.start_doc_run(check_size({"cmd": text, "sleepMs": sleep_ms}))
         run_id = str(started["run_id"])
     else:
-        intent = await client.create_intent({"goal": text, "inputs": {}, "constraints": {}})
+        intent = await client.create_intent(
+            check_size({"goal": text, "inputs": {}, "constraints": {}})
+        )
         run_id = str((await client.start_intent_run(intent["intentId"], {}))["runId"])
     url = f"/runs/{run_id}" + (f"?sleepMs={sleep_ms}" if sleep_ms else "")
     if not wants_fragment(request):
@@ -237,13 +255,25 @@ async def cancel(request: Request, run_id: str) -> Response:
 async def error_response(request: Request, exc: errors.KernelError) -> Response:
     """A failure as a notice: swapped into #notice for htmx, a page otherwise."""
     notice = Notice("error", f"{exc.message} ({exc.code})")
+    if request.state.auth is None:
+        # Not signed in (a missing static file, a bad login post): no page, no run list.
+        return HTMLResponse(notice.text, status_code=exc.status)
+    # A run that is missing (or never could be) puts the execution plane in its error state.
+    missing_run = isinstance(exc, errors.RunNotFound | errors.InvalidRunId)
+    context = no_run(notice.text, failed=missing_run)
+    if wants_fragment(request) and missing_run:
+        response = render(
+            request, "_exec_update.html", {**context, "clear_viewer": True}, exc.status
+        )
+        response.headers.update({"HX-Retarget": "#exec", "HX-Reswap": "outerHTML"})
+        return response
     if wants_fragment(request):
         response = render(request, "_notice.html", {"notice": notice}, exc.status)
         response.headers.update({"HX-Retarget": "#notice", "HX-Reswap": "innerHTML"})
         return response
     try:
         return await full_page(
-            request, {**no_run(), "notice": notice}, title="Error", status=exc.status
+            request, {**context, "notice": notice}, title="Error", status=exc.status
         )
     except errors.KernelError:
         # The page itself needs the API (its run list): say so in plain text.

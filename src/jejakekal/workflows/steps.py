@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from typing import Any, NoReturn
 
 from dbos import DBOS
 
+from jejakekal import runlog
 from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, canonical_json, compile_plan, sha256_text
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
-from jejakekal.domain.errors import DecisionRejected
+from jejakekal.domain.errors import DecisionInvalid, DecisionRejected, NodeFailed
 from jejakekal.domain.ports import DecisionRequest, ExecNode
 from jejakekal.domain.status import RunStatus
 from jejakekal.storage import runs
@@ -52,8 +54,9 @@ def apply_patch_st(db: Db, run_id: str, plan: dict[str, Any]) -> dict[str, Any]:
 def decide_st(run_id: str, goal: str, plan: dict[str, Any], opens_execute: bool) -> dict[str, Any]:
     """Ask the decider (an external call: outside any transaction), then record it.
 
-    The envelope's id is derived from run and step, so a replay of this step after
-    a crash between the call and the checkpoint stores no second row.
+    The envelope's id is derived from run, step and the run's attempt (one more per
+    retry): a retry that asks again keeps both envelopes, and a replay of this step
+    after a crash between its commit and the checkpoint stores no second row.
     """
     rt = current()
     started = runs.now()
@@ -63,11 +66,28 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any], opens_execute: bool)
         plan_sha256=plan["plan_sha256"],
         nodes=[n["node_id"] for n in plan["workload"]["nodes"]],
     )
-    envelope = rt.decider.decide(request)
-    output = {"attempt": 1, "provider": envelope.provider, "action": envelope.response["action"]}
+    try:
+        envelope = rt.decider.decide(request)
+    except DecisionInvalid as exc:
+        what = f"the decider's answer is invalid: {exc}"
+        runlog.outcome(run_id, names.STEP_DECIDE, what, level=logging.WARNING)
+        raise
     rejected = envelope.response["action"] == "reject"
     with runs.write(rt.engine) as conn:
-        runs.record_decision(conn, run_id, names.STEP_DECIDE, envelope.request, envelope.response)
+        attempt = runs.run_attempt(conn, run_id)
+        output = {
+            "attempt": attempt,
+            "provider": envelope.provider,
+            "action": envelope.response["action"],
+        }
+        runs.record_decision(
+            conn,
+            run_id,
+            names.STEP_DECIDE,
+            envelope.request,
+            envelope.response,
+            attempt=attempt,
+        )
         if rejected:
             _step_done(
                 conn,
@@ -85,8 +105,11 @@ def decide_st(run_id: str, goal: str, plan: dict[str, Any], opens_execute: bool)
         else:
             _step_done(conn, run_id, names.STEP_DECIDE, output, started)
     if rejected:
+        reason = envelope.response.get("reason", "rejected")
+        what = f"rejected on attempt {attempt}: {reason}"
+        runlog.outcome(run_id, names.STEP_DECIDE, what, level=logging.WARNING)
         # Failing the step ends the workflow in ERROR; a retry re-enters at DecideST.
-        raise DecisionRejected(envelope.response.get("reason", "rejected"))
+        raise DecisionRejected(reason)
     return envelope.response
 
 
@@ -202,6 +225,8 @@ def execute_fail(db: Db, run_id: str, attempts: int, error: str) -> None:
         error=error,
         next_action=f"POST /runs/{run_id}/retry",
     )
+    what = f"{RunStatus.RETRIES_EXCEEDED} after {attempts} attempts"
+    runlog.outcome(run_id, names.STEP_EXECUTE, what, level=logging.WARNING)
 
 
 def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
@@ -210,13 +235,15 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
     status = DBOS.step_status
     attempt = (status.current_attempt or 0) + 1 if status else 1
     if node.fail_mode == "always" or (node.fail_mode == "first" and attempt == 1):
-        raise RuntimeError(f"{node.node_id}: simulated failure on attempt {attempt}")
+        _node_failed(node, attempt, f"{node.node_id}: simulated failure on attempt {attempt}")
     rt = current()
     result = rt.sandbox.execute(
         ExecNode(node_id=node.node_id, argv=node.argv, env=node.env, timeout_sec=node.timeout_sec)
     )
     if result.exit_code != 0:
-        raise RuntimeError(f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}")
+        _node_failed(
+            node, attempt, f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}"
+        )
     key = f"{node.run_id}:{names.STEP_EXECUTE}:{node.node_id}"
     payload = {
         "run_id": node.run_id,
@@ -236,3 +263,12 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
         }
         node_done(conn, node.run_id, node.node_count, summary)
     return {**summary, "result": result.as_dict()}
+
+
+def _node_failed(node: ExecNodeInput, attempt: int, message: str) -> NoReturn:
+    """Fail this attempt of ExecuteST for one node; DBOS retries it up to `max_attempts`."""
+    last = attempt >= node.max_attempts
+    what = f"attempt {attempt} of {node.max_attempts} failed, {'giving up' if last else 'retrying'}"
+    level = logging.WARNING if last else logging.INFO
+    runlog.outcome(node.run_id, names.STEP_EXECUTE, f"{what}: {message}", level=level)
+    raise NodeFailed(message)

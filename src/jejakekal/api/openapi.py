@@ -1,0 +1,371 @@
+"""The OpenAPI 3.1 document: FastAPI's generated schema, completed from one table.
+
+FastAPI knows the routes and their query parameters but not what the routes answer:
+bodies are parsed by the routes themselves (typed 400s, never 422), and errors leave
+through the one mapper in `api/errors.py`. So the generated document is post-processed
+here rather than spread over the route decorators: every status an operation can
+answer, the error envelope, the id grammar, the enums, and the success bodies.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from jejakekal.api.parsing import MAX_BODY_BYTES
+from jejakekal.api.routes import RUN_STATUSES
+from jejakekal.domain import errors as e
+from jejakekal.domain.contracts import MAX_DOC_RUN_ID
+from jejakekal.domain.ids import ID_PATTERN
+from jejakekal.domain.jsonrules import MAX_JSON_DEPTH
+from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.domain.status import RunKind
+
+Schema = dict[str, Any]
+DESCRIPTION = (
+    "The jejakekal HTTP API. Every error answers the `Error` envelope, its `code` one of "
+    "those listed under the status. Bodies are JSON (`Content-Type: application/json`), "
+    f"at most {MAX_BODY_BYTES} bytes, nested at most {MAX_JSON_DEPTH} levels, finite "
+    "numbers only, no duplicate keys, and no U+0000 in any string."
+)
+COMPONENTS = "#/components/schemas/"
+
+
+def ref(name: str) -> Schema:
+    return {"$ref": COMPONENTS + name}
+
+
+def obj(required: dict[str, Schema], **optional: Schema) -> Schema:
+    """An object with these keys; more may be added without breaking clients."""
+    return {"type": "object", "required": list(required), "properties": {**required, **optional}}
+
+
+STR: Schema = {"type": "string"}
+INT: Schema = {"type": "integer"}
+BOOL: Schema = {"type": "boolean"}
+ARRAY: Schema = {"type": "array"}
+OBJECT: Schema = {"type": "object"}
+NULLABLE_STR: Schema = {"type": ["string", "null"]}
+KIND: Schema = {"type": "string", "enum": [k.value for k in RunKind]}
+ID: Schema = {
+    "type": "string",
+    "pattern": ID_PATTERN.pattern,
+    "description": "an identifier; it never contains `..`",
+}
+
+# Response bodies (and the error envelope), published under components/schemas.
+SCHEMAS: dict[str, Schema] = {
+    "Error": obj(
+        {"error": STR, "code": STR, "message": STR},
+        field=NULLABLE_STR,
+        run_id=STR,
+        workflow_id=STR,
+        limit=INT,
+    ),
+    "Health": obj(
+        {"ok": BOOL, "role": STR, "app_version": STR, "db": STR, "workers_alive": INT},
+        workers={"type": "array", "items": STR},
+        queues=NULLABLE_STR,
+    ),
+    "IntentCreated": obj({"intentId": STR}),
+    "RunStarted": obj({"runId": STR, "workflowId": STR}),
+    "DocRunStarted": obj({"run_id": STR, "status": STR}),
+    "EventAccepted": obj({"accepted": {"const": True}}),
+    "RetryAccepted": obj({"accepted": {"const": True}, "newRunId": STR, "fromStep": STR}),
+    "ResumeAccepted": obj({"run_id": STR, "status": STR}),
+    "CancelAccepted": obj({"accepted": {"const": True}, "run_id": STR, "status": STR}),
+    "RunView": obj(
+        {
+            "run_id": STR,
+            "runId": STR,
+            "workflowId": STR,
+            "kind": KIND,
+            "status": STR,
+            "dbos_status": NULLABLE_STR,
+            "lastStep": NULLABLE_STR,
+            "retryCount": INT,
+            "nextAction": NULLABLE_STR,
+            "error": {},
+            "header": OBJECT,
+            "steps": ARRAY,
+            "timeline": ARRAY,
+            "artifacts": ARRAY,
+        }
+    ),
+    "RunList": obj({"items": {"type": "array", "items": OBJECT}, "limit": INT, "offset": INT}),
+    "RunExport": obj(
+        {
+            "run_id": STR,
+            "status": STR,
+            "dbos_status": NULLABLE_STR,
+            "artifacts": {"type": "array", "items": obj({"id": STR})},
+            "run_bundle_path": STR,
+        }
+    ),
+    "ArtifactMeta": obj(
+        {
+            "id": STR,
+            "run_id": STR,
+            "type": STR,
+            "status": STR,
+            "visibility": STR,
+            "sha256": STR,
+            "size": INT,
+        },
+        content_type=STR,
+        created_at=STR,
+    ),
+    "ArtifactList": {"type": "array", "items": ref("ArtifactMeta")},
+    "ArtifactDocument": obj({"meta": ref("ArtifactMeta"), "content": {}, "prov": {}}),
+    "SearchHits": {
+        "type": "array",
+        "items": obj(
+            {
+                "run_id": STR,
+                "chunk_id": STR,
+                "score": {"type": "number"},
+                "snippet": STR,
+                "start": INT,
+                "end": INT,
+            }
+        ),
+    },
+}
+
+
+Codes = dict[int, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """What one operation answers: its success, and the error codes under each status."""
+
+    status: int
+    body: str | None
+    errors: Codes = field(default_factory=dict)
+    reads_body: bool = False
+
+
+RUN_ID_ERRORS: Codes = {400: (e.InvalidRunId.code,), 404: (e.RunNotFound.code,)}
+ARTIFACT_ID_ERRORS: Codes = {400: (e.InvalidArtifactId.code,), 404: (e.ArtifactNotFound.code,)}
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("get", "/healthz"): Op(200, "Health"),
+    ("post", "/intents"): Op(
+        201, "IntentCreated", {400: (e.InvalidJson.code, e.InvalidIntent.code)}, reads_body=True
+    ),
+    ("post", "/intents/{intent_id}/run"): Op(
+        202,
+        "RunStarted",
+        {
+            400: (
+                e.InvalidIntentId.code,
+                e.InvalidJson.code,
+                e.InvalidRunRequest.code,
+                e.RecipeNotFound.code,
+                e.QueuePolicyViolation.code,
+            ),
+            404: (e.IntentNotFound.code,),
+            409: (e.RunPayloadMismatch.code,),
+        },
+        reads_body=True,
+    ),
+    ("get", "/runs"): Op(200, "RunList", {400: (e.InvalidQuery.code,)}),
+    ("post", "/runs"): Op(
+        202,
+        "DocRunStarted",
+        {
+            400: (e.InvalidJson.code, e.InvalidRunRequest.code),
+            409: (e.WorkflowIdPayloadMismatch.code,),
+        },
+        reads_body=True,
+    ),
+    ("get", "/runs/{run_id}"): Op(
+        200, "RunView", {**RUN_ID_ERRORS, 400: (e.InvalidRunId.code, e.InvalidQuery.code)}
+    ),
+    ("post", "/runs/{run_id}/events"): Op(
+        202,
+        "EventAccepted",
+        {
+            **RUN_ID_ERRORS,
+            400: (e.InvalidRunId.code, e.InvalidJson.code, e.InvalidEvent.code),
+            409: (e.EventNotExpected.code,),
+        },
+        reads_body=True,
+    ),
+    ("post", "/runs/{run_id}/retry"): Op(
+        202, "RetryAccepted", {**RUN_ID_ERRORS, 409: (e.RunNotRetryable.code,)}
+    ),
+    # A retries_exceeded run resumes through the retry path, which can lose a race.
+    ("post", "/runs/{run_id}/resume"): Op(
+        202,
+        "ResumeAccepted",
+        {**RUN_ID_ERRORS, 409: (e.RunNotResumable.code, e.RunNotRetryable.code)},
+    ),
+    ("post", "/runs/{run_id}/cancel"): Op(
+        202, "CancelAccepted", {**RUN_ID_ERRORS, 409: (e.RunNotCancelable.code,)}
+    ),
+    ("get", "/runs/{run_id}/export"): Op(200, "RunExport", RUN_ID_ERRORS),
+    ("get", "/artifacts"): Op(
+        200, "ArtifactList", {400: (e.InvalidQuery.code, e.InvalidRunId.code)}
+    ),
+    ("get", "/artifacts/{artifact_id}"): Op(200, "ArtifactDocument", ARTIFACT_ID_ERRORS),
+    ("get", "/artifacts/{artifact_id}/download"): Op(200, None, ARTIFACT_ID_ERRORS),
+    ("get", "/search"): Op(200, "SearchHits", {400: (e.InvalidQuery.code, e.InvalidRunId.code)}),
+}
+
+# The exact stored bytes of an artifact, under the content type it was stored with.
+DOWNLOAD_TYPES = ("application/json", "text/plain", "text/markdown")
+
+# Query and path parameters, by name: the grammar and vocabularies the routes enforce.
+PARAMETERS: dict[str, Schema] = {
+    "run_id": ID,
+    "intent_id": ID,
+    "artifact_id": ID,
+    "status": {"type": "string", "enum": list(RUN_STATUSES)},
+    "kind": KIND,
+    "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
+}
+
+
+def build_openapi(app: FastAPI, *, token_required: bool) -> Schema:
+    generated = get_openapi(
+        title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
+    )
+    # A copy: parts of it may be the routes' own `openapi_extra`, shared by every app.
+    doc = copy.deepcopy(generated)
+    schemas: Schema = doc.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.update(copy.deepcopy(SCHEMAS))
+    if token_required:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            op = OPERATIONS.get((method, path))
+            if op is None:
+                raise LookupError(f"{method.upper()} {path} is missing from api/openapi.py")
+            _hoist_body(operation, schemas)
+            _describe_parameters(operation)
+            secured = token_required and path != "/healthz"
+            operation["responses"] = _responses(op, method, secured=secured)
+            if secured:
+                operation["security"] = [{"bearer": []}]
+            elif token_required:
+                operation["security"] = []
+    _document_doc_run_request(schemas)
+    return doc
+
+
+def install_openapi(app: FastAPI, *, token_required: bool) -> None:
+    """Serve `build_openapi` at /openapi.json, built once on first use."""
+
+    def openapi() -> Schema:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app, token_required=token_required)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _responses(op: Op, method: str, *, secured: bool) -> Schema:
+    responses: Schema = {str(op.status): _success(op)}
+    statuses = dict(op.errors)
+    # Every route refuses a query parameter no database can store (U+0000).
+    statuses[400] = tuple(dict.fromkeys([*statuses.get(400, ()), e.InvalidQuery.code]))
+    if secured:
+        statuses[401] = (e.Unauthorized.code,)
+    if op.reads_body:
+        statuses[413] = (e.PayloadTooLarge.code,)
+    if method == "post":
+        statuses[415] = (e.UnsupportedMediaType.code,)
+    statuses[421] = (e.HostNotAllowed.code,)
+    for status in sorted(statuses):
+        responses[str(status)] = _error(status, statuses[status])
+    return responses
+
+
+def _success(op: Op) -> Schema:
+    if op.body is None:
+        content: Schema = {media: {"schema": {}} for media in DOWNLOAD_TYPES}
+        return {"description": "the stored bytes, as an attachment", "content": content}
+    return {
+        "description": "accepted" if op.status == 202 else "success",
+        "content": {"application/json": {"schema": ref(op.body)}},
+    }
+
+
+_STATUS_TEXT = {
+    400: "the request is malformed",
+    401: "a token is configured and the bearer token is missing or wrong",
+    404: "nothing has that id",
+    409: "the request conflicts with the run's state or an earlier request",
+    413: f"the body exceeds {MAX_BODY_BYTES} bytes",
+    415: "the body is not `application/json`",
+    421: "the Host header is not in the allow-list",
+}
+
+
+def _error(status: int, codes: tuple[str, ...]) -> Schema:
+    listed = ", ".join(f"`{code}`" for code in codes)
+    return {
+        "description": f"{_STATUS_TEXT[status]}: {listed}",
+        "content": {"application/json": {"schema": ref("Error")}},
+    }
+
+
+def _hoist_body(operation: Schema, schemas: Schema) -> None:
+    """Move a body's pydantic schema (and its `$defs`) into components."""
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    if content is None or "$ref" in content["schema"]:
+        return
+    schema = content["schema"]
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas[name] = _rewrite_refs(definition)
+    schemas[schema["title"]] = _rewrite_refs(schema)
+    content["schema"] = ref(schema["title"])
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (v.replace("#/$defs/", COMPONENTS) if k == "$ref" else _rewrite_refs(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    return node
+
+
+def _describe_parameters(operation: Schema) -> None:
+    for parameter in operation.get("parameters", []):
+        schema = parameter["schema"]
+        # An absent query parameter is how a client says "none": null is not a value.
+        branches = [s for s in schema.pop("anyOf", []) if s.get("type") != "null"]
+        if branches:
+            schema.update(branches[0])
+        override = PARAMETERS.get(parameter["name"])
+        if override is not None:
+            schema.pop("$ref", None)
+            schema.update(override)
+
+
+def _document_doc_run_request(schemas: Schema) -> None:
+    """`POST /runs` takes exactly one of `source` and `cmd`; pydantic says so in code only."""
+    body = schemas["DocRunRequest"]
+    body["oneOf"] = [
+        {"required": ["source"], "properties": {"source": STR}},
+        {"required": ["cmd"], "properties": {"cmd": STR}},
+    ]
+    _string_branch(body["properties"]["cmd"])["pattern"] = "^/doc "
+    workflow_id = _string_branch(body["properties"]["workflowId"])
+    workflow_id.update(pattern=ID_PATTERN.pattern, maxLength=MAX_DOC_RUN_ID)
+
+
+def _string_branch(schema: Schema) -> Schema:
+    branch: Schema = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
+    return branch
