@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json, validate
+from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.api.routes import control_of
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import DocRunRequest
+from jejakekal.domain.contracts import DocRunRequest, parse_request
 from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
 from jejakekal.domain.names import ARTIFACT_TYPES
 
@@ -21,7 +21,7 @@ router = APIRouter(dependencies=REQUEST_GUARDS)
 @router.post("/runs", status_code=202, openapi_extra=openapi_body(DocRunRequest), tags=["runs"])
 async def start_doc_run(request: Request) -> dict[str, Any]:
     """[API-6] Start a document run; returns after durable start, before it finishes."""
-    body = validate(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
+    body = parse_request(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
     return await run_in_threadpool(control_of(request).start_doc_run, body)
 
 

@@ -9,15 +9,14 @@ import math
 import re
 from array import array
 from itertools import accumulate
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import Depends, Request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from jejakekal.domain.contracts import MAX_BODY_BYTES as MAX_BODY_BYTES
 from jejakekal.domain.errors import (
-    BadRequest,
     ClientDisconnected,
     InvalidJson,
     InvalidQuery,
@@ -28,7 +27,6 @@ from jejakekal.domain.jsonrules import MAX_JSON_DEPTH, text_problem
 
 log = logging.getLogger("jejakekal.api")
 
-M = TypeVar("M", bound=BaseModel)
 
 # `application/json` or a structured `+json` type, parameters (charset) allowed.
 _JSON_MEDIA = re.compile(r"application/(?:[a-z0-9.!#$&^_-]+\+)?json", re.IGNORECASE)
@@ -160,15 +158,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"duplicate key {json.dumps(key[:64])} in an object")
             seen.add(key)
     return result
-
-
-def validate(model: type[M], data: Any, error: type[BadRequest]) -> M:
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise error(f"{field or 'body'}: {first['msg']}", field=field) from exc
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json, validate
+from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.control import Control
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.status import DocStatus, RunKind, RunStatus
 
@@ -46,7 +46,7 @@ async def healthz(request: Request) -> dict[str, Any]:
 )
 async def create_intent(request: Request) -> dict[str, str]:
     """[API-1] Record an intent: a goal with its inputs and constraints."""
-    body = validate(IntentCreate, await read_json(request), errors.InvalidIntent)
+    body = parse_request(IntentCreate, await read_json(request), errors.InvalidIntent)
     intent_id = await run_in_threadpool(control_of(request).create_intent, body)
     return {"intentId": intent_id}
 
@@ -60,7 +60,7 @@ async def create_intent(request: Request) -> dict[str, str]:
 async def start_run(intent_id: str, request: Request) -> dict[str, str]:
     """[API-2] Start the intent's run (workflow id = intent id); returns after durable start."""
     intent_id = parse_intent_id(intent_id)
-    body = validate(
+    body = parse_request(
         RunRequest, await read_json(request, allow_empty=True), errors.InvalidRunRequest
     )
     started = await run_in_threadpool(control_of(request).start_intent_run, intent_id, body)
@@ -120,7 +120,7 @@ async def get_run(
 async def post_event(run_id: str, request: Request) -> dict[str, bool]:
     """[API-4] Answer a run that waits for input."""
     run_id = parse_run_id(run_id)
-    event = validate(EventRequest, await read_json(request), errors.InvalidEvent)
+    event = parse_request(EventRequest, await read_json(request), errors.InvalidEvent)
     await run_in_threadpool(control_of(request).send_event, run_id, event)
     return {"accepted": True}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -10,9 +10,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
 
+from jejakekal.domain.errors import BadRequest
 from jejakekal.domain.ids import is_valid_id
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH, check_json_tree, check_text
 
@@ -159,3 +161,18 @@ class ExecNodeInput(BaseModel):
     fail_mode: str = "none"  # none | always | first
     max_attempts: int = 3
     node_count: int = 1  # nodes in the run: the last one to finish closes ExecuteST
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_request(model: type[M], data: Any, error: type[BadRequest]) -> M:
+    """`data` as `model`, or `error` naming the first offending field (API and UI alike)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or None
+        # A validator's own ValueError reads better without pydantic's "Value error, ".
+        message = first["msg"].removeprefix("Value error, ")
+        raise error(f"{field or 'body'}: {message}", field=field) from exc

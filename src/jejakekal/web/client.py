@@ -7,19 +7,23 @@ shapes and raise the kernel's typed errors, so the routes cannot tell them apart
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from jejakekal.control import Control
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.contracts import (
+    DocRunRequest,
+    EventRequest,
+    IntentCreate,
+    RunRequest,
+    parse_request,
+)
 
 Json = dict[str, Any]
-M = TypeVar("M", bound=BaseModel)
 
 
 class UiClient(Protocol):
@@ -38,15 +42,6 @@ class UiClient(Protocol):
     async def aclose(self) -> None: ...
 
 
-def _parse(model: type[M], body: Json, error: type[errors.BadRequest]) -> M:
-    try:
-        return model.model_validate(body)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or None
-        raise error(f"{field or 'body'}: {first['msg']}", field=field) from exc
-
-
 class InProcessClient:
     """The control module of this process; every call leaves the event loop (DBOS and
     the database drivers block)."""
@@ -55,15 +50,15 @@ class InProcessClient:
         self.control = control
 
     async def start_doc_run(self, body: Json) -> Json:
-        request = _parse(DocRunRequest, body, errors.InvalidRunRequest)
+        request = parse_request(DocRunRequest, body, errors.InvalidRunRequest)
         return await run_in_threadpool(self.control.start_doc_run, request)
 
     async def create_intent(self, body: Json) -> Json:
-        request = _parse(IntentCreate, body, errors.InvalidIntent)
+        request = parse_request(IntentCreate, body, errors.InvalidIntent)
         return {"intentId": await run_in_threadpool(self.control.create_intent, request)}
 
     async def start_intent_run(self, intent_id: str, body: Json) -> Json:
-        request = _parse(RunRequest, body, errors.InvalidRunRequest)
+        request = parse_request(RunRequest, body, errors.InvalidRunRequest)
         started = await run_in_threadpool(self.control.start_intent_run, intent_id, request)
         return {"runId": started.run_id, "workflowId": started.workflow_id}
 
@@ -77,7 +72,7 @@ class InProcessClient:
         return {"items": items, "limit": limit, "offset": 0}
 
     async def send_event(self, run_id: str, body: Json) -> Json:
-        event = _parse(EventRequest, body, errors.InvalidEvent)
+        event = parse_request(EventRequest, body, errors.InvalidEvent)
         await run_in_threadpool(self.control.send_event, run_id, event)
         return {"accepted": True}
 
