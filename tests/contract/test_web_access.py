@@ -399,6 +399,7 @@ def test_every_ui_answer_carries_a_strict_csp_and_the_page_needs_nothing_inline(
         "/commands", data={"command": "/doc policy check.", "csrf_token": csrf}, headers=HX
     )
     run_id = one(done.text, "div", id="exec")["data-run-id"]
+    _wait_done(open_ui, run_id)  # so its timeline has bars to check
     page = open_ui.http.get(f"/runs/{run_id}")
     answers = [
         page,
