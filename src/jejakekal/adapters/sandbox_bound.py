@@ -71,6 +71,11 @@ def probe_pid_namespace() -> tuple[bool, str]:
     argv = pid_namespace_argv(["true"])
     if argv is None:
         return False, "util-linux unshare not on PATH"
+    return probe(argv)
+
+
+def probe(argv: list[str]) -> tuple[bool, str]:
+    """Run a probe command line; (it exited 0, what it said on stderr, or why it failed)."""
     try:
         done = subprocess.run(
             argv,

@@ -145,18 +145,7 @@ def bwrap_argv(bwrap: str, workspace: str, argv: list[str]) -> list[str]:
 def probe_bwrap(bwrap: str) -> tuple[bool, str]:
     """Run `true` under the exact flags `execute` uses; (worked, bwrap's complaint if not)."""
     with tempfile.TemporaryDirectory(prefix=_owned(PROBE_PREFIX)) as workspace:
-        try:
-            done = subprocess.run(
-                bwrap_argv(bwrap, workspace, ["true"]),
-                env={"PATH": BASE_PATH},
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=_PROBE_TIMEOUT_SEC,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return False, str(exc)
-    return done.returncode == 0, done.stderr.decode("utf-8", errors="replace").strip()
+        return sandbox_bound.probe(bwrap_argv(bwrap, workspace, ["true"]))
 
 
 class ShellSandbox:
