@@ -25,7 +25,10 @@ from jejakekal.adapters.sandbox_shell import (
 )
 from jejakekal.domain.ports import ExecNode
 
-BWRAP_MISSING = "bwrap (bubblewrap) is not installed on this machine"
+BWRAP_MISSING = (
+    "bwrap (bubblewrap) is not installed on this machine; `make test` installs it "
+    "(scripts/system-packages)"
+)
 
 
 def node(argv: list[str], env: dict[str, str] | None = None, timeout: float = 10) -> ExecNode:
@@ -33,9 +36,9 @@ def node(argv: list[str], env: dict[str, str] | None = None, timeout: float = 10
 
 
 def bwrap_sandbox() -> ShellSandbox:
-    """Skips only when bwrap is absent; installed but unusable fails the test."""
+    """Fails, never skips, when bwrap is absent or installed but unusable."""
     if shutil.which("bwrap") is None:
-        pytest.skip(BWRAP_MISSING)
+        pytest.fail(BWRAP_MISSING)
     sandbox = ShellSandbox()
     assert sandbox.isolation == "bwrap", "bwrap is installed but its probe failed"
     return sandbox
