@@ -42,10 +42,6 @@ class Kernel:
         return "sqlite" if is_sqlite(self.settings.resolved_database_url) else "postgresql"
 
     @property
-    def runs_workflows(self) -> bool:
-        return self._dbos is not None
-
-    @property
     def queue_pace(self) -> str | None:
         """How this process paces the queues: `busy`, `idle` or `off`; none without workflows."""
         return None if self._pacing is None else str(self._pacing.state)

@@ -11,7 +11,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -79,7 +79,6 @@ class Settings:
     step_max_attempts: int = 3
     step_retry_interval_sec: float = 0.1
     log_level: str = "ERROR"
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def resolved_database_url(self) -> str:

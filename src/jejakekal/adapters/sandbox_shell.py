@@ -399,7 +399,7 @@ def _observed_rlimits() -> dict[str, int]:
 
 
 def describe_isolation() -> dict[str, object]:
-    """What this host offers the shell sandbox, for `jejakekal smoke sbx`."""
+    """What this host offers the shell sandbox: its isolation, process bound and limits."""
     found = shutil.which("bwrap")
     ok, detail = probe_bwrap(found) if found else (False, "bwrap not on PATH")
     pidns_ok, pidns_detail = sandbox_bound.probe_pid_namespace()

@@ -17,14 +17,6 @@ from jejakekal.domain import memo as memos
 BUNDLE_FORMAT = "jejakekal-bundle/1"
 ROOT_TOKEN = "<run-bundle-root>"
 MANIFEST = "manifest.json"
-FILES = (
-    "timeline.json",
-    "tool-io.json",
-    "artifacts.json",
-    "citations.json",
-    "workflow_status.json",
-    "operation_outputs.json",
-)
 
 
 def canonical_json(value: Any) -> bytes:
