@@ -4,7 +4,6 @@ executor id per live process. Every process is a real `jejakekal` process."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_processes
 from jejakekal.storage.console import run_readonly
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
@@ -63,15 +62,7 @@ class Procs:
         return [tuple(r) for r in run_readonly(self.database_url, query)[1]]
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import free_port
+from conftest import free_port, stop_processes
 from jejakekal.storage.console import run_readonly
 from jejakekal.storage.workers import DEAD_AFTER_SEC
 
@@ -78,15 +78,7 @@ class Fleet:
         return [r["executor_id"] for r in rows]
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs)
 
 
 def _healthy(base: str) -> bool:
