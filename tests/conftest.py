@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +28,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from jejakekal.app import create_api_app
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings, load_settings
+from jejakekal.processes import free_port
 from jejakekal.storage.console import run_readonly
+from jejakekal.storage.engine import is_sqlite
 from pgserver import ThrowawayPostgres, postgres_url_for_tests
 
 BACKENDS = ("sqlite", "postgresql")
@@ -101,25 +100,6 @@ def kernel(settings: Settings) -> Iterator[Kernel]:
         built.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
-    """SIGTERM every live process, then wait for each; kill one that outstays `timeout`."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @dataclass
 class Api:
     """A real uvicorn server on a loopback port, with an HTTP client and SQL oracles."""
@@ -127,6 +107,10 @@ class Api:
     base_url: str
     client: httpx.Client
     settings: Settings
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.settings.resolved_database_url)
 
     def sql(self, query: str) -> list[dict[str, Any]]:
         columns, rows = run_readonly(self.settings.resolved_database_url, query)

@@ -17,7 +17,7 @@ from jejakekal.api.openapi import install_openapi
 from jejakekal.api.routes import router
 from jejakekal.bootstrap import Kernel, Role, build_kernel
 from jejakekal.config import Settings
-from jejakekal.domain.errors import HostNotAllowed, KernelError, Unauthorized
+from jejakekal.domain.errors import HostNotAllowed, JejakekalError, Unauthorized
 from jejakekal.domain.hosts import HostAllowList, host_of
 from jejakekal.domain.ids import check_raw_path
 
@@ -76,7 +76,7 @@ class Guard:
                     given = dict(scope["headers"]).get(b"authorization", b"")
                     if not hmac.compare_digest(given, self.expected):
                         raise Unauthorized()
-            except KernelError as exc:
+            except JejakekalError as exc:
                 await error_response(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""Composition root: engine, migrations, DBOS, adapters and the control module.
+"""Composition root: database, migrations, DBOS, adapters and the use cases.
 
 Roles: `full` runs the API's use cases and executes workflows; `shim` only
 validates, writes and enqueues through DBOSClient and never imports a workflow
@@ -10,28 +10,45 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dbos import DBOS, DBOSClient
-from dbos._serialization import DBOSPortableJSON
+from dbos import DBOS, DBOSClient, DBOSPortableJSONSerializer
 
 from jejakekal import runlog
 from jejakekal.config import Settings
 from jejakekal.control import Control
 from jejakekal.domain import names
 from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
-from jejakekal.storage.engine import create_engine, dbos_url, is_sqlite, normalise_url
+from jejakekal.storage.database import Database
+from jejakekal.storage.engine import dbos_url, normalise_url
 from jejakekal.storage.migrations import migrate, migration_lock
 
 Role = Literal["full", "shim", "worker"]
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """What the kernel reaches outside itself. `build_kernel` makes the configured ones
+    unless given these (tests give fakes; no monkeypatching)."""
+
+    decider: Decider
+    sandbox: Sandbox
+    parsers: Mapping[str, DocumentParser]
+
+
+def make_adapters(settings: Settings) -> Adapters:
+    return Adapters(
+        decider=make_decider(settings), sandbox=make_sandbox(settings), parsers=make_parsers()
+    )
 
 
 @dataclass
 class Kernel:
     settings: Settings
     role: Role
-    engine: Any
+    db: Database
     control: Control
     _dbos: DBOS | None = field(default=None, repr=False)
     _heartbeat: Any = field(default=None, repr=False)
@@ -39,7 +56,7 @@ class Kernel:
 
     @property
     def db_kind(self) -> str:
-        return "sqlite" if is_sqlite(self.settings.resolved_database_url) else "postgresql"
+        return "sqlite" if self.db.is_sqlite else "postgresql"
 
     @property
     def queue_pace(self) -> str | None:
@@ -55,7 +72,7 @@ class Kernel:
         if self._dbos is not None:
             DBOS.destroy(destroy_registry=False)
             self._dbos = None
-        self.engine.dispose()
+        self.db.dispose()
 
 
 def make_decider(settings: Settings) -> Decider:
@@ -77,13 +94,15 @@ def make_parsers() -> dict[str, DocumentParser]:
 def make_sandbox(settings: Settings) -> Sandbox:
     from jejakekal.adapters.sandbox_shell import ShellSandbox, remove_orphan_workspaces
 
+    # JEJAKEKAL_SANDBOX names one of these; config refuses any other name.
+    sandboxes = {"shell": ShellSandbox}
     # Workspaces of sandbox processes killed mid-node (their nodes run again elsewhere).
     removed = remove_orphan_workspaces()
     if removed:
         logging.getLogger("jejakekal.sandbox").info(
             "removed %d workspace(s) of dead processes", len(removed)
         )
-    return ShellSandbox()
+    return sandboxes[settings.sandbox]()
 
 
 def executor_id_for(settings: Settings, role: Role) -> str:
@@ -97,63 +116,67 @@ def executor_id_for(settings: Settings, role: Role) -> str:
     return "local"
 
 
-def dbos_config(settings: Settings, engine: Any) -> dict[str, Any]:
+def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
     return {
         "name": "jejakekal",
         "system_database_url": dbos_url(normalise_url(settings.resolved_database_url)),
-        "system_database_engine": engine,
+        "system_database_engine": db.engine,
         "application_version": settings.app_version,
         "executor_id": settings.executor_id or "local",
         "notification_listener_polling_interval_sec": settings.queue_poll_sec,
-        "serializer": DBOSPortableJSON,
+        "serializer": DBOSPortableJSONSerializer(),
         "log_level": settings.log_level,
     }
 
 
-def prepare_database(settings: Settings, engine: Any) -> None:
+def prepare_database(settings: Settings, db: Database) -> None:
     """Migrate our tables, then DBOS's, so even a process that runs no workflow
     (the shim, `db reset`) finds both. Ours first: that creates a SQLite file in WAL.
     One lock covers both: a fleet starting together on a new database would otherwise
     race to create the same schemas."""
-    with migration_lock(engine):
-        migrate(engine)
+    with migration_lock(db):
+        migrate(db)
         DBOS.migrate(dbos_url(normalise_url(settings.resolved_database_url)))
 
 
-def build_kernel(settings: Settings, role: Role = "full") -> Kernel:
-    """Build and launch everything a process of `role` needs, in dependency order."""
+def build_kernel(
+    settings: Settings, role: Role = "full", *, adapters: Adapters | None = None
+) -> Kernel:
+    """Build and launch everything a process of `role` needs, in dependency order.
+
+    `adapters` replace the configured decider, sandbox and parsers (workflows only)."""
     logging.getLogger("dbos").setLevel(settings.log_level)
     runlog.install()  # one line per run outcome; DBOS's tracebacks of them dropped
     settings.home.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url)
-    prepare_database(settings, engine)
+    db = Database.open(settings.resolved_database_url)
+    prepare_database(settings, db)
     dbos: DBOS | None = None
     start_doc = None
     heartbeat = pacing = None
     if role in ("full", "worker"):
         settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
-        heartbeat = _claim_and_beat(settings, engine, role)
+        heartbeat = _claim_and_beat(settings, db, role)
         try:
-            dbos = _launch_dbos(settings, engine)
+            dbos = _launch_dbos(settings, db, adapters)
         except BaseException:
             heartbeat.stop()
-            engine.dispose()
+            db.dispose()
             raise
         heartbeat.recover_peers()
         from jejakekal.workflows.doc_ingest import start_doc_ingest
         from jejakekal.workflows.pacing import QueuePacing
 
         start_doc = start_doc_ingest
-        pacing = QueuePacing(engine, fast_intervals(settings), settings.queue_idle_poll_sec)
+        pacing = QueuePacing(db, fast_intervals(settings), settings.queue_idle_poll_sec)
         pacing.start()
-    client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
-    control = Control(settings, engine, client, start_doc)
+    client = DBOSClient(system_database_engine=db.engine, serializer=DBOSPortableJSONSerializer())
+    control = Control(settings, db, client, start_doc)
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
-    return Kernel(settings, role, engine, control, dbos, heartbeat, pacing)
+    return Kernel(settings, role, db, control, dbos, heartbeat, pacing)
 
 
-def _claim_and_beat(settings: Settings, engine: Any, role: Role) -> Any:
+def _claim_and_beat(settings: Settings, db: Database, role: Role) -> Any:
     """Claim this process's executor id and beat from now on, or raise ExecutorIdInUse.
 
     Before launch: DBOS recovers the id's pending runs at launch, and a live holder's
@@ -162,25 +185,25 @@ def _claim_and_beat(settings: Settings, engine: Any, role: Role) -> Any:
 
     executor_id = settings.executor_id or "local"
     try:
-        claim_executor_id(engine, executor_id, settings.app_version, role)
+        claim_executor_id(db, executor_id, settings.app_version, role)
     except BaseException:
-        engine.dispose()
+        db.dispose()
         raise
-    heartbeat = Heartbeat(engine, executor_id, settings.app_version, role)
+    heartbeat = Heartbeat(db, executor_id, settings.app_version, role)
     heartbeat.start()
     return heartbeat
 
 
-def _launch_dbos(settings: Settings, engine: Any) -> DBOS:
+def _launch_dbos(settings: Settings, db: Database, adapters: Adapters | None) -> DBOS:
     # Imported here: importing the workflows registers them, which the shim must not do.
     from jejakekal.workflows import bench, crash_drill, doc_ingest, intent  # noqa: F401  (registers the workflows)
     from jejakekal.workflows.runtime import ResultPacer, Runtime, bind
 
-    dbos = DBOS(config=dbos_config(settings, engine))  # type: ignore[arg-type]
+    dbos = DBOS(config=dbos_config(settings, db))  # type: ignore[arg-type]
     # Bound before launch: launch recovers pending workflows, which need the runtime.
-    decider, sandbox = make_decider(settings), make_sandbox(settings)
+    use = adapters or make_adapters(settings)
     pacer = ResultPacer(settings.result_poll_sec)
-    bind(Runtime(settings, engine, decider, sandbox, pacer, make_parsers()))
+    bind(Runtime(settings, db, use.decider, use.sandbox, pacer, use.parsers))
     DBOS.launch()
     for name, sec in fast_intervals(settings).items():
         DBOS.register_queue(name, polling_interval_sec=sec)

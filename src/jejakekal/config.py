@@ -63,7 +63,7 @@ class Settings:
     ui_port: int = 4110
     ui_embed_api: bool = True
     api_url: str = ""  # empty: the API of this host's API_PORT
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the bound address: set from --host by serve, api and ui
     api_token: str | None = None
     allowed_hosts: tuple[str, ...] = ()  # added to the loopback names and the bound host
     app_version: str = __version__
@@ -91,10 +91,6 @@ class Settings:
     @property
     def bundles_dir(self) -> Path:
         return self.home / "bundles"
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.resolved_database_url.startswith("sqlite")
 
     def with_overrides(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""`app.opencode_calls`: one row per decision attempt, never two for one attempt (SPEC 5.1).
+"""`app.opencode_calls`: one row per decision attempt, never two for one attempt
+(docs/runs.md, "Intent runs").
 
 On both backends: a retried run asks the decider again and keeps both envelopes; a replay
 of DecideST within one attempt (a crash between its commit and the engine's checkpoint)
@@ -15,11 +16,14 @@ import sqlalchemy as sa
 from conftest import Api, q
 from jejakekal.adapters.decider import StubDecider
 from jejakekal.config import Settings
+from jejakekal.domain import lifecycle, names
 from jejakekal.domain.compiler import compile_plan
 from jejakekal.domain.errors import DecisionRejected
+from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
+from jejakekal.domain.records import NewRun
 from jejakekal.storage import runs
 from jejakekal.storage import schema as s
-from jejakekal.storage.engine import create_engine
+from jejakekal.storage.database import Database
 from jejakekal.storage.migrations import migrate
 from jejakekal.workflows import runtime, steps
 
@@ -46,58 +50,58 @@ def test_a_rejected_run_retried_once_keeps_both_decisions(api: Api) -> None:
 
 
 @pytest.fixture
-def engine(database_url: str) -> Iterator[sa.Engine]:
-    engine = create_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
+def db(database_url: str) -> Iterator[Database]:
+    db = Database.open(database_url)
+    migrate(db)
+    yield db
+    db.dispose()
 
 
 @pytest.fixture
-def bound(engine: sa.Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> sa.Engine:
+def bound(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Database:
     """DecideST's runtime on the test's database, with the deterministic stub decider."""
-    rt = runtime.Runtime(settings, engine, StubDecider(), sandbox=None, results=None)  # type: ignore[arg-type]
+    rt = runtime.Runtime(settings, db, StubDecider(), sandbox=None, results=None)  # type: ignore[arg-type]
     monkeypatch.setattr(runtime, "_runtime", rt)
-    return engine
+    return db
 
 
-def _intent_run(engine: sa.Engine, run_id: str) -> None:
+def _intent_run(db: Database, run_id: str) -> None:
     intent_id = run_id.replace("run", "intent")
-    runs.insert_intent(engine, intent_id, {"goal": "g", "inputs": {}, "constraints": {}})
-    with runs.write(engine) as conn:
-        runs.insert_run(
-            conn,
-            id=run_id,
-            kind="intent",
-            intent_id=intent_id,
-            workflow_id=intent_id,
-            status="running",
-            retry_count=0,
-            request_hash="h",
-            request={},
-        )
+    run = NewRun(
+        run_id=run_id,
+        kind=RunKind.INTENT,
+        workflow_id=intent_id,
+        request_hash="h",
+        request={},
+        intent_id=intent_id,
+    )
+    with db.write() as tx:
+        runs.insert_intent(tx, intent_id, "g", {}, {})
+        runs.insert_run(tx, run)
+        runs.change_run(tx, run_id, RunChange(status=RunStatus.RUNNING))
 
 
 def _decide(run_id: str, goal: str) -> None:
     plan = compile_plan(goal, {}, "compile-default", 1, 1)
     with pytest.raises(DecisionRejected):
-        steps.decide_st(run_id, goal, plan, True)
+        steps.decide_st(run_id, plan, True)
 
 
-def _decision_ids(engine: sa.Engine, run_id: str) -> list[str]:
-    with engine.connect() as conn:
+def _decision_ids(db: Database, run_id: str) -> list[str]:
+    with db.read() as tx:
         ids = sa.select(s.opencode_calls.c.id).where(s.opencode_calls.c.run_id == run_id)
-        return sorted(conn.execute(ids).scalars())
+        return sorted(tx.execute(ids).scalars())
 
 
-def test_a_replayed_decision_adds_no_row_and_a_retried_one_adds_one(bound: sa.Engine) -> None:
+def test_a_replayed_decision_adds_no_row_and_a_retried_one_adds_one(bound: Database) -> None:
     _intent_run(bound, "run-d1")
 
     _decide("run-d1", "reject this")
     _decide("run-d1", "reject this")  # the same attempt replayed
     replayed = _decision_ids(bound, "run-d1")
-    with runs.write(bound) as conn:  # what POST /runs/{id}/retry writes
-        runs.update_run(conn, "run-d1", status="queued", retry_count=1)
+    with bound.write() as tx:  # what POST /runs/{id}/retry writes
+        retried = lifecycle.retried(RunStatus.FAILED, 0, names.STEP_DECIDE)
+        assert runs.change_run(tx, "run-d1", retried)
     _decide("run-d1", "reject this")
     _decide("run-d1", "reject this")
     retried = _decision_ids(bound, "run-d1")

@@ -1,4 +1,5 @@
-"""Contract tests of the document API [API-6, API-8..10, WF-DOC, BUNDLE]: course 004.
+"""Contract tests of the document API [API-6, API-8..10]: course 004
+(docs/runs.md, "Document runs" and "Export bundles").
 
 Every test runs once on SQLite and once on PostgreSQL against `api`: a real server with
 a DBOS worker on a fresh database. SQL is the oracle for every claim about what was (or
@@ -128,7 +129,7 @@ def send_raw_path(api: Api, method: str, raw_path: str) -> httpx.Response:
 def tamper_operation_output(api: Api, workflow_id: str, function_name: str, value: str) -> int:
     """A direct write to DBOS's step record, as the course's tamper drill does it."""
     url = sa.make_url(api.settings.resolved_database_url)
-    if api.settings.is_sqlite:
+    if api.is_sqlite:
         assert url.database
         conn = sqlite3.connect(url.database, timeout=30)
         try:

@@ -30,7 +30,7 @@ def nested(depth: int) -> str:
 
 def table_counts(api: Api) -> dict[str, int]:
     """Row counts of every table in `app.*` and `dbos.*`, in one read."""
-    if api.settings.is_sqlite:
+    if api.is_sqlite:
         # One file holds both families (the `app`/`dbos` names are aliases of it).
         names = [r["name"] for r in api.sql("SELECT name FROM sqlite_master WHERE type='table'")]
         quoted = [f'"{n}"' for n in names]

@@ -24,8 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from dbos import DBOSClient
-from dbos._serialization import DBOSPortableJSON
+from dbos import DBOSClient, DBOSPortableJSONSerializer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,10 +65,7 @@ def write_counts(api: Api) -> dict[str, int]:
 
 def step_rows(api: Api, run_id: str) -> dict[str, dict[str, Any]]:
     """`app.run_steps` of a run by step id, with `attempt` read out of the JSON output."""
-    if api.settings.is_sqlite:
-        attempt = "json_extract(output, '$.attempt')"
-    else:
-        attempt = "(output->>'attempt')::int"
+    attempt = "json_extract(output, '$.attempt')" if api.is_sqlite else "(output->>'attempt')::int"
     template = (
         "SELECT step_id, phase, " + attempt + " AS attempt, finished_at"
         " FROM app.run_steps WHERE run_id = '{run}'"
@@ -145,7 +141,8 @@ def release_parked_workflow(api: Api, workflow_id: str) -> None:
     the same thread with `os._exit`).
     """
     client = DBOSClient(
-        system_database_url=api.settings.resolved_database_url, serializer=DBOSPortableJSON
+        system_database_url=api.settings.resolved_database_url,
+        serializer=DBOSPortableJSONSerializer(),
     )
     try:
         client.send(workflow_id, {"wake": True}, topic="input")
@@ -714,7 +711,7 @@ def test_healthz_names_role_version_and_backend(api: Api) -> None:
     body = reply.json()
     assert (body["ok"], body["role"]) == (True, "full")
     assert body["app_version"] == api.settings.app_version
-    assert body["db"] == ("sqlite" if api.settings.is_sqlite else "postgresql")
+    assert body["db"] == ("sqlite" if api.is_sqlite else "postgresql")
     # A process that runs workflows says how it paces the queues; it starts fast.
     assert body["queues"] == "busy"
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import jsonschema
-import pytest
 import schemathesis
 from openapi_spec_validator import validate
 from schemathesis import engine
@@ -282,7 +281,6 @@ def fuzz(base_url: str) -> tuple[set[str], int, list[str]]:
     return tested, requests, failures
 
 
-@pytest.mark.backend
 def test_schemathesis_finds_no_server_error_and_no_undocumented_status(api: Api) -> None:
     expected = {
         f"{method.upper()} {path}"

@@ -17,7 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from conftest import fresh_pg_database
-from jejakekal.storage import engine as engines
+from jejakekal.storage.database import Database
+from jejakekal.storage.dialects import postgresql
 
 
 @pytest.fixture
@@ -28,7 +29,7 @@ def pg_url(pg_server_url: str) -> str:
 @pytest.fixture
 def pings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Count the pings the pool sends, with the idle threshold at 50 ms."""
-    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SEC", 0.05)
+    monkeypatch.setattr(postgresql, "PING_AFTER_IDLE_SEC", 0.05)
     sent: list[int] = []
     real = PGDialect_psycopg.do_ping
 
@@ -40,9 +41,9 @@ def pings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     yield sent
 
 
-def _backend_pid(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
+def _backend_pid(db: Database) -> int:
+    with db.read() as tx:
+        return int(tx.execute(sa.text("SELECT pg_backend_pid()")).scalar_one())
 
 
 def _kill(url: str, pid: int) -> None:
@@ -53,45 +54,45 @@ def _kill(url: str, pid: int) -> None:
 def test_a_connection_killed_while_idle_is_replaced_before_the_next_statement(
     pg_url: str, pings: list[int]
 ) -> None:
-    engine = engines.create_engine(pg_url)
+    db = Database.open(pg_url)
     try:
-        killed = _backend_pid(engine)
+        killed = _backend_pid(db)
         _kill(pg_url, killed)
         time.sleep(0.1)  # idle past the threshold
 
-        assert _backend_pid(engine) != killed
+        assert _backend_pid(db) != killed
         assert len(pings) == 1
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def test_without_the_idle_ping_the_dead_connection_fails_the_statement(
     pg_url: str, pings: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The counter-case, so the test above cannot pass by luck: no ping, a failed statement.
-    monkeypatch.setattr(engines, "PING_AFTER_IDLE_SEC", 3600.0)
-    engine = engines.create_engine(pg_url)
+    monkeypatch.setattr(postgresql, "PING_AFTER_IDLE_SEC", 3600.0)
+    db = Database.open(pg_url)
     try:
-        killed = _backend_pid(engine)
+        killed = _backend_pid(db)
         _kill(pg_url, killed)
         time.sleep(0.1)
 
         with pytest.raises(sa.exc.OperationalError):
-            _backend_pid(engine)
+            _backend_pid(db)
         assert pings == []
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def test_connections_in_steady_use_are_not_pinged(pg_url: str, pings: list[int]) -> None:
-    engine = engines.create_engine(pg_url)
+    db = Database.open(pg_url)
     try:
         for _ in range(20):
-            _backend_pid(engine)
+            _backend_pid(db)
         assert pings == []
 
         time.sleep(0.1)
-        _backend_pid(engine)
+        _backend_pid(db)
         assert len(pings) == 1
     finally:
-        engine.dispose()
+        db.dispose()

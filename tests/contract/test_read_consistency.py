@@ -18,23 +18,23 @@ import sqlalchemy as sa
 from jejakekal.bootstrap import Kernel
 from jejakekal.config import Settings
 from jejakekal.domain.contracts import DocRunRequest
-from jejakekal.storage.engine import create_engine
+from jejakekal.storage.database import Database, Tx
 
 
 def _finished_doc_run(kernel: Kernel) -> str:
     run_id = str(kernel.control.start_doc_run(DocRunRequest(source="alpha\nbeta"))["run_id"])
-    assert kernel.control.wait_run_view(run_id, 30)["status"] == "done"
+    assert kernel.control.wait_run_view(run_id, 30).status == "done"
     return run_id
 
 
-def _set(conn: sa.Connection, run_status: str, engine_status: str, run_id: str) -> None:
+def _set(tx: Tx, run_status: str, engine_status: str, run_id: str) -> None:
     # On SQLite both families live unqualified in one file.
-    dbos = "workflow_status" if conn.dialect.name == "sqlite" else "dbos.workflow_status"
-    runs = "runs" if conn.dialect.name == "sqlite" else "app.runs"
-    conn.execute(
+    dbos = "workflow_status" if tx.dialect.name == "sqlite" else "dbos.workflow_status"
+    runs = "runs" if tx.dialect.name == "sqlite" else "app.runs"
+    tx.execute(
         sa.text(f"UPDATE {runs} SET status = :s WHERE id = :r"), {"s": run_status, "r": run_id}
     )
-    conn.execute(
+    tx.execute(
         sa.text(f"UPDATE {dbos} SET status = :s WHERE workflow_uuid = :r"),
         {"s": engine_status, "r": run_id},
     )
@@ -45,10 +45,10 @@ def test_a_view_read_between_the_last_commits_is_never_unknown(
     kernel: Kernel, settings: Settings, read: str
 ) -> None:
     run_id = _finished_doc_run(kernel)
-    other = create_engine(settings.resolved_database_url)
+    other = Database.open(settings.resolved_database_url)
     # Back to the moment before `finalize` committed.
-    with other.begin() as conn:
-        _set(conn, "running", "PENDING", run_id)
+    with other.write() as tx:
+        _set(tx, "running", "PENDING", run_id)
 
     fired: list[str] = []
     reader = threading.get_ident()
@@ -58,21 +58,21 @@ def test_a_view_read_between_the_last_commits_is_never_unknown(
         if fired or threading.get_ident() != reader:
             return
         fired.append("once")
-        with other.begin() as conn:
-            _set(conn, "done", "PENDING", run_id)  # finalize's commit
-        with other.begin() as conn:
-            _set(conn, "done", "SUCCESS", run_id)  # DBOS closing the workflow
+        with other.write() as tx:
+            _set(tx, "done", "PENDING", run_id)  # finalize's commit
+        with other.write() as tx:
+            _set(tx, "done", "SUCCESS", run_id)  # DBOS closing the workflow
 
-    sa.event.listen(kernel.engine, "after_cursor_execute", finish_in_between)
+    sa.event.listen(kernel.db.engine, "after_cursor_execute", finish_in_between)
     try:
         if read == "view":
-            status = kernel.control.run_view(run_id)["status"]
+            status = kernel.control.run_view(run_id).status
         else:
             listed = kernel.control.list_runs(status=None, kind=None, limit=10, offset=0)
-            status = next(r["status"] for r in listed if r["run_id"] == run_id)
+            status = next(r.status for r in listed if r.run_id == run_id)
     finally:
-        sa.event.remove(kernel.engine, "after_cursor_execute", finish_in_between)
+        sa.event.remove(kernel.db.engine, "after_cursor_execute", finish_in_between)
         other.dispose()
     assert fired, "the interleaving never happened"
     assert status == "running"
-    assert kernel.control.run_view(run_id)["status"] == "done"
+    assert kernel.control.run_view(run_id).status == "done"

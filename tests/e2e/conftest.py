@@ -31,7 +31,9 @@ from playwright.sync_api import (
 )
 
 from conftest import free_port
+from jejakekal import processes
 from jejakekal.bench.browser import ChromiumMissing, launch_chromium
+from jejakekal.storage.engine import db_kind
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -98,17 +100,10 @@ class Process:
         )
 
     def wait_healthy(self, base: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"{self.proc.args} exited at start:\n{self.tail()}", pytrace=False)
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        pytest.fail(f"{base}/healthz not ready in {START_TIMEOUT:g}s:\n{self.tail()}")
+        try:
+            processes.wait_healthy(base, self.proc, START_TIMEOUT, lambda: "\n" + self.tail())
+        except processes.StartFailed as failed:
+            pytest.fail(f"{self.proc.args}: {failed}", pytrace=False)
 
     def tail(self) -> str:
         self._out.flush()
@@ -174,7 +169,7 @@ def _serve(
 def _served(
     mode: str, database_url: str, tmp_path: Path, token: str | None = None
 ) -> Iterator[Served]:
-    db = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    db = db_kind(database_url)
     with ExitStack() as stack:
         api, ui = _serve(mode, database_url, tmp_path, stack, token)
         headers = {"Authorization": f"Bearer {token}"} if token else {}

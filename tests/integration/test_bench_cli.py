@@ -1,4 +1,5 @@
-"""A bench command as an operator runs it: results written, nothing left behind [BENCH].
+"""A bench command as an operator runs it: results written, nothing left behind
+(README, "Current figures").
 
 Benches build a scratch SQLite file and a home per server; all of it lives under one
 temporary folder that the command removes, whether it ends well or not.

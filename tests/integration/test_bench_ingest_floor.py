@@ -1,4 +1,5 @@
-"""`bench ingest`'s floor times both in-process paths to the end, on both backends [BENCH].
+"""`bench ingest`'s floor times both in-process paths to the end, on both backends
+(README, "Current figures").
 
 As for `bench throughput`, only what the figures stand on is checked: every timed run
 finished, on the path it names, and the bare path stored no document.

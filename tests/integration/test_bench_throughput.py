@@ -1,4 +1,4 @@
-"""`bench throughput` times both paths to the end, on both backends [BENCH].
+"""`bench throughput` times both paths to the end, on both backends (README, "Current figures").
 
 Only what the figures stand on is checked here (every timed run really finished, on
 the path it names); the figures themselves are reported by the bench, not asserted.

@@ -17,7 +17,8 @@ import pytest
 
 from conftest import Api, make_settings
 from jejakekal.bootstrap import prepare_database
-from jejakekal.storage.engine import create_engine, is_sqlite, normalise_url, sqlite_path
+from jejakekal.storage.database import Database
+from jejakekal.storage.engine import is_sqlite, normalise_url, sqlite_path
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 UNREACHABLE_PG = "postgresql://jejakekal:secret@127.0.0.1:1/nothing"
@@ -64,11 +65,11 @@ def _pg_relations(url: str) -> int:
 
 def _prepared(database_url: str, home: Path) -> None:
     settings = make_settings(database_url, home)
-    engine = create_engine(database_url, pool_size=1)
+    db = Database.open(database_url, pool_size=1)
     try:
-        prepare_database(settings, engine)
+        prepare_database(settings, db)
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 READING_COMMANDS = [

@@ -1,4 +1,4 @@
-"""The durability drills of SPEC 9, run as an operator runs them, on both backends.
+"""The durability drills (README, "Drills"), run as an operator runs them, on both backends.
 
 Each drill starts, SIGKILLs and restarts its own `jejakekal api` processes; here it
 runs in a bounded form and must print an `ok` verdict and exit 0.

@@ -3,20 +3,17 @@ executor id per live process. Every process is a real `jejakekal` process."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import free_port, stop_processes
+from conftest import free_port
+from jejakekal import processes
 from jejakekal.storage.console import run_readonly
 
-CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 START_TIMEOUT_SEC = 90.0
 
 
@@ -32,25 +29,14 @@ class Procs:
         self.spawned = 0
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {
-            **os.environ,
-            "JEJAKEKAL_HOME": str(self.home),
-            "JEJAKEKAL_DATABASE_URL": self.database_url,
-            "JEJAKEKAL_QUEUE_POLL_SEC": "0.02",
-            **extra,
-        }
-        for name in ("PORT", "API_PORT", "UI_PORT", "JEJAKEKAL_EXECUTOR_ID"):
-            if name not in extra:
-                env.pop(name, None)
-        return env
+        return processes.process_env(
+            self.database_url, self.home, JEJAKEKAL_QUEUE_POLL_SEC="0.02", **extra
+        )
 
     def spawn(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         self.spawned += 1
         path = self.logs / f"p{self.spawned}-{'-'.join(args)}.log"
-        with path.open("wb") as log:
-            proc = subprocess.Popen(
-                [*CLI, *args], env=self.env(**env), stdout=log, stderr=subprocess.STDOUT
-            )
+        proc = processes.spawn(list(args), self.env(**env), path)
         self.procs.append(proc)
         self.log_paths[proc.pid] = path
         return proc
@@ -62,7 +48,7 @@ class Procs:
         return [tuple(r) for r in run_readonly(self.database_url, query)[1]]
 
     def stop(self) -> None:
-        stop_processes(self.procs)
+        processes.stop(self.procs)
 
 
 @pytest.fixture
@@ -74,14 +60,6 @@ def procs(database_url: str, tmp_path: Path) -> Iterator[Procs]:
         yield started
     finally:
         started.stop()
-
-
-def _healthy(base: str) -> bool:
-    try:
-        reply = httpx.get(f"{base}/healthz", timeout=2)
-        return reply.status_code == 200 and reply.json().get("ok") is True
-    except (httpx.HTTPError, ValueError):
-        return False
 
 
 def _wait(check: object, what: str, procs: Procs, timeout: float = START_TIMEOUT_SEC) -> None:
@@ -109,7 +87,11 @@ def test_six_processes_starting_at_once_on_a_fresh_database_all_come_up(
         procs.spawn("api", "--port", str(port), JEJAKEKAL_EXECUTOR_ID=f"api{n}")
 
     for port in ports:
-        _wait(lambda p=port: _healthy(f"http://127.0.0.1:{p}"), f"the API on {port}", procs)
+        _wait(
+            lambda p=port: processes.is_healthy(f"http://127.0.0.1:{p}"),
+            f"the API on {port}",
+            procs,
+        )
     beating = {"w0", "w1", "api0", "api1"}
     _wait(
         lambda: {str(r[0]) for r in procs.sql("SELECT executor_id FROM app.workers")} >= beating,
@@ -135,17 +117,17 @@ def test_a_second_process_under_a_live_ones_executor_id_refuses_in_one_line(
 ) -> None:
     api, ui = free_port(), free_port()
     first = procs.spawn("serve", "--port", str(api), "--ui-port", str(ui))
-    _wait(lambda: _healthy(f"http://127.0.0.1:{api}"), "the first serve", procs)
+    _wait(lambda: processes.is_healthy(f"http://127.0.0.1:{api}"), "the first serve", procs)
 
     second_api = subprocess.run(
-        [*CLI, "api", "--port", str(free_port())],
+        [*processes.CLI, "api", "--port", str(free_port())],
         env=procs.env(),
         capture_output=True,
         text=True,
         timeout=60,
     )
     second_worker = subprocess.run(
-        [*CLI, "worker"],
+        [*processes.CLI, "worker"],
         env=procs.env(JEJAKEKAL_EXECUTOR_ID="local"),
         capture_output=True,
         text=True,
@@ -156,19 +138,19 @@ def test_a_second_process_under_a_live_ones_executor_id_refuses_in_one_line(
         assert "executor id 'local' is in use" in line
         assert f"pid {first.pid}" in line
         assert "JEJAKEKAL_EXECUTOR_ID" in line
-    assert _healthy(f"http://127.0.0.1:{api}")
+    assert processes.is_healthy(f"http://127.0.0.1:{api}")
     assert procs.sql("SELECT pid FROM app.workers WHERE executor_id = 'local'") == [(first.pid,)]
 
 
 def test_a_serve_killed_and_restarted_at_once_takes_its_own_id_back(procs: Procs) -> None:
     port = free_port()
     first = procs.spawn("api", "--port", str(port))
-    _wait(lambda: _healthy(f"http://127.0.0.1:{port}"), "the first api", procs)
+    _wait(lambda: processes.is_healthy(f"http://127.0.0.1:{port}"), "the first api", procs)
     first.kill()
     first.wait()
     procs.procs.remove(first)
 
     again = procs.spawn("api", "--port", str(port))
-    _wait(lambda: _healthy(f"http://127.0.0.1:{port}"), "the restarted api", procs)
+    _wait(lambda: processes.is_healthy(f"http://127.0.0.1:{port}"), "the restarted api", procs)
 
     assert procs.sql("SELECT pid FROM app.workers WHERE executor_id = 'local'") == [(again.pid,)]

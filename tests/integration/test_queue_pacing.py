@@ -41,7 +41,7 @@ def test_the_rule_slows_idle_queues_and_speeds_them_up_when_work_arrives(
         fast = fast_intervals(settings)
         idle = {name: max(IDLE, sec) for name, sec in fast.items()}
         assert _stored(settings) == fast
-        pacing = QueuePacing(kernel.engine, fast, IDLE, hold_sec=1.0)
+        pacing = QueuePacing(kernel.db, fast, IDLE, hold_sec=1.0)
         t = time.monotonic()
 
         assert pacing.state == "busy"
@@ -55,7 +55,7 @@ def test_the_rule_slows_idle_queues_and_speeds_them_up_when_work_arrives(
         assert _stored(settings) == fast
 
         deadline = time.monotonic() + 30
-        while kernel.control.run_view(run.run_id)["status"] != "succeeded":
+        while kernel.control.run_view(run.run_id).status != "succeeded":
             assert time.monotonic() < deadline
             time.sleep(0.02)
         # Work seen moments ago (the run and its node, created within the hold): busy.
@@ -81,7 +81,7 @@ def test_an_idle_process_slows_its_queues_and_still_runs_what_arrives(
         run = kernel.control.start_intent_run(intent, RunRequest())
         _wait(settings, fast)
         deadline = time.monotonic() + 30
-        while kernel.control.run_view(run.run_id)["status"] != "succeeded":
+        while kernel.control.run_view(run.run_id).status != "succeeded":
             assert time.monotonic() < deadline
             time.sleep(0.02)
     finally:

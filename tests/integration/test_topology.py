@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import free_port, stop_processes
+from conftest import free_port
+from jejakekal import processes
 from jejakekal.storage.console import run_readonly
 from jejakekal.storage.workers import DEAD_AFTER_SEC
 
-CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 # A dead worker is noticed after DEAD_AFTER_SEC, its runs are re-enqueued at the next
 # heartbeat and dequeued within DBOS's internal-queue poll: the documented bound, with
 # slack for a 2-core machine running the whole suite.
@@ -37,19 +37,16 @@ class Fleet:
         self.version = f"v-{uuid.uuid4().hex[:8]}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        return {
-            **os.environ,
-            "JEJAKEKAL_HOME": str(self.home),
-            "JEJAKEKAL_DATABASE_URL": self.database_url,
-            "JEJAKEKAL_QUEUE_POLL_SEC": "0.02",
-            "DBOS__APPVERSION": self.version,
+        return processes.process_env(
+            self.database_url,
+            self.home,
+            JEJAKEKAL_QUEUE_POLL_SEC="0.02",
+            DBOS__APPVERSION=self.version,
             **extra,
-        }
+        )
 
     def spawn(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [*CLI, *args], env=self.env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        proc = processes.spawn(list(args), self.env(**env))
         self.procs.append(proc)
         return proc
 
@@ -57,7 +54,7 @@ class Fleet:
         port = free_port()
         self.spawn("api", "--shim", API_PORT=str(port))
         base = f"http://127.0.0.1:{port}"
-        wait_for(lambda: _healthy(base), "the shim to answer /healthz")
+        wait_for(lambda: processes.is_healthy(base), "the shim to answer /healthz")
         return httpx.Client(base_url=base, timeout=30)
 
     def worker(self, executor_id: str) -> subprocess.Popen[bytes]:
@@ -78,14 +75,7 @@ class Fleet:
         return [r["executor_id"] for r in rows]
 
     def stop(self) -> None:
-        stop_processes(self.procs)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
+        processes.stop(self.procs)
 
 
 def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import Api, make_settings, q
 from jejakekal.bootstrap import prepare_database
-from jejakekal.storage.engine import create_engine, dbos_url, normalise_url
+from jejakekal.storage.database import Database
+from jejakekal.storage.engine import dbos_url, normalise_url
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main", "workflow"]
 DBOS_CLI = [str(Path(sys.executable).parent / "dbos"), "workflow"]
@@ -156,11 +157,11 @@ def test_unknown_workflow_id_fails_with_one_line(
 ) -> None:
     settings = make_settings(database_url, tmp_path / "home")
     settings.home.mkdir(parents=True)
-    engine = create_engine(database_url, pool_size=1)
+    db = Database.open(database_url, pool_size=1)
     try:
-        prepare_database(settings, engine)
+        prepare_database(settings, db)
     finally:
-        engine.dispose()
+        db.dispose()
     env = {**os.environ, "JEJAKEKAL_HOME": str(settings.home)}
 
     result = _run([*CLI, command, "no-such-workflow", "--db", database_url], env)

@@ -9,15 +9,15 @@ import pytest
 
 from jejakekal.bench.budgets import COURSE_CAPS, check, load_budgets
 from jejakekal.domain.errors import InvalidRunId
-from jejakekal.export.bundle import canonical_json
+from jejakekal.export.bundle import json_file
 from jejakekal.export.writer import bundle_dir, write_bundle
 from jejakekal.storage.console import unqualify
 
 REPO = Path(__file__).parent.parent.parent
 
 
-def test_canonical_json_sorts_keys_indents_two_and_ends_with_one_newline() -> None:
-    data = canonical_json({"b": 1, "a": {"d": "é", "c": [1, 2]}})
+def test_bundle_json_file_sorts_keys_indents_two_and_ends_with_one_newline() -> None:
+    data = json_file({"b": 1, "a": {"d": "é", "c": [1, 2]}})
 
     expected = (
         '{\n  "a": {\n    "c": [\n      1,\n      2\n    ],\n    "d": "é"\n  },\n  "b": 1\n}\n'

@@ -5,7 +5,8 @@ import pytest
 from jejakekal.domain.compiler import apply_patch, compile_plan, lanes_of
 from jejakekal.domain.errors import InvalidIntentId, InvalidRunId
 from jejakekal.domain.ids import check_raw_path, is_valid_id, parse_run_id
-from jejakekal.domain.status import DocStatus, RunStatus, reconcile, reconcile_doc
+from jejakekal.domain.lifecycle import DocStatus, RunStatus, reconcile, reconcile_doc
+from jejakekal.domain.plan import PatchOp
 
 
 @pytest.mark.parametrize("value", ["run-1", "intent-abc", "a:b.c_d-e", "A" * 128])
@@ -40,7 +41,7 @@ def test_compiler_is_deterministic_and_counts_nodes() -> None:
     a = compile_plan("demo", {"k": 1}, "compile-default", 3, 2)
     b = compile_plan("demo", {"k": 1}, "compile-default", 3, 2)
     assert a == b
-    assert [n["node_id"] for n in a["workload"]["nodes"]] == ["exec-1", "exec-2", "exec-3"]
+    assert a.node_ids == ["exec-1", "exec-2", "exec-3"]
 
 
 def test_lanes_follow_the_goal() -> None:
@@ -54,9 +55,9 @@ def test_patch_applies_add_replace_remove() -> None:
     state = apply_patch(
         {"a": 1},
         [
-            {"op": "replace", "path": "/a", "value": 2},
-            {"op": "add", "path": "/b", "value": 3},
-            {"op": "remove", "path": "/a"},
+            PatchOp(op="replace", path="/a", value=2),
+            PatchOp(op="add", path="/b", value=3),
+            PatchOp(op="remove", path="/a"),
         ],
     )
     assert state == {"b": 3}

@@ -1,4 +1,4 @@
-"""The shell sandbox [ADP-SBX], in both isolation modes and with each process bound."""
+"""The shell sandbox (README, "Adapters"), in both isolation modes and with each process bound."""
 
 from __future__ import annotations
 

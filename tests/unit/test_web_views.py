@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
+from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.views import Operation, RunHeader, RunView, StepView
 from jejakekal.web.views import actions_for, parse_sleep_ms, timeline_bars, ui_state
 
 
@@ -31,22 +34,30 @@ def test_backend_statuses_map_to_the_four_ui_states(
     assert ui_state(kind, status) == state
 
 
-def view(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "kind": "intent",
-        "status": "running",
-        "dbos_status": "PENDING",
-        "steps": [],
-        "timeline": [],
-    }
-    return {**base, **fields}
+def view(**fields: Any) -> RunView:
+    base = RunView(
+        run_id="r1",
+        workflow_id="r1",
+        kind=RunKind.INTENT,
+        status="running",
+        dbos_status="PENDING",
+        last_step=None,
+        retry_count=0,
+        next_action=None,
+        error=None,
+        header=RunHeader(),
+        steps=(),
+        timeline=(),
+        artifacts=(),
+    )
+    return dataclasses.replace(base, **fields)
 
 
 def test_each_action_shows_only_when_the_api_would_accept_it() -> None:
     waiting = actions_for(view(status="waiting_input"))
     failed = actions_for(view(status="failed", dbos_status="ERROR"))
-    cancelled = actions_for(view(kind="doc", status="unknown", dbos_status="CANCELLED"))
-    done = actions_for(view(kind="doc", status="done", dbos_status="SUCCESS"))
+    cancelled = actions_for(view(kind=RunKind.DOC, status="unknown", dbos_status="CANCELLED"))
+    done = actions_for(view(kind=RunKind.DOC, status="done", dbos_status="SUCCESS"))
 
     assert (waiting.answer, waiting.cancel, waiting.retry, waiting.resume) == (
         True,
@@ -59,24 +70,18 @@ def test_each_action_shows_only_when_the_api_would_accept_it() -> None:
     assert not done.any
 
 
+def test_an_intent_run_out_of_retries_offers_resume_as_the_api_accepts_it() -> None:
+    exhausted = actions_for(view(status="retries_exceeded", dbos_status="ERROR"))
+
+    assert (exhausted.retry, exhausted.resume, exhausted.cancel) == (True, True, False)
+
+
 def test_timeline_bars_are_proportional_to_start_and_duration() -> None:
-    ops = [
-        {
-            "function_id": 1,
-            "function_name": "a",
-            "started_at_epoch_ms": 1000,
-            "completed_at_epoch_ms": 1100,
-            "error": None,
-        },
-        {
-            "function_id": 2,
-            "function_name": "b",
-            "started_at_epoch_ms": 1100,
-            "completed_at_epoch_ms": 2000,
-            "error": '{"name":"E","message":"boom"}',
-        },
-    ]
-    steps = [{"stepId": "b", "attempt": 3}]
+    ops = (
+        Operation(1, "a", 1000, 1100, None),
+        Operation(2, "b", 1100, 2000, '{"name":"E","message":"boom"}'),
+    )
+    steps = (StepView("b", "done", 3, None, None, None),)
 
     bars = timeline_bars(view(status="failed", timeline=ops, steps=steps), now_ms=9999, selected=2)
 
@@ -87,15 +92,7 @@ def test_timeline_bars_are_proportional_to_start_and_duration() -> None:
 
 
 def test_a_live_run_draws_its_open_operation_up_to_now() -> None:
-    ops = [
-        {
-            "function_id": 1,
-            "function_name": "DBOS.sleep",
-            "started_at_epoch_ms": 1000,
-            "completed_at_epoch_ms": None,
-            "error": None,
-        }
-    ]
+    ops = (Operation(1, "DBOS.sleep", 1000, None, None),)
 
     (bar,) = timeline_bars(view(timeline=ops), now_ms=2000, selected=None)
 

@@ -1,4 +1,4 @@
-"""Workflow functions are control flow only: no clock, randomness or I/O [policy:wf-purity]."""
+"""Workflow functions are control flow only: no clock, randomness or I/O (CONTRIBUTING.md)."""
 
 from __future__ import annotations
 

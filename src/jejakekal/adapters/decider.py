@@ -1,4 +1,4 @@
-"""Deciders [ADP-OC]: the stub (default, offline) and an OpenAI-compatible client.
+"""Deciders (README, "Adapters"): the stub (default, offline) and an OpenAI-compatible client.
 
 Every response is validated against the decision schema before it leaves the
 adapter; an invalid one raises `DecisionInvalid` and fails DecideST.
@@ -12,7 +12,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from jejakekal.domain.compiler import canonical_json, sha256_text
+from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.compiler import sha256_text
 from jejakekal.domain.errors import DecisionInvalid
 from jejakekal.domain.ports import DecisionEnvelope, DecisionRequest
 

@@ -1,4 +1,4 @@
-"""How the shell sandbox makes a node's processes end with the node [ADP-SBX].
+"""How the shell sandbox makes a node's processes end with the node (README, "Adapters").
 
 Killing the node's process group is not enough: `setsid`, a double fork or `nohup` leave
 it. Each node runs under the first of these that works on this host, and its

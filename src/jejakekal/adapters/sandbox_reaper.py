@@ -1,4 +1,5 @@
-"""The shell sandbox's last-resort process bound [ADP-SBX]: a supervisor that reaps a tree.
+"""The shell sandbox's last-resort process bound: a supervisor that reaps a tree
+(README, "Adapters").
 
 Where neither bubblewrap nor a PID namespace works, a node runs under this script
 (`python -I -S sandbox_reaper.py PARENT_PID CMD...`; it imports only the standard library).

@@ -1,4 +1,4 @@
-"""Shell sandbox [ADP-SBX]: run one execution node in a throwaway workspace.
+"""Shell sandbox (README, "Adapters"): run one execution node in a throwaway workspace.
 
 Every node gets a fresh temporary directory as its working directory and HOME, a
 scrubbed environment, a wall-clock limit and rlimits (CPU, address space, file size,
@@ -38,7 +38,8 @@ from typing import IO
 
 from jejakekal.adapters import sandbox_bound
 from jejakekal.adapters.sandbox_bound import BWRAP, PID_NAMESPACE, SUBREAPER
-from jejakekal.domain.compiler import canonical_json, sha256_text
+from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.compiler import sha256_text
 from jejakekal.domain.ports import ExecNode, ExecResult
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"

@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC section 7 for document runs, artifacts, search and export."""
+"""The README's HTTP API for document runs, artifacts, search and export."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ async def list_artifacts(
             artifact_type=type, visibility=visibility, run_id=run_id, limit=limit, offset=offset
         )
     )
-    return JSONResponse(rows)
+    return JSONResponse([row.to_json() for row in rows])
 
 
 @router.get("/artifacts/{artifact_id}", tags=["artifacts"])
@@ -92,4 +92,4 @@ async def search(
     hits = await run_in_threadpool(
         lambda: control_of(request).search(q, run_id=run_id, limit=limit)
     )
-    return JSONResponse(hits)
+    return JSONResponse([hit.to_json() for hit in hits])

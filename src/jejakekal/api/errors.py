@@ -10,20 +10,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jejakekal.domain.errors import KernelError
+from jejakekal.domain.errors import JejakekalError
 
 log = logging.getLogger("jejakekal.api")
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
-def error_response(exc: KernelError) -> JSONResponse:
+def error_response(exc: JejakekalError) -> JSONResponse:
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(KernelError)
-    async def kernel_error(_: Request, exc: KernelError) -> JSONResponse:
+    @app.exception_handler(JejakekalError)
+    async def kernel_error(_: Request, exc: JejakekalError) -> JSONResponse:
         return error_response(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -22,8 +22,8 @@ from jejakekal.domain import errors as e
 from jejakekal.domain.contracts import MAX_DOC_RUN_ID
 from jejakekal.domain.ids import ID_PATTERN
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH
+from jejakekal.domain.lifecycle import RunKind
 from jejakekal.domain.names import ARTIFACT_TYPES
-from jejakekal.domain.status import RunKind
 
 Schema = dict[str, Any]
 DESCRIPTION = (

@@ -1,4 +1,4 @@
-"""The HTTP API of SPEC section 7 for intents and runs."""
+"""The README's HTTP API for intents and runs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from jejakekal.control import Control
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
-from jejakekal.domain.status import DocStatus, RunKind, RunStatus
+from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
@@ -89,7 +89,7 @@ async def list_runs(
             offset=offset,
         )
     )
-    return {"items": items, "limit": limit, "offset": offset}
+    return {"items": [item.to_json() for item in items], "limit": limit, "offset": offset}
 
 
 @router.get("/runs/{run_id}", tags=["runs"])
@@ -108,7 +108,7 @@ async def get_run(
         view = await control.wait_run(run_id, waitMs / 1000)
     else:
         view = await run_in_threadpool(control.run_view, run_id)
-    return JSONResponse(view)
+    return JSONResponse(view.to_json())
 
 
 @router.post(

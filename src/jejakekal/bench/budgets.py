@@ -1,4 +1,4 @@
-"""`bench check`: the latest results against `budgets.json` [BENCH].
+"""`bench check`: the latest results against `budgets.json` (README, "Current figures").
 
 Budgets only ever tighten: each may not exceed the courses' cap. A result over its
 budget fails the check; so does a bench this build has but that has no result yet.

@@ -1,4 +1,5 @@
-"""`bench ingest`: POST /runs (sleepMs=0) to a terminal `done`, over HTTP [BENCH].
+"""`bench ingest`: POST /runs (sleepMs=0) to a terminal `done`, over HTTP
+(README, "Current figures").
 
 The client learns the end by a long poll (`GET /runs/{id}?waitMs=`), as a UI or script
 watching one run would, rather than by hammering the server it is timing.
@@ -73,7 +74,7 @@ def measure_floor(settings: Settings, runs: int) -> dict[str, Any]:
     def ours(n: int) -> float:
         started = time.perf_counter()
         run = kernel.control.start_doc_run(DocRunRequest(source=f"{DOCUMENT}run {n}\n"))
-        status = kernel.control.wait_run_view(run["run_id"], 30)["status"]
+        status = kernel.control.wait_run_view(run["run_id"], 30).status
         if status != "done":
             raise RuntimeError(f"run {run['run_id']} ended {status}, not done")
         return time.perf_counter() - started

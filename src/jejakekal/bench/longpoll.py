@@ -1,4 +1,4 @@
-"""`bench longpoll`: what held long polls cost the API's other requests [BENCH].
+"""`bench longpoll`: what held long polls cost the API's other requests (README, "Current figures").
 
 A real `jejakekal api` process (or `api --shim` beside a `worker`) runs one document run
 that sleeps for the whole bench. Two phases of the same length time `GET /healthz` at a

@@ -1,5 +1,5 @@
 """`bench query`: GET /search and GET /runs/{id} on a store of 10,000 runs and
-100,000 chunks, over HTTP [BENCH]."""
+100,000 chunks, over HTTP (README, "Current figures")."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def seed(settings: Settings, runs: int, chunks: int, progress: Any = None) -> No
     kernel = build_kernel(settings, "shim")  # migrations; no workflow runs here
     try:
         seed_doc_runs(
-            kernel.engine,
+            kernel.db,
             prefix="seeded",
             runs=runs,
             chunk_texts=lambda n: corpus.chunk_texts(n, per_run),

@@ -1,4 +1,5 @@
-"""`bench resume`: `POST /runs/{id}/resume` on a cancelled run to its next step starting [BENCH].
+"""`bench resume`: `POST /runs/{id}/resume` on a cancelled run to its next step starting
+(README, "Current figures").
 
 Each sample: a document run is cancelled during its durable sleep; once the sleep's
 deadline has passed, the clock starts at the resume request and stops when the engine

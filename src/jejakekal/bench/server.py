@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,11 +10,8 @@ from pathlib import Path
 
 import httpx
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from jejakekal import processes
+from jejakekal.processes import free_port
 
 
 @contextmanager
@@ -58,44 +51,14 @@ def serve_process(database_url: str, home: Path) -> Iterator[tuple[str, str]]:
 def _cli_process(
     command: str, database_url: str, home: Path, ports: dict[str, str], bases: list[str]
 ) -> Iterator[int]:
-    env = {
-        **os.environ,
-        "JEJAKEKAL_HOME": str(home),
-        "JEJAKEKAL_DATABASE_URL": database_url,
-        **ports,
-    }
-    env.pop("PORT", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jejakekal.cli.main", *command.split()],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    env = processes.process_env(database_url, home, **ports)
+    process = processes.spawn(command.split(), env)
     try:
         for base in bases:
-            _wait_healthy(base, process)
+            processes.wait_healthy(base, process, 60.0, lambda: processes.stderr_tail(process))
         yield process.pid
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def _wait_healthy(base: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode(errors="replace") if process.stderr else ""
-            raise RuntimeError(f"the process exited at start: {err.strip()[-500:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"{base} did not become healthy in {timeout:g}s")
+        processes.stop([process], timeout=30)
 
 
 def settle(base: str, timeout: float = 20.0) -> str | None:

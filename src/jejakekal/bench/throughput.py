@@ -43,7 +43,7 @@ class StatusProbe:
         sqlite = kernel.db_kind == "sqlite"
         self._table = "workflow_status" if sqlite else "dbos.workflow_status"
         self._mark = "?" if sqlite else "%s"
-        self._conn = kernel.engine.raw_connection()
+        self._conn = kernel.db.engine.raw_connection()
 
     def statuses(self, workflow_ids: list[str]) -> dict[str, str]:
         # Only the table name (a constant) and placeholders are formatted in; ids are bound.

@@ -1,4 +1,5 @@
-"""`bench ui`: a real Chromium loading the UI page until the run list is rendered [BENCH].
+"""`bench ui`: a real Chromium loading the UI page until the run list is rendered
+(README, "Current figures").
 
 Each sample is a first visit: a fresh browser context (empty cache and storage) loads
 `/` from a `jejakekal serve` holding a few finished runs. A returning visit (a new tab

@@ -106,13 +106,10 @@ def scratch_space() -> Iterator[Scratch]:
         yield Scratch(Path(f))
 
 
-def _db_kind(url: str) -> str:
-    return "sqlite" if url.startswith("sqlite") else "postgresql"
-
-
 def http_latency(name: str, runs: int, urls: list[str]) -> None:
     """Run the `ingest`, `resume` or `ui` bench against a real server process per database."""
     from jejakekal.bench import ingest, resume
+    from jejakekal.storage.engine import db_kind
 
     if name == "ui":
         measure = _ui_measure()
@@ -124,12 +121,12 @@ def http_latency(name: str, runs: int, urls: list[str]) -> None:
         for url in scratch.urls(urls):
             home = scratch.home()
             with Progress(console=console) as progress:
-                task = progress.add_task(f"{name} on {_db_kind(url)}", total=runs)
+                task = progress.add_task(f"{name} on {db_kind(url)}", total=runs)
                 result = measure(url, home, runs, lambda t=task: progress.advance(t))
             if name == "ingest":
-                console.print(f"ingest floor on {_db_kind(url)}: in process, beside bare DBOS ...")
+                console.print(f"ingest floor on {db_kind(url)}: in process, beside bare DBOS ...")
                 result["floor"] = _ingest_floor(url, home, runs)
-            results.append({"db": _db_kind(url), **result})
+            results.append({"db": db_kind(url), **result})
     _latency_table(console, name, results)
     if name == "ingest":
         _floor_table(console, results)
@@ -168,6 +165,7 @@ def _ui_measure() -> Any:
 
 def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> None:
     from jejakekal.bench.query import measure, seed
+    from jejakekal.storage.engine import db_kind
 
     console = Console()
     base = load_settings()
@@ -177,15 +175,15 @@ def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> No
             home = scratch.home()
             settings = base.with_overrides(database_url=url, home=home)
             with Progress(console=console) as progress:
-                task = progress.add_task(f"seeding {_db_kind(url)}", total=seed_runs)
+                task = progress.add_task(f"seeding {db_kind(url)}", total=seed_runs)
                 seed(settings, seed_runs, seed_chunks, lambda n, t=task: progress.advance(t, n))
-                task = progress.add_task(f"querying {_db_kind(url)}", total=samples)
+                task = progress.add_task(f"querying {db_kind(url)}", total=samples)
                 result = measure(
                     settings, home, samples, seed_runs, lambda t=task: progress.advance(t)
                 )
             results.append(
                 {
-                    "db": _db_kind(url),
+                    "db": db_kind(url),
                     "seeded_runs": seed_runs,
                     "seeded_chunks": seed_chunks,
                     **result,
@@ -235,17 +233,18 @@ def check(budgets_path: Path) -> None:
 def longpoll(waiters: int, seconds: float, urls: list[str], shim: bool) -> None:
     """`bench longpoll`: /healthz and the API's CPU with and without held long polls."""
     from jejakekal.bench.longpoll import measure
+    from jejakekal.storage.engine import db_kind
 
     console = Console()
     results = []
     with scratch_space() as scratch:
         for url in scratch.urls(urls):
             console.print(
-                f"longpoll on {_db_kind(url)}{' (api --shim, a worker)' if shim else ''}: "
+                f"longpoll on {db_kind(url)}{' (api --shim, a worker)' if shim else ''}: "
                 f"{seconds:g}s idle, then {seconds:g}s with {waiters} waiters ..."
             )
             result = measure(url, scratch.home(), waiters, seconds, shim=shim)
-            results.append({"db": _db_kind(url), **result})
+            results.append({"db": db_kind(url), **result})
     table = Table("db", "waiters", "healthz p50 ms", "healthz p99 ms", "API CPU (cores)")
     for r in results:
         for label, count in (("idle", 0), ("waiting", r["waiters"])):

@@ -1,4 +1,4 @@
-"""`jejakekal drill ...`: durability drills with SQL oracles (SPEC 9).
+"""`jejakekal drill ...`: durability drills with SQL oracles (README, "Drills").
 
 Progress goes to stderr; stdout carries one JSON verdict line; the exit code is
 non-zero when any oracle failed.
@@ -15,7 +15,9 @@ from jejakekal.config import check_database_url, load_settings
 if TYPE_CHECKING:
     from jejakekal.drills.verdict import Verdict
 
-drill_app = typer.Typer(help="Durability drills with SQL oracles (SPEC 9).", no_args_is_help=True)
+drill_app = typer.Typer(
+    help="Durability drills with SQL oracles (README, Drills).", no_args_is_help=True
+)
 
 DbOpt = Annotated[
     str | None,

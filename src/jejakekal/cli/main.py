@@ -18,7 +18,7 @@ from jejakekal.cli.drills import drill_app
 from jejakekal.cli.output import CELL_LIMIT, describe, fail, one_line, shorten
 from jejakekal.cli.workflow import workflow_app
 from jejakekal.config import InvalidSetting, Settings, load_settings
-from jejakekal.domain.errors import KernelError
+from jejakekal.domain.errors import JejakekalError
 
 app = typer.Typer(
     help="jejakekal: a durable, auditable run kernel. Every command has --help.",
@@ -124,21 +124,21 @@ def db_reset(
 ) -> None:
     """Drop and recreate app tables, DBOS tables, or both; reseed recipes."""
     from jejakekal.bootstrap import prepare_database
-    from jejakekal.storage.engine import create_engine
+    from jejakekal.storage.database import Database
     from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables
 
     settings = load_settings()
     _require_reachable(settings)
     settings.home.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(settings.resolved_database_url, pool_size=1)
+    db = Database.open(settings.resolved_database_url, pool_size=1)
     try:
         if not sys_only:
-            drop_app_tables(engine)
+            drop_app_tables(db)
         if not app_only:
-            drop_dbos_tables(engine)
-        prepare_database(settings, engine)
+            drop_dbos_tables(db)
+        prepare_database(settings, db)
     finally:
-        engine.dispose()
+        db.dispose()
     what = "app tables" if app_only else "DBOS tables" if sys_only else "app and DBOS tables"
     typer.echo(f"reset {what} in {settings.resolved_database_url}; recipes seeded")
 
@@ -372,7 +372,7 @@ def export(run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")]
     kernel = build_kernel(settings, "shim")
     try:
         described = kernel.control.export_run(run_id)
-    except KernelError as exc:
+    except JejakekalError as exc:
         fail(f"export failed: {describe(exc)}")
     finally:
         kernel.close()
@@ -399,7 +399,7 @@ def main() -> None:
         sys.exit(130)
     except InvalidSetting as exc:
         _exit_with(str(exc))
-    except KernelError as exc:
+    except JejakekalError as exc:
         _exit_with(describe(exc))
     except OSError as exc:
         _exit_with(str(exc))

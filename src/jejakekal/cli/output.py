@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from jejakekal.domain.errors import KernelError
+    from jejakekal.domain.errors import JejakekalError
 
 # A table cell longer than this is cut. No id is cut: the id grammar allows 128 characters.
 CELL_LIMIT = 128
@@ -19,7 +19,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def describe(exc: KernelError) -> str:
+def describe(exc: JejakekalError) -> str:
     """The error's message and the ids it names, on one line."""
     named = ", ".join(f"{key} {value}" for key, value in exc.fields.items())
     return f"{exc.message} ({named})" if named else exc.message

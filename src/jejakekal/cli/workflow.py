@@ -24,6 +24,8 @@ from jejakekal.config import load_settings
 if TYPE_CHECKING:
     from dbos import DBOSClient
 
+    from jejakekal.storage.database import Database
+
 workflow_app = typer.Typer(
     help=(
         "DBOS workflow management, as the `dbos workflow` CLI does it, on the configured database."
@@ -53,10 +55,9 @@ def _client(db: str | None) -> Iterator[_Client]:
     """A client on the product's engine, reading inputs and outputs as portable JSON."""
     import logging
 
-    from dbos import DBOSClient
-    from dbos._serialization import DBOSPortableJSON
+    from dbos import DBOSClient, DBOSPortableJSONSerializer
 
-    from jejakekal.storage.engine import create_engine
+    from jejakekal.storage.database import Database
 
     # DBOS logs a failed connection before raising it; the one-line `fail` says it all.
     logging.getLogger("dbos").setLevel(logging.CRITICAL)
@@ -66,32 +67,34 @@ def _client(db: str | None) -> Iterator[_Client]:
         url = existing_database(load_settings().resolved_database_url, "the database URL")
     # What the checks above cannot see fails here, in the database's own words.
     try:
-        engine = create_engine(url, pool_size=1)
+        database = Database.open(url, pool_size=1)
     except Exception as exc:
         _fail_from(exc, "cannot open the database: ")
     try:
-        client = DBOSClient(system_database_engine=engine, serializer=DBOSPortableJSON)
+        client = DBOSClient(
+            system_database_engine=database.engine, serializer=DBOSPortableJSONSerializer()
+        )
     except Exception as exc:
-        engine.dispose()
+        database.dispose()
         _fail_from(exc, "cannot open the database: ")
     try:
-        yield _Client(client, engine)
+        yield _Client(client, database)
     finally:
         client.destroy()
-        engine.dispose()
+        database.dispose()
 
 
 class _Client:
-    """DBOS's client, and the product's engine to resolve a run id to its workflow id."""
+    """DBOS's client, and the product's database to resolve a run id to its workflow id."""
 
-    def __init__(self, dbos: DBOSClient, engine: Any) -> None:
+    def __init__(self, dbos: DBOSClient, database: Database) -> None:
         self.dbos = dbos
-        self._engine = engine
+        self._database = database
 
     def workflow_id(self, run_or_workflow_id: str) -> str:
         from jejakekal.storage.console import workflow_id_for
 
-        return str(_call(lambda: workflow_id_for(self._engine, run_or_workflow_id)))
+        return str(_call(lambda: workflow_id_for(self._database, run_or_workflow_id)))
 
 
 def _call(action: Callable[[], Any]) -> Any:

@@ -16,13 +16,12 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from jejakekal.domain import errors
 
 # Statuses of every watched run, by the keys asked (run or workflow ids); unknown left out.
 StatusReader = Callable[[list[str]], dict[str, str]]
-ViewReader = Callable[[str], dict[str, Any]]
 LocalFuture = Callable[[str], "Future[Any] | None"]
 
 WATCH_INTERVAL_SEC = 0.025
@@ -31,28 +30,29 @@ READ_THREADS = 4
 log = logging.getLogger("jejakekal.watch")
 _A = TypeVar("_A")
 _R = TypeVar("_R")
+_V = TypeVar("_V")  # what a waiter is answered with: the run's view
 
 
 @dataclass(eq=False)
-class _Waiter:
+class _Waiter(Generic[_V]):
     deadline: float
-    reply: asyncio.Future[dict[str, Any]] = field(repr=False)
+    reply: asyncio.Future[_V] = field(repr=False)
 
 
-class RunWatcher:
+class RunWatcher(Generic[_V]):
     """Waits on runs for the coroutines of one event loop; see the module's docstring."""
 
     def __init__(
         self,
         statuses: StatusReader,
-        view: ViewReader,
+        view: Callable[[str], _V],
         local_future: LocalFuture,
         busy: frozenset[str],
         interval: float = WATCH_INTERVAL_SEC,
     ) -> None:
         self._statuses, self._view, self._local_future = statuses, view, local_future
         self._busy, self._interval = busy, interval
-        self._waiters: dict[str, set[_Waiter]] = {}
+        self._waiters: dict[str, set[_Waiter[_V]]] = {}
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._reads = asyncio.Semaphore(READ_THREADS)
@@ -62,7 +62,7 @@ class RunWatcher:
         """Waiters not answered yet."""
         return sum(len(w) for w in self._waiters.values())
 
-    async def wait(self, run_id: str, wait_sec: float) -> dict[str, Any]:
+    async def wait(self, run_id: str, wait_sec: float) -> _V:
         """The run's view once it is not busy, or after `wait_sec` (to within `interval`).
 
         A new waiter is checked by the next shared read, which it starts at once: a burst
@@ -71,7 +71,7 @@ class RunWatcher:
         loop = asyncio.get_running_loop()
         if wait_sec <= 0:
             return await self._read(self._view, run_id)
-        waiter = _Waiter(loop.time() + wait_sec, loop.create_future())
+        waiter: _Waiter[_V] = _Waiter(loop.time() + wait_sec, loop.create_future())
         self._waiters.setdefault(run_id, set()).add(waiter)
         local = self._local_future(run_id)
         if local is not None:
@@ -103,7 +103,7 @@ class RunWatcher:
             return
         statuses = await self._read(self._statuses, keys)
         now = asyncio.get_running_loop().time()
-        due: dict[str, set[_Waiter]] = {}
+        due: dict[str, set[_Waiter[_V]]] = {}
         for key in keys:
             waiters = set(self._waiters.get(key, ()))
             status = statuses.get(key)
@@ -125,9 +125,7 @@ class RunWatcher:
         async with self._reads:
             return await asyncio.to_thread(read, arg)
 
-    def _answer(
-        self, run_id: str, waiters: set[_Waiter], outcome: dict[str, Any] | BaseException
-    ) -> None:
+    def _answer(self, run_id: str, waiters: set[_Waiter[_V]], outcome: _V | BaseException) -> None:
         for waiter in waiters:
             if waiter.reply.done():
                 continue
@@ -137,7 +135,7 @@ class RunWatcher:
                 waiter.reply.set_result(outcome)
         self._drop(run_id, waiters)
 
-    def _drop(self, run_id: str, waiters: set[_Waiter]) -> None:
+    def _drop(self, run_id: str, waiters: set[_Waiter[_V]]) -> None:
         left = self._waiters.get(run_id, set()) - waiters
         if left:
             self._waiters[run_id] = left

@@ -8,9 +8,10 @@ makes it fail on its first attempt only.
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import dataclass
 from typing import Any
+
+from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.plan import PatchOp, Plan, PlanLanes
 
 COMPILER_VERSION = "compile-default/1"
 
@@ -19,25 +20,9 @@ NODE_SCRIPT = 'printf "step %s of %s: %s\\n" "$JJK_STEP" "$JJK_STEPS" "$JJK_GOAL
 SLOW_SECONDS = 2
 
 
-@dataclass(frozen=True)
-class Lanes:
-    ask: bool
-    fail: bool
-    flaky: bool
-    slow: bool = False
-
-    @property
-    def fail_mode(self) -> str:
-        return "always" if self.fail else "first" if self.flaky else "none"
-
-
-def lanes_of(goal: str) -> Lanes:
+def lanes_of(goal: str) -> PlanLanes:
     g = goal.lower()
-    return Lanes(ask="ask" in g, fail="fail" in g, flaky="flaky" in g, slow="slow" in g)
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return PlanLanes(ask="ask" in g, fail="fail" in g, flaky="flaky" in g, slow="slow" in g)
 
 
 def sha256_text(text: str) -> str:
@@ -46,7 +31,7 @@ def sha256_text(text: str) -> str:
 
 def compile_plan(
     goal: str, inputs: dict[str, Any], recipe_name: str, steps: int, concurrency: int
-) -> dict[str, Any]:
+) -> Plan:
     """A plan: a compile node, a patch to apply, a decide node and the execution nodes."""
     lanes = lanes_of(goal)
     script = f"sleep {SLOW_SECONDS}; {NODE_SCRIPT}" if lanes.slow else NODE_SCRIPT
@@ -67,22 +52,20 @@ def compile_plan(
     plan = {
         "compiler": COMPILER_VERSION,
         "recipe": recipe_name,
-        "lanes": {"ask": lanes.ask, "fail": lanes.fail, "flaky": lanes.flaky, "slow": lanes.slow},
+        "lanes": lanes.model_dump(),
         "patch": patch,
         "workload": {"concurrency": concurrency, "steps": steps, "nodes": nodes},
     }
-    return {**plan, "plan_sha256": sha256_text(canonical_json(plan))}
+    return Plan.model_validate({**plan, "plan_sha256": sha256_text(canonical_json(plan))})
 
 
-def apply_patch(state: dict[str, Any], patch: list[dict[str, Any]]) -> dict[str, Any]:
+def apply_patch(state: dict[str, Any], patch: list[PatchOp]) -> dict[str, Any]:
     """Apply `add`/`replace`/`remove` ops on top-level keys of the workspace state."""
     result = dict(state)
     for op in patch:
-        key = op["path"].lstrip("/")
-        if op["op"] in ("add", "replace"):
-            result[key] = op["value"]
-        elif op["op"] == "remove":
+        key = op.path.lstrip("/")
+        if op.op == "remove":
             result.pop(key, None)
         else:
-            raise ValueError(f"unsupported patch op {op['op']!r}")
+            result[key] = op.value
     return result

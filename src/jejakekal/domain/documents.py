@@ -10,12 +10,12 @@ The memo (claims citing this text) lives in `domain.memo`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import unicodedata
 from bisect import bisect_right
 from typing import Any
 
+from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.ports import DocumentParser
 
 DOCIR_SCHEMA = "docir/1"
@@ -48,10 +48,8 @@ def canonical_text(source: str) -> str:
 
 
 def canonical_bytes(body: dict[str, Any]) -> bytes:
-    """Canonical JSON: sorted keys, UTF-8 as is, no spaces; NaN and infinity refused."""
-    return json.dumps(
-        body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-    ).encode("utf-8")
+    """An artifact's bytes: its canonical JSON (`domain.canonical`), in UTF-8."""
+    return canonical_json(body).encode("utf-8")
 
 
 def sha256_hex(data: bytes) -> str:

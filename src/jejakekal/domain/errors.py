@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
-class KernelError(Exception):
+class JejakekalError(Exception):
     status: int = 500
     code: str = "internal_error"
     default_message: str = "internal error"
+    # Fields every error of the class carries; the ones given to a constructor win.
+    implied_fields: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, message: str | None = None, **fields: Any) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
-        self.fields = fields
+        self.fields = {**self.implied_fields, **fields}
 
     def body(self) -> dict[str, Any]:
         return {"error": self.code, "code": self.code, "message": self.message, **self.fields}
 
 
-class BadRequest(KernelError):
+class BadRequest(JejakekalError):
     status = 400
     code = "bad_request"
 
@@ -52,25 +54,19 @@ class InvalidQuery(BadRequest):
 class InvalidRunId(BadRequest):
     code = "invalid_run_id"
     default_message = "run id is not a valid identifier"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, field="run_id")
+    implied_fields = {"field": "run_id"}
 
 
 class InvalidIntentId(BadRequest):
     code = "invalid_intent_id"
     default_message = "intent id is not a valid identifier"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, field="intent_id")
+    implied_fields = {"field": "intent_id"}
 
 
 class InvalidArtifactId(BadRequest):
     code = "invalid_artifact_id"
     default_message = "artifact id is not a valid identifier"
-
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message, field="artifact_id")
+    implied_fields = {"field": "artifact_id"}
 
 
 class RecipeNotFound(BadRequest):
@@ -83,13 +79,13 @@ class QueuePolicyViolation(BadRequest):
     default_message = "workload exceeds the recipe's caps"
 
 
-class Unauthorized(KernelError):
+class Unauthorized(JejakekalError):
     status = 401
     code = "unauthorized"
     default_message = "missing or wrong bearer token"
 
 
-class HostNotAllowed(KernelError):
+class HostNotAllowed(JejakekalError):
     """The `Host` header names no host this server answers to (DNS rebinding, or a name
     the operator has not added to JEJAKEKAL_ALLOWED_HOSTS)."""
 
@@ -98,7 +94,7 @@ class HostNotAllowed(KernelError):
     default_message = "this server does not answer to that Host; see JEJAKEKAL_ALLOWED_HOSTS"
 
 
-class NotFound(KernelError):
+class NotFound(JejakekalError):
     status = 404
     code = "not_found"
 
@@ -118,7 +114,7 @@ class ArtifactNotFound(NotFound):
     default_message = "no artifact with that id"
 
 
-class Conflict(KernelError):
+class Conflict(JejakekalError):
     status = 409
     code = "conflict"
 
@@ -160,27 +156,27 @@ class ExecutorIdInUse(Conflict):
     default_message = "a live process holds this executor id"
 
 
-class PayloadTooLarge(KernelError):
+class PayloadTooLarge(JejakekalError):
     status = 413
     code = "payload_too_large"
     default_message = "request body is too large"
 
 
-class DecisionInvalid(KernelError):
+class DecisionInvalid(JejakekalError):
     """The decider answered something that does not match the decision schema."""
 
     code = "decision_invalid"
     default_message = "decider response failed schema validation"
 
 
-class DecisionRejected(KernelError):
+class DecisionRejected(JejakekalError):
     """The decider looked at the plan and said no."""
 
     code = "decision_rejected"
     default_message = "decider rejected the plan"
 
 
-class NodeFailed(KernelError):
+class NodeFailed(JejakekalError):
     """An execution node's command failed (a non-zero exit, or the `fail`/`flaky` lanes):
     an outcome of the run, retried by ExecuteST, not a fault of the product."""
 
@@ -188,7 +184,7 @@ class NodeFailed(KernelError):
     default_message = "the execution node's command failed"
 
 
-class DatabaseUnavailable(KernelError):
+class DatabaseUnavailable(JejakekalError):
     """No product database at the configured URL: no SQLite file, or a PostgreSQL server
     that cannot be reached or holds no app tables. Raised by the CLI's checks only."""
 
@@ -197,12 +193,23 @@ class DatabaseUnavailable(KernelError):
     default_message = "no database at the configured URL"
 
 
-class UnsupportedMediaType(KernelError):
+class UnsupportedMediaType(JejakekalError):
     """A body that is not declared JSON: what a cross-site form can send unasked."""
 
     status = 415
     code = "unsupported_media_type"
     default_message = "the body must be JSON: send Content-Type: application/json"
+
+
+class HttpStatusError(JejakekalError):
+    """An HTTP status with no typed error of its own: a page the UI does not have, or an
+    API answer whose code this release does not know. Positional-only, so that `fields`
+    may hold a `status` or `code` of their own (a run's status, say)."""
+
+    def __init__(self, status: int, code: str, message: str, /, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.status = status
+        self.code = code
 
 
 class ClientDisconnected(BadRequest):
@@ -214,7 +221,7 @@ class ClientDisconnected(BadRequest):
 
 
 # Every error the HTTP API can answer (the README lists each code; a test holds that).
-ERROR_CODES: tuple[type[KernelError], ...] = (
+ERROR_CODES: tuple[type[JejakekalError], ...] = (
     InvalidJson,
     InvalidQuery,
     InvalidIntent,

@@ -1,4 +1,4 @@
-"""`drill crash` [WF-CRASH] and `drill kill9`: SIGKILL a workflow mid-sleep, restart, judge.
+"""`drill crash` (README, "Drills") and `drill kill9`: SIGKILL a workflow mid-sleep, restart, judge.
 
 Both kill the process while a `DBOS.sleep` is in progress, after a step has
 committed. The restarted process (same executor id and version) recovers the
@@ -72,15 +72,14 @@ def _crash(d: Drill) -> None:
 
 def _enqueue_crash_drill(env: DrillEnv, workflow_id: str) -> None:
     """Enqueue as the product does (DBOSClient, queue intentQ, the product's version)."""
-    from dbos import DBOSClient, EnqueueOptions
-    from dbos._serialization import DBOSPortableJSON
+    from dbos import DBOSClient, DBOSPortableJSONSerializer, EnqueueOptions
 
     from jejakekal.storage.engine import dbos_url, normalise_url
     from jejakekal.workflows.crash_drill import WF_CRASH_DRILL, CrashDrillInput
 
     client = DBOSClient(
         system_database_url=dbos_url(normalise_url(env.database_url)),
-        serializer=DBOSPortableJSON,
+        serializer=DBOSPortableJSONSerializer(),
     )
     options: EnqueueOptions = {
         "workflow_name": WF_CRASH_DRILL,

@@ -15,7 +15,7 @@ from typing import Any
 
 from jejakekal.config import Settings
 from jejakekal.domain import names
-from jejakekal.domain.status import RunStatus
+from jejakekal.domain.lifecycle import RunStatus
 from jejakekal.drills.oracles import TERMINAL_DBOS
 from jejakekal.drills.processes import ApiProcess, wait_for
 from jejakekal.drills.runner import Drill, run_drill

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from jejakekal.domain.status import DbosStatus
+from jejakekal.domain.lifecycle import DbosStatus
 from jejakekal.storage.oracles import like_prefix, read
 
 # The engine's final statuses: a workflow in one of these will not move again by itself.

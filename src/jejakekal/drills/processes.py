@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -23,7 +21,9 @@ from typing import Any, TypeVar
 
 import httpx
 
+from jejakekal import processes
 from jejakekal.config import Settings
+from jejakekal.storage import engine
 
 T = TypeVar("T")
 
@@ -48,7 +48,7 @@ class DrillEnv:
 
     @property
     def db_kind(self) -> str:
-        return "sqlite" if self.database_url.startswith("sqlite") else "postgresql"
+        return engine.db_kind(self.database_url)
 
 
 def make_env(drill: str, settings: Settings, db: str | None) -> DrillEnv:
@@ -62,13 +62,6 @@ def make_env(drill: str, settings: Settings, db: str | None) -> DrillEnv:
         app_version=settings.app_version,
         scratch_db=db is None,
     )
-
-
-def free_port() -> int:
-    """A loopback port free now (the drill's layer may not borrow the bench's helper)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(
@@ -121,32 +114,29 @@ class ApiProcess:
         """Start a process and return its base URL once `/healthz` answers ok."""
         if self.process is not None and self.process.poll() is None:
             raise DrillError("the API process is already running")
-        port = free_port()
+        port = processes.free_port()
         self.starts += 1
-        env = {
-            **os.environ,
-            "JEJAKEKAL_HOME": str(self.env.home),
-            "JEJAKEKAL_DATABASE_URL": self.env.database_url,
-            "JEJAKEKAL_EXECUTOR_ID": self.env.executor_id,
-            "DBOS__APPVERSION": self.env.app_version,
-        }
-        # A loopback drill needs no token; PORT would be ignored beside --port anyway.
-        for name in ("PORT", "API_PORT", "JEJAKEKAL_API_TOKEN"):
-            env.pop(name, None)
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "jejakekal.cli.main", "api", "--port", str(port)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Its own session: a Ctrl-C on the drill reaches only the drill, whose
-                # `finally` then stops this process.
-                start_new_session=True,
-            )
+        # A loopback drill needs no token (process_env leaves the parent's out).
+        env = processes.process_env(
+            self.env.database_url,
+            self.env.home,
+            JEJAKEKAL_EXECUTOR_ID=self.env.executor_id,
+            DBOS__APPVERSION=self.env.app_version,
+        )
+        # Its own session: a Ctrl-C on the drill reaches only the drill, whose `finally`
+        # then stops this process.
+        process = processes.spawn(
+            ["api", "--port", str(port)], env, self.log_path, own_session=True
+        )
+        self.process = process
         self.base_url = f"http://127.0.0.1:{port}"
         self._close_client()
-        self._wait_healthy()
+        try:
+            processes.wait_healthy(
+                self.base_url, process, START_TIMEOUT_SEC, lambda: processes.log_tail(self.log_path)
+            )
+        except processes.StartFailed as failed:
+            raise DrillError(f"the API process did not start: {failed}") from None
         return self.base_url
 
     def kill9(self) -> None:
@@ -166,15 +156,8 @@ class ApiProcess:
     def stop(self) -> None:
         """Stop a leftover process: SIGTERM, then SIGKILL if it lingers."""
         self._close_client()
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_SEC)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+        if self.process is not None:
+            processes.stop([self.process], timeout=STOP_TIMEOUT_SEC)
 
     # -- HTTP ------------------------------------------------------------------------
     @property
@@ -201,27 +184,3 @@ class ApiProcess:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_SEC
-        url = f"{self.base_url}/healthz"
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise DrillError(f"the API process exited at start: {self._log_tail()}")
-            try:
-                reply = httpx.get(url, timeout=2)
-                if reply.status_code == 200 and reply.json().get("ok") is True:
-                    return
-            except (httpx.HTTPError, ValueError):
-                pass  # connection refused while it boots
-            time.sleep(POLL_SEC)
-        raise DrillError(f"{url} not healthy after {START_TIMEOUT_SEC:g}s: {self._log_tail()}")
-
-    def _log_tail(self, lines: int = 3, chars: int = 400) -> str:
-        """The end of the process's log, where a failed start says why."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no log)"
-        last = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
-        return " | ".join(last)[-chars:] or "(empty log)"

@@ -1,1 +1,2 @@
-"""Run bundles [BUNDLE]: canonical JSON files with a manifest; pure until the final write."""
+"""Run bundles: canonical JSON files with a manifest; pure until the final write
+(docs/runs.md, "Export bundles")."""

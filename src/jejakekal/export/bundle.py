@@ -13,15 +13,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jejakekal.domain import memo as memos
+from jejakekal.domain.canonical import canonical_json
 
 BUNDLE_FORMAT = "jejakekal-bundle/1"
 ROOT_TOKEN = "<run-bundle-root>"
 MANIFEST = "manifest.json"
 
 
-def canonical_json(value: Any) -> bytes:
-    text = json.dumps(_plain(value), sort_keys=True, indent=2, ensure_ascii=False)
-    return (text + "\n").encode("utf-8")
+def json_file(value: Any) -> bytes:
+    return (canonical_json(_plain(value), indent=2) + "\n").encode("utf-8")
 
 
 def _plain(value: Any) -> Any:
@@ -42,18 +42,18 @@ def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
     """File name -> bytes, manifest included."""
     artifacts = snapshot["artifacts"]
     files = {
-        "timeline.json": canonical_json(snapshot["timeline"]),
-        "tool-io.json": canonical_json(
+        "timeline.json": json_file(snapshot["timeline"]),
+        "tool-io.json": json_file(
             {
                 "steps": snapshot["steps"],
                 "decisions": snapshot["decisions"],
                 "effects": snapshot["effects"],
             }
         ),
-        "artifacts.json": canonical_json([artifact_entry(a) for a in artifacts]),
-        "citations.json": canonical_json(citations(artifacts)),
-        "workflow_status.json": canonical_json(snapshot["workflow_status"]),
-        "operation_outputs.json": canonical_json(snapshot["operation_outputs"]),
+        "artifacts.json": json_file([artifact_entry(a) for a in artifacts]),
+        "citations.json": json_file(citations(artifacts)),
+        "workflow_status.json": json_file(snapshot["workflow_status"]),
+        "operation_outputs.json": json_file(snapshot["operation_outputs"]),
     }
     run = snapshot["run"]
     manifest = {
@@ -69,7 +69,7 @@ def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
             for name, data in sorted(files.items())
         ],
     }
-    return {MANIFEST: canonical_json(manifest), **files}
+    return {MANIFEST: json_file(manifest), **files}
 
 
 def artifact_entry(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from typing import Any
 from jejakekal.bootstrap import build_kernel
 from jejakekal.config import Settings
 from jejakekal.domain.contracts import DocRunRequest
-from jejakekal.export.bundle import MANIFEST, canonical_json
+from jejakekal.domain.views import RunView
+from jejakekal.export.bundle import MANIFEST, json_file
 from jejakekal.golden.corpus import CASES
 
 TIME = "<time>"
@@ -50,11 +51,11 @@ def normalise(value: Any, key: str = "") -> Any:
     return value
 
 
-def _wait_done(kernel: Any, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def _wait_done(kernel: Any, run_id: str, timeout: float = 60.0) -> RunView:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        view: dict[str, Any] = kernel.control.run_view(run_id)
-        if view["status"] in ("done", "error", "unknown"):
+        view: RunView = kernel.control.run_view(run_id)
+        if view.status in ("done", "error", "unknown"):
             return view
         time.sleep(0.01)
     raise TimeoutError(f"golden run {run_id} did not finish in {timeout:g}s")
@@ -69,10 +70,10 @@ def render(settings: Settings) -> dict[str, bytes]:
             request = DocRunRequest.model_validate({**body, "workflowId": f"golden-{case}"})
             run_id = kernel.control.start_doc_run(request)["run_id"]
             view = _wait_done(kernel, run_id)
-            files[f"{case}/run_view.json"] = canonical_json(normalise(view))
+            files[f"{case}/run_view.json"] = json_file(normalise(view.to_json()))
             path = Path(kernel.control.export_run(run_id)["run_bundle_path"])
             bundle = {
-                p.name: canonical_json(normalise(json.loads(p.read_bytes())))
+                p.name: json_file(normalise(json.loads(p.read_bytes())))
                 for p in sorted(path.iterdir())
                 if p.name != MANIFEST
             }
@@ -82,7 +83,7 @@ def render(settings: Settings) -> dict[str, bytes]:
                 {"path": name, "size": len(data), "sha256": _sha(data)}
                 for name, data in sorted(bundle.items())
             ]
-            bundle[MANIFEST] = canonical_json(manifest)
+            bundle[MANIFEST] = json_file(manifest)
             files.update({f"{case}/bundle/{name}": data for name, data in bundle.items()})
     finally:
         kernel.close()

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from jejakekal.storage.database import Database
 from jejakekal.storage.engine import is_sqlite, normalise_url, sqlite_path
 from jejakekal.storage.runs import find_run
 
@@ -88,12 +89,12 @@ def _sqlite_write(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]
         conn.close()
 
 
-def workflow_id_for(engine: sa.Engine, run_or_workflow_id: str) -> str:
+def workflow_id_for(db: Database, run_or_workflow_id: str) -> str:
     """The workflow id of the run named by a run id or a workflow id.
 
     An id no run holds passes through unchanged: DBOS knows workflows the product keeps
     no run row for (an intent run's child workflows), and judges unknown ids itself.
     """
-    with engine.connect() as conn:
-        run = find_run(conn, run_or_workflow_id)
-    return run_or_workflow_id if run is None else str(run["workflow_id"])
+    with db.read() as tx:
+        run = find_run(tx, run_or_workflow_id)
+    return run_or_workflow_id if run is None else run.workflow_id

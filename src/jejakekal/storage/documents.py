@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from jejakekal.domain.names import ARTIFACT_TYPES
 from jejakekal.storage import schema as s
-from jejakekal.storage.effects import Db
+from jejakekal.storage.database import Tx
 
 _TYPE_ORDER = sa.case({t: i for i, t in enumerate(ARTIFACT_TYPES)}, value=s.artifacts.c.type)
 META_COLUMNS = (
@@ -30,7 +30,7 @@ def artifact_id(run_id: str, artifact_type: str) -> str:
     return f"{run_id}:{artifact_type}"
 
 
-def insert_artifacts(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
+def insert_artifacts(tx: Tx, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
     """Append a run's artifacts in one statement; an artifact is never updated.
 
     Each row: type, content, content_type, sha256, producer_step, producer_function_id, prov.
@@ -48,18 +48,18 @@ def insert_artifacts(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> lis
         }
         for row in rows
     ]
-    db.execute(s.artifacts.insert(), values)
+    tx.execute(s.artifacts.insert(), values)
     return [v["id"] for v in values]
 
 
-def insert_chunks(db: Db, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+def insert_chunks(tx: Tx, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
     """Chunk rows; the full-text index is written with them (trigger or generated column)."""
     if rows:
-        db.execute(s.chunks.insert(), [{"run_id": run_id, **row} for row in rows])
+        tx.execute(s.chunks.insert(), [{"run_id": run_id, **row} for row in rows])
 
 
 def list_artifacts(
-    db: Db,
+    tx: Tx,
     *,
     artifact_type: str | None,
     visibility: str | None,
@@ -76,19 +76,19 @@ def list_artifacts(
         stmt = stmt.where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
     else:
         stmt = stmt.order_by(s.artifacts.c.created_at.desc(), s.artifacts.c.id)
-    rows = db.execute(stmt.limit(limit).offset(offset)).mappings()
+    rows = tx.execute(stmt.limit(limit).offset(offset)).mappings()
     return [dict(r) for r in rows]
 
 
-def get_artifact(db: Db, artifact_id_: str) -> dict[str, Any] | None:
-    row = db.execute(sa.select(s.artifacts).where(s.artifacts.c.id == artifact_id_)).mappings()
+def get_artifact(tx: Tx, artifact_id_: str) -> dict[str, Any] | None:
+    row = tx.execute(sa.select(s.artifacts).where(s.artifacts.c.id == artifact_id_)).mappings()
     found = row.first()
     return dict(found) if found else None
 
 
-def run_artifacts(db: Db, run_id: str) -> list[dict[str, Any]]:
+def run_artifacts(tx: Tx, run_id: str) -> list[dict[str, Any]]:
     """A run's artifacts, bytes included, in production order (raw, docir, chunk-index, memo)."""
-    rows = db.execute(
+    rows = tx.execute(
         sa.select(s.artifacts).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
     ).mappings()
     return [dict(r) for r in rows]
@@ -101,5 +101,5 @@ _ARTIFACT_IDS = (
 )
 
 
-def artifact_ids(db: Db, run_id: str) -> list[str]:
-    return [r[0] for r in db.execute(_ARTIFACT_IDS, {"run_id_": run_id})]
+def artifact_ids(tx: Tx, run_id: str) -> list[str]:
+    return [r[0] for r in tx.execute(_ARTIFACT_IDS, {"run_id_": run_id})]

@@ -14,30 +14,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
+from jejakekal.storage import dialects
 from jejakekal.storage import schema as s
 
-Db = sa.Connection | Session
-
-
-def dialect_of(db: Db) -> str:
-    return db.dialect.name if isinstance(db, sa.Connection) else db.get_bind().dialect.name
+Db = sa.Connection
 
 
 def insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
     """Insert unless the primary key exists; True when this call inserted."""
     check_columns(table, values)
-    return db.execute(_insert_ignore(dialect_of(db), table), values).first() is not None
+    return db.execute(_insert_ignore(db.dialect.name, table), values).first() is not None
 
 
 def upsert(
     db: Db, table: sa.Table, keys: dict[str, Any], created: dict[str, Any], **values: Any
 ) -> None:
     """One statement: insert `keys | created | values`, or update `values` on the key."""
-    stmt = _upsert(dialect_of(db), table, tuple(keys), tuple(values))
+    stmt = _upsert(db.dialect.name, table, tuple(keys), tuple(values))
     db.execute(stmt, {**keys, **created, **values})
 
 
@@ -54,7 +48,7 @@ def check_columns(table: sa.Table, values: Mapping[str, Any]) -> None:
 
 
 def _insert(dialect: str, table: sa.Table) -> Any:
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return dialects.named(dialect).insert(table)
 
 
 @functools.cache

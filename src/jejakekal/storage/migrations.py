@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
 from jejakekal.storage import search
+from jejakekal.storage.database import Database, Tx
 
 # An arbitrary constant: every jejakekal process migrating the same PostgreSQL database.
 _PG_LOCK_KEY = 0x6A656A616B
@@ -59,14 +60,14 @@ _held = threading.local()
 
 
 @contextmanager
-def migration_lock(engine: sa.Engine) -> Iterator[None]:
+def migration_lock(db: Database) -> Iterator[None]:
     """Hold the one lock every migrator of this database takes before anything else."""
-    key = engine.url.render_as_string(hide_password=False)
+    key = db.engine.url.render_as_string(hide_password=False)
     held: set[str] = _held.__dict__.setdefault("keys", set())
     if key in held:
         yield
         return
-    with _acquire(engine):
+    with _acquire(db.engine):
         held.add(key)
         try:
             yield
@@ -108,68 +109,64 @@ def _wait_for_advisory_lock(conn: sa.Connection) -> None:
         time.sleep(_PG_LOCK_POLL_SEC)
 
 
-def _begin(conn: sa.Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {s.APP_SCHEMA}"))
-    else:
-        # pysqlite only begins on DML; take the write lock before the first read, so
-        # what this transaction reads is what it writes over.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def migrate(engine: sa.Engine) -> list[int]:
+def migrate(db: Database) -> list[int]:
     """Apply pending migrations and seed recipes; return the versions applied."""
-    with migration_lock(engine):
-        return _apply(engine)
+    with migration_lock(db):
+        return _apply(db)
 
 
-def _apply(engine: sa.Engine) -> list[int]:
+def _apply(db: Database) -> list[int]:
     applied: list[int] = []
-    with engine.connect() as conn, conn.begin():
-        _begin(conn)
-        s.schema_migrations.create(conn, checkfirst=True)
-        done = set(conn.execute(sa.select(s.schema_migrations.c.version)).scalars())
+    # On SQLite the write lock is held from the start (`Database.write`), so what this
+    # transaction reads is what it writes over.
+    with db.write() as tx:
+        if tx.dialect.name == "postgresql":
+            tx.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {s.APP_SCHEMA}"))
+        s.schema_migrations.create(tx, checkfirst=True)
+        done = set(tx.execute(sa.select(s.schema_migrations.c.version)).scalars())
         for version, name, step in MIGRATIONS:
             if version in done:
                 continue
-            step(conn)
-            conn.execute(
+            step(tx)
+            tx.execute(
                 s.schema_migrations.insert().values(
                     version=version, name=name, applied_at=datetime.now(UTC)
                 )
             )
             applied.append(version)
-        seed_recipes(conn)
+        seed_recipes(tx)
     return applied
 
 
-def seed_recipes(conn: sa.Connection) -> None:
-    existing = set(conn.execute(sa.select(s.recipes.c.name)).scalars())
+def seed_recipes(tx: Tx) -> None:
+    existing = set(tx.execute(sa.select(s.recipes.c.name)).scalars())
     for recipe in s.SEED_RECIPES:
         if recipe["name"] not in existing:
-            conn.execute(s.recipes.insert().values(**recipe))
+            tx.execute(s.recipes.insert().values(**recipe))
 
 
-def drop_app_tables(engine: sa.Engine) -> None:
-    with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {search.SQLITE_INDEX_PREFIX}")
-        s.metadata.drop_all(conn, checkfirst=True)
+def drop_app_tables(db: Database) -> None:
+    with db.write() as tx:
+        if tx.dialect.name == "sqlite":
+            tx.exec_driver_sql(f"DROP TABLE IF EXISTS {search.SQLITE_INDEX_PREFIX}")
+        s.metadata.drop_all(tx, checkfirst=True)
 
 
-def drop_dbos_tables(engine: sa.Engine) -> None:
+def drop_dbos_tables(db: Database) -> None:
     """Drop DBOS's system tables; DBOS recreates them at its next launch."""
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("DROP SCHEMA IF EXISTS dbos CASCADE"))
+    # Not `db.write()`: its up-front write lock would open SQLite's transaction before
+    # `PRAGMA foreign_keys=OFF`, which is a no-op inside one, and the drops need it off.
+    with db.engine.begin() as tx:
+        if tx.dialect.name == "postgresql":
+            tx.execute(sa.text("DROP SCHEMA IF EXISTS dbos CASCADE"))
             return
-        names = conn.execute(
+        names = tx.execute(
             sa.text(
                 "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
             )
         ).scalars()
         ours = {t.name for t in s.metadata.sorted_tables}
-        conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        tx.exec_driver_sql("PRAGMA foreign_keys=OFF")
         for name in list(names):
             if name not in ours and not name.startswith(search.SQLITE_INDEX_PREFIX):
-                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+                tx.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')

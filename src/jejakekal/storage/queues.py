@@ -7,6 +7,7 @@ from functools import cache
 
 import sqlalchemy as sa
 
+from jejakekal.storage.database import Database
 from jejakekal.storage.dbos_tables import workflow_status
 
 
@@ -26,14 +27,14 @@ def _activity(dialect: str) -> sa.Select[tuple[bool]]:
     return sa.select(sa.or_(waiting, recent))
 
 
-def has_work(engine: sa.Engine, queues: Sequence[str], *, since_ms: int) -> bool:
+def has_work(db: Database, queues: Sequence[str], *, since_ms: int) -> bool:
     """A workflow waits on one of `queues`, or one was put on them at or after `since_ms`.
 
     Both probes ride indexes DBOS keeps: its in-flight partial index, and `created_at`
     (bounded to the recent rows).
     """
-    with engine.connect() as conn:
-        found = conn.execute(
-            _activity(conn.dialect.name), {"queues": list(queues), "since_ms": since_ms}
+    with db.read() as tx:
+        found = tx.execute(
+            _activity(tx.dialect.name), {"queues": list(queues), "since_ms": since_ms}
         ).scalar()
     return bool(found)

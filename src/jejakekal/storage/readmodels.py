@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from jejakekal.domain import names
-from jejakekal.domain.status import view_status
+from jejakekal.domain import lifecycle, names
+from jejakekal.domain.lifecycle import RunKind, view_status
+from jejakekal.domain.views import Operation, RunHeader, RunSummary, RunView, StepView
 from jejakekal.storage import schema as s
+from jejakekal.storage.database import Database, Tx
 from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
 from jejakekal.storage.documents import artifact_ids
 from jejakekal.storage.runs import run_lookup
@@ -48,30 +51,36 @@ def _timeline_stmt(dialect: str) -> sa.Select[Any]:
     )
 
 
-def timeline(conn: sa.Connection, workflow_id: str) -> list[dict[str, Any]]:
-    stmt = _timeline_stmt(conn.dialect.name)
-    rows = conn.execute(stmt, {"workflow_id": workflow_id}).mappings()
+def timeline(tx: Tx, workflow_id: str) -> list[dict[str, Any]]:
+    stmt = _timeline_stmt(tx.dialect.name)
+    rows = tx.execute(stmt, {"workflow_id": workflow_id}).mappings()
     return [dict(r) for r in rows]
+
+
+def _operations(tx: Tx, workflow_id: str) -> tuple[Operation, ...]:
+    stmt = _timeline_stmt(tx.dialect.name)
+    rows = tx.execute(stmt, {"workflow_id": workflow_id}).mappings()
+    return tuple(Operation(**r) for r in rows)
 
 
 _KEY = sa.bindparam("key_", type_=sa.String)  # a run id or a workflow id
 _STEPS = sa.select(s.run_steps).where(s.run_steps.c.run_id == sa.bindparam("run_id_"))
 
 
-def _steps(conn: sa.Connection, run_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(_STEPS, {"run_id_": run_id}).mappings()
+def _steps(tx: Tx, run_id: str) -> tuple[StepView, ...]:
+    rows = tx.execute(_STEPS, {"run_id_": run_id}).mappings()
     ordered = sorted(rows, key=lambda r: (STEP_ORDER.get(r["step_id"], 99), r["step_id"]))
-    return [
-        {
-            "stepId": r["step_id"],
-            "phase": r["phase"],
-            "attempt": (r["output"] or {}).get("attempt"),
-            "startedAt": iso(r["started_at"]),
-            "finishedAt": iso(r["finished_at"]),
-            "output": r["output"],
-        }
+    return tuple(
+        StepView(
+            step_id=r["step_id"],
+            phase=r["phase"],
+            attempt=(r["output"] or {}).get("attempt"),
+            started_at=iso(r["started_at"]),
+            finished_at=iso(r["finished_at"]),
+            output=r["output"],
+        )
         for r in ordered
-    ]
+    )
 
 
 def status_of(run: dict[str, Any], engine_row: dict[str, Any] | None) -> str:
@@ -79,7 +88,7 @@ def status_of(run: dict[str, Any], engine_row: dict[str, Any] | None) -> str:
 
 
 def run_with_engine(
-    conn: sa.Connection, run_or_workflow_id: str
+    tx: Tx, run_or_workflow_id: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None] | None:
     """A run's row and its engine row, read by one statement.
 
@@ -87,9 +96,9 @@ def run_with_engine(
     either side of those commits and pair an old run row with a new engine row (a
     `SUCCESS` beside our `running`); one statement sees one snapshot.
     """
-    ws = workflow_status(conn.dialect.name)
-    stmt = _run_with_engine_stmt(conn.dialect.name)
-    row = conn.execute(stmt, {"key_": run_or_workflow_id}).mappings().first()
+    ws = workflow_status(tx.dialect.name)
+    stmt = _run_with_engine_stmt(tx.dialect.name)
+    row = tx.execute(stmt, {"key_": run_or_workflow_id}).mappings().first()
     if row is None:
         return None
     run = {c.name: row[c.name] for c in s.runs.c}
@@ -108,62 +117,72 @@ def _run_with_engine_stmt(dialect: str) -> sa.Select[Any]:
     )
 
 
-def run_view(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
-    """The run view of [API-3], keys in the contract's order."""
-    with engine.connect() as conn:
-        found = run_with_engine(conn, run_or_workflow_id)
+def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
+    """The run view of [API-3]; its next action is computed from the stored facts."""
+    with db.read() as tx:
+        found = run_with_engine(tx, run_or_workflow_id)
         if found is None:
             return None
         run, ws = found
-        wf = run["workflow_id"]
-        steps = _steps(conn, run["id"])
-        ops = timeline(conn, wf)
-        artifacts = artifact_ids(conn, run["id"])
-    header = {
-        "name": ws["name"] if ws else None,
-        "recovery_attempts": ws["recovery_attempts"] if ws else None,
-        "app_version": ws["application_version"] if ws else None,
-        "executor_id": ws["executor_id"] if ws else None,
-        "created_at": ws["created_at"] if ws else None,
-        "updated_at": ws["updated_at"] if ws else None,
-    }
-    return {
-        "run_id": run["id"],
-        "runId": run["id"],
-        "workflowId": wf,
-        "kind": run["kind"],
-        "status": status_of(run, ws),
-        "dbos_status": ws["status"] if ws else None,
-        "lastStep": run["last_step"],
-        "retryCount": run["retry_count"],
-        "nextAction": run["next_action"],
-        "error": run["error"],
-        "header": header,
-        "steps": steps,
-        "timeline": ops,
-        "artifacts": artifacts,
-    }
+        steps = _steps(tx, run["id"])
+        ops = _operations(tx, run["workflow_id"])
+        artifacts = artifact_ids(tx, run["id"])
+    next_action = lifecycle.next_action(
+        run["id"],
+        run["kind"],
+        run["status"],
+        last_step=run["last_step"],
+        retry_count=run["retry_count"],
+    )
+    return RunView(
+        run_id=run["id"],
+        workflow_id=run["workflow_id"],
+        kind=RunKind(run["kind"]),
+        status=status_of(run, ws),
+        dbos_status=ws["status"] if ws else None,
+        last_step=run["last_step"],
+        retry_count=run["retry_count"],
+        next_action=next_action,
+        error=run["error"],
+        header=_header(ws),
+        steps=steps,
+        timeline=ops,
+        artifacts=tuple(artifacts),
+    )
 
 
-def run_summary(run: dict[str, Any], dbos_status: str | None) -> dict[str, Any]:
-    return {
-        "run_id": run["id"],
-        "workflowId": run["workflow_id"],
-        "kind": run["kind"],
-        "status": view_status(run["kind"], run["status"], dbos_status),
-        "dbos_status": dbos_status,
-        "lastStep": run["last_step"],
-        "retryCount": run["retry_count"],
-        "created_at": iso(run["created_at"]),
-        "updated_at": iso(run["updated_at"]),
-    }
+def _header(ws: dict[str, Any] | None) -> RunHeader:
+    if ws is None:
+        return RunHeader()
+    return RunHeader(
+        name=ws["name"],
+        recovery_attempts=ws["recovery_attempts"],
+        app_version=ws["application_version"],
+        executor_id=ws["executor_id"],
+        created_at=ws["created_at"],
+        updated_at=ws["updated_at"],
+    )
+
+
+def run_summary(run: Mapping[str, Any], dbos_status: str | None) -> RunSummary:
+    return RunSummary(
+        run_id=run["id"],
+        workflow_id=run["workflow_id"],
+        kind=RunKind(run["kind"]),
+        status=view_status(run["kind"], run["status"], dbos_status),
+        dbos_status=dbos_status,
+        last_step=run["last_step"],
+        retry_count=run["retry_count"],
+        created_at=iso(run["created_at"]),
+        updated_at=iso(run["updated_at"]),
+    )
 
 
 def list_runs(
-    conn: sa.Connection, *, status: str | None, kind: str | None, limit: int, offset: int
-) -> list[dict[str, Any]]:
+    tx: Tx, *, status: str | None, kind: str | None, limit: int, offset: int
+) -> list[RunSummary]:
     """A page of run summaries, newest first; each run and its engine status in one read."""
-    ws = workflow_status(conn.dialect.name)
+    ws = workflow_status(tx.dialect.name)
     stmt = (
         sa.select(s.runs, ws.c.status.label("ws_status"))
         .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
@@ -173,15 +192,15 @@ def list_runs(
         stmt = stmt.where(s.runs.c.status == status)
     if kind:
         stmt = stmt.where(s.runs.c.kind == kind)
-    rows = conn.execute(stmt.limit(limit).offset(offset)).mappings().all()
+    rows = tx.execute(stmt.limit(limit).offset(offset)).mappings().all()
     return [run_summary(dict(r), r["ws_status"]) for r in rows]
 
 
-def current_status(engine: sa.Engine, run_or_workflow_id: str) -> str | None:
+def current_status(db: Database, run_or_workflow_id: str) -> str | None:
     """Just the run's view status: one indexed read, for waiting on a run."""
-    with engine.connect() as conn:
-        stmt = _current_status_stmt(engine.dialect.name)
-        row = conn.execute(stmt, {"key_": run_or_workflow_id}).first()
+    with db.read() as tx:
+        stmt = _current_status_stmt(tx.dialect.name)
+        row = tx.execute(stmt, {"key_": run_or_workflow_id}).first()
     return view_status(row[0], row[1], row[2]) if row else None
 
 
@@ -195,16 +214,16 @@ def _current_status_stmt(dialect: str) -> sa.Select[Any]:
     )
 
 
-def current_statuses(engine: sa.Engine, keys: list[str]) -> dict[str, str]:
+def current_statuses(db: Database, keys: list[str]) -> dict[str, str]:
     """The view status of each run named by a run id or a workflow id, by one indexed
     read (per 500 keys): what a long-poll watcher reads on each tick. Unknown keys are
     left out."""
     found: dict[str, str] = {}
-    stmt = _current_statuses_stmt(engine.dialect.name)
-    with engine.connect() as conn:
+    stmt = _current_statuses_stmt(db.dialect.NAME)
+    with db.read() as tx:
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
-            for run_id, workflow_id, kind, status, engine_status in conn.execute(
+            for run_id, workflow_id, kind, status, engine_status in tx.execute(
                 stmt, {"keys_": chunk}
             ):
                 found[run_id] = found[workflow_id] = view_status(kind, status, engine_status)

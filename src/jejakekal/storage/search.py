@@ -9,9 +9,11 @@ The caller passes words, never query syntax: operators in user input are not our
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import sqlalchemy as sa
+
+from jejakekal.domain.views import SearchHit
+from jejakekal.storage.database import Tx
 
 MAX_TERMS = 16
 CANDIDATES = 1000
@@ -65,10 +67,10 @@ LIMIT :limit
 """)
 
 
-def create_index(conn: sa.Connection) -> None:
-    ddl = _POSTGRES_DDL if conn.dialect.name == "postgresql" else _SQLITE_DDL
+def create_index(tx: Tx) -> None:
+    ddl = _POSTGRES_DDL if tx.dialect.name == "postgresql" else _SQLITE_DDL
     for statement in ddl:
-        conn.exec_driver_sql(statement)
+        tx.exec_driver_sql(statement)
 
 
 def terms(query: str) -> list[str]:
@@ -76,30 +78,28 @@ def terms(query: str) -> list[str]:
     return re.findall(r"\w+", query)[:MAX_TERMS]
 
 
-def search(
-    conn: sa.Connection, query: str, *, run_id: str | None, limit: int
-) -> list[dict[str, Any]]:
+def search(tx: Tx, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:
     words = terms(query)
     if not words:
         return []
-    if conn.dialect.name == "postgresql":
+    if tx.dialect.name == "postgresql":
         sql, match = _POSTGRES_QUERY, " ".join(words)
     else:
         # Each word quoted: FTS5 then reads it as a plain token, joined by implicit AND.
         sql, match = _SQLITE_QUERY, " ".join(f'"{w}"' for w in words)
-    rows = conn.execute(
+    rows = tx.execute(
         sql,
         {"match": match, "run_id": run_id, "limit": limit, "candidates": CANDIDATES},
     )
     return [
-        {
-            "run_id": r.run_id,
-            "chunk_id": r.chunk_id,
-            "score": round(float(r.score), 6),
-            "snippet": snippet(r.text, words),
-            "start": r.start,
-            "end": r.end,
-        }
+        SearchHit(
+            run_id=r.run_id,
+            chunk_id=r.chunk_id,
+            score=round(float(r.score), 6),
+            snippet=snippet(r.text, words),
+            start=r.start,
+            end=r.end,
+        )
         for r in rows
     ]
 

@@ -10,15 +10,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from jejakekal.storage import schema as s
+from jejakekal.storage.database import Database
 
 BATCH_RUNS = 200
 
 
 def seed_doc_runs(
-    engine: sa.Engine,
+    db: Database,
     *,
     prefix: str,
     runs: int,
@@ -63,9 +62,9 @@ def seed_doc_runs(
                     }
                 )
                 offset += len(text) + 1
-        with engine.begin() as conn:
-            conn.execute(s.runs.insert(), run_rows)
-            conn.execute(s.chunks.insert(), chunk_rows)
+        with db.write() as tx:
+            tx.execute(s.runs.insert(), run_rows)
+            tx.execute(s.chunks.insert(), chunk_rows)
         if progress:
             progress(len(run_rows))
     return run_ids

@@ -10,51 +10,55 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jejakekal.domain.status import view_status
+from jejakekal.domain.lifecycle import view_status
 from jejakekal.storage import schema as s
+from jejakekal.storage.database import Database, Tx
 from jejakekal.storage.documents import run_artifacts
 from jejakekal.storage.readmodels import timeline
-from jejakekal.storage.runs import find_run
+from jejakekal.storage.runs import run_lookup
 
 
-def _dbos_rows(conn: sa.Connection, table: str, where: sa.ColumnElement[bool]) -> list[Any]:
-    schema = None if conn.dialect.name == "sqlite" else "dbos"
+def _dbos_rows(tx: Tx, table: str, where: sa.ColumnElement[bool]) -> list[Any]:
+    schema = None if tx.dialect.name == "sqlite" else "dbos"
     source = sa.table(table, sa.column("workflow_uuid"), sa.column("function_id"), schema=schema)
     stmt: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).where(where)
     if table == "operation_outputs":
         stmt = stmt.order_by(source.c.workflow_uuid, source.c.function_id)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [dict(r) for r in tx.execute(stmt).mappings()]
 
 
-def _rows(conn: sa.Connection, table: sa.Table, run_id: str, *order: str) -> list[dict[str, Any]]:
+def _rows(tx: Tx, table: sa.Table, run_id: str, *order: str) -> list[dict[str, Any]]:
     stmt = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[o] for o in order))
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    return [dict(r) for r in tx.execute(stmt).mappings()]
 
 
-def run_snapshot(engine: sa.Engine, run_or_workflow_id: str) -> dict[str, Any] | None:
-    with engine.connect() as conn, conn.begin():
-        run = find_run(conn, run_or_workflow_id)
-        if run is None:
+def run_snapshot(db: Database, run_or_workflow_id: str) -> dict[str, Any] | None:
+    with db.read() as tx:
+        # The row as stored, every column: the bundle exports it whole.
+        found = tx.execute(sa.select(s.runs).where(run_lookup(run_or_workflow_id)))
+        row = found.mappings().first()
+        if row is None:
             return None
+        run = dict(row)
         wf = run["workflow_id"]
         uuid: sa.ColumnClause[str] = sa.column("workflow_uuid")
-        status_rows = _dbos_rows(conn, "workflow_status", uuid == wf)
-        ops = _dbos_rows(conn, "operation_outputs", uuid == wf)
+        status_rows = _dbos_rows(tx, "workflow_status", uuid == wf)
+        ops = _dbos_rows(tx, "operation_outputs", uuid == wf)
         children = sorted({o["child_workflow_id"] for o in ops if o.get("child_workflow_id")})
         if children:
-            ops += _dbos_rows(conn, "operation_outputs", uuid.in_(children))
+            ops += _dbos_rows(tx, "operation_outputs", uuid.in_(children))
         engine_row = status_rows[0] if status_rows else None
         dbos_status = engine_row["status"] if engine_row else None
         return {
             "run": run,
             "status": view_status(run["kind"], run["status"], dbos_status),
             "dbos_status": dbos_status,
-            "steps": _rows(conn, s.run_steps, run["id"], "step_id"),
-            "timeline": timeline(conn, wf),
+            "steps": _rows(tx, s.run_steps, run["id"], "step_id"),
+            "timeline": timeline(tx, wf),
             # In the order asked (ids sort `:DecideST:10` before `:DecideST:2`).
-            "decisions": _rows(conn, s.opencode_calls, run["id"], "created_at", "id"),
-            "effects": _rows(conn, s.effects, run["id"], "effect_key"),
-            "artifacts": run_artifacts(conn, run["id"]),
+            "decisions": _rows(tx, s.opencode_calls, run["id"], "created_at", "id"),
+            "effects": _rows(tx, s.effects, run["id"], "effect_key"),
+            "artifacts": run_artifacts(tx, run["id"]),
             "workflow_status": engine_row,
             "operation_outputs": ops,
         }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from jejakekal.storage import schema as s
+from jejakekal.storage.database import Database
 from jejakekal.storage.effects import insert_ignore
 
 w = s.workers
@@ -32,9 +33,9 @@ class Holder:
     last_seen_ms: int
 
 
-def holder(engine: sa.Engine, executor_id: str) -> Holder | None:
-    with engine.connect() as conn:
-        row = conn.execute(
+def holder(db: Database, executor_id: str) -> Holder | None:
+    with db.read() as tx:
+        row = tx.execute(
             sa.select(w.c.role, w.c.host, w.c.pid, w.c.started_at_ms, w.c.last_seen_ms).where(
                 w.c.executor_id == executor_id
             )
@@ -43,7 +44,7 @@ def holder(engine: sa.Engine, executor_id: str) -> Holder | None:
 
 
 def take(
-    engine: sa.Engine,
+    db: Database,
     *,
     executor_id: str,
     app_version: str,
@@ -69,10 +70,10 @@ def take(
         "recovered_by": None,
         "recovered_at_ms": None,
     }
-    with engine.begin() as conn:
+    with db.write() as tx:
         if replacing is None:
-            return insert_ignore(conn, w, executor_id=executor_id, **row)
-        won = conn.execute(
+            return insert_ignore(tx, w, executor_id=executor_id, **row)
+        won = tx.execute(
             w.update()
             .where(
                 w.c.executor_id == executor_id,
@@ -88,7 +89,7 @@ def take(
 
 
 def beat(
-    engine: sa.Engine,
+    db: Database,
     *,
     executor_id: str,
     app_version: str,
@@ -102,8 +103,8 @@ def beat(
     A worker once declared dead but beating again is live. A row that names another
     process is left alone: that process took the id over while this one was silent.
     """
-    with engine.begin() as conn:
-        mine = conn.execute(
+    with db.write() as tx:
+        mine = tx.execute(
             w.update()
             .where(w.c.executor_id == executor_id, w.c.host == host, w.c.pid == pid)
             .values(
@@ -118,7 +119,7 @@ def beat(
         if mine is not None:
             return True
         return insert_ignore(
-            conn,
+            tx,
             w,
             executor_id=executor_id,
             app_version=app_version,
@@ -131,7 +132,7 @@ def beat(
 
 
 def claim_dead(
-    engine: sa.Engine, *, me: str, app_version: str, now_ms: int, dead_after_ms: int
+    db: Database, *, me: str, app_version: str, now_ms: int, dead_after_ms: int
 ) -> list[str]:
     """Claim the recovery of every dead peer of this version; each is claimed by one only.
 
@@ -139,9 +140,9 @@ def claim_dead(
     same dead worker, exactly one update matches.
     """
     threshold = now_ms - dead_after_ms
-    with engine.connect() as conn:
+    with db.read() as tx:
         dead = (
-            conn.execute(
+            tx.execute(
                 sa.select(w.c.executor_id).where(
                     w.c.app_version == app_version,
                     w.c.last_seen_ms < threshold,
@@ -154,8 +155,8 @@ def claim_dead(
         )
     claimed = []
     for executor_id in dead:
-        with engine.begin() as conn:
-            won = conn.execute(
+        with db.write() as tx:
+            won = tx.execute(
                 w.update()
                 .where(
                     w.c.executor_id == executor_id,
@@ -170,11 +171,11 @@ def claim_dead(
     return claimed
 
 
-def live(engine: sa.Engine, *, app_version: str, now_ms: int) -> list[str]:
+def live(db: Database, *, app_version: str, now_ms: int) -> list[str]:
     """Executor ids of the live workers of this version."""
     dead_after_ms = int(DEAD_AFTER_SEC * 1000)
-    with engine.connect() as conn:
-        rows = conn.execute(
+    with db.read() as tx:
+        rows = tx.execute(
             sa.select(w.c.executor_id)
             .where(w.c.app_version == app_version, w.c.last_seen_ms >= now_ms - dead_after_ms)
             .order_by(w.c.executor_id)
@@ -182,11 +183,11 @@ def live(engine: sa.Engine, *, app_version: str, now_ms: int) -> list[str]:
         return [r[0] for r in rows]
 
 
-def forget(engine: sa.Engine, executor_id: str, *, host: str, pid: int) -> None:
+def forget(db: Database, executor_id: str, *, host: str, pid: int) -> None:
     """A clean shutdown: mark the worker as gone now (its runs are recovered at once),
     unless its executor id already names another process."""
-    with engine.begin() as conn:
-        conn.execute(
+    with db.write() as tx:
+        tx.execute(
             w.update()
             .where(w.c.executor_id == executor_id, w.c.host == host, w.c.pid == pid)
             .values(last_seen_ms=0)

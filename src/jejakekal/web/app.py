@@ -16,7 +16,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from jejakekal import __version__
 from jejakekal.config import Settings
-from jejakekal.domain.errors import KernelError
+from jejakekal.domain.errors import HttpStatusError, JejakekalError
 from jejakekal.domain.hosts import HostAllowList
 from jejakekal.domain.ids import check_raw_path
 from jejakekal.web import login, routes
@@ -87,8 +87,8 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
     app.state.ui_mode = "split" if isinstance(client, HttpClient) else "embedded"
     app.state.settings = settings
 
-    @app.exception_handler(KernelError)
-    async def kernel_error(request: Request, exc: KernelError) -> Response:
+    @app.exception_handler(JejakekalError)
+    async def typed_error(request: Request, exc: JejakekalError) -> Response:
         return await routes.error_response(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
@@ -105,15 +105,14 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
     return app
 
 
-def _routing_error(request: Request, exc: StarletteHTTPException) -> KernelError:
+def _routing_error(request: Request, exc: StarletteHTTPException) -> JejakekalError:
     """No route matched: a malformed id gets its typed 400, as the API answers it
     (`..%2F` splits the path before routing), anything else its HTTP status."""
     raw: bytes = request.scope.get("raw_path") or request.url.path.encode()
     try:
         check_raw_path(raw.decode("latin-1"))
-    except KernelError as bad_id:
+    except JejakekalError as bad_id:
         return bad_id
-    error = KernelError("no page at this address" if exc.status_code == 404 else str(exc.detail))
-    error.status = exc.status_code
-    error.code = "not_found" if exc.status_code == 404 else "http_error"
-    return error
+    if exc.status_code == 404:
+        return HttpStatusError(404, "not_found", "no page at this address")
+    return HttpStatusError(exc.status_code, "http_error", str(exc.detail))

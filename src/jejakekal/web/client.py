@@ -1,8 +1,9 @@
 """What the UI needs from the kernel, behind one interface with two implementations.
 
 `InProcessClient` calls the control module in this process (`serve`); `HttpClient`
-talks to a `jejakekal api` elsewhere (`ui --api-url`). Both return the JSON API's
-shapes and raise the kernel's typed errors, so the routes cannot tell them apart.
+talks to a `jejakekal api` elsewhere (`ui --api-url`). Both return the same values (run
+views as `RunView`, the rest as the JSON API's shapes) and raise the kernel's typed
+errors, so the routes cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jejakekal.domain.contracts import (
     RunRequest,
     parse_request,
 )
+from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView
 
 Json = dict[str, Any]
 
@@ -30,13 +32,13 @@ class UiClient(Protocol):
     async def start_doc_run(self, body: Json) -> Json: ...
     async def create_intent(self, body: Json) -> Json: ...
     async def start_intent_run(self, intent_id: str, body: Json) -> Json: ...
-    async def run_view(self, run_id: str) -> Json: ...
-    async def list_runs(self, *, limit: int = 50) -> Json: ...
+    async def run_view(self, run_id: str) -> RunView: ...
+    async def list_runs(self, *, limit: int = 50) -> list[RunSummary]: ...
     async def send_event(self, run_id: str, body: Json) -> Json: ...
     async def retry_run(self, run_id: str) -> Json: ...
     async def resume_run(self, run_id: str) -> Json: ...
     async def cancel_run(self, run_id: str) -> Json: ...
-    async def list_artifacts(self, *, run_id: str | None = None) -> list[Json]: ...
+    async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]: ...
     async def artifact(self, artifact_id: str) -> Json: ...
     async def health(self) -> Json: ...
     async def aclose(self) -> None: ...
@@ -62,14 +64,13 @@ class InProcessClient:
         started = await run_in_threadpool(self.control.start_intent_run, intent_id, request)
         return {"runId": started.run_id, "workflowId": started.workflow_id}
 
-    async def run_view(self, run_id: str) -> Json:
+    async def run_view(self, run_id: str) -> RunView:
         return await run_in_threadpool(self.control.run_view, run_id)
 
-    async def list_runs(self, *, limit: int = 50) -> Json:
-        items = await run_in_threadpool(
+    async def list_runs(self, *, limit: int = 50) -> list[RunSummary]:
+        return await run_in_threadpool(
             lambda: self.control.list_runs(status=None, kind=None, limit=limit, offset=0)
         )
-        return {"items": items, "limit": limit, "offset": 0}
 
     async def send_event(self, run_id: str, body: Json) -> Json:
         event = parse_request(EventRequest, body, errors.InvalidEvent)
@@ -85,7 +86,7 @@ class InProcessClient:
     async def cancel_run(self, run_id: str) -> Json:
         return await run_in_threadpool(self.control.cancel_run, run_id)
 
-    async def list_artifacts(self, *, run_id: str | None = None) -> list[Json]:
+    async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
         return await run_in_threadpool(
             lambda: self.control.list_artifacts(
                 artifact_type=None, visibility=None, run_id=run_id, limit=100, offset=0
@@ -105,10 +106,10 @@ class InProcessClient:
 
 
 # Every typed error the API answers, by code, so a remote failure is raised as ours.
-_ERRORS: dict[str, type[errors.KernelError]] = {cls.code: cls for cls in errors.ERROR_CODES}
+_ERRORS: dict[str, type[errors.JejakekalError]] = {cls.code: cls for cls in errors.ERROR_CODES}
 
 
-class ApiUnavailable(errors.KernelError):
+class ApiUnavailable(errors.JejakekalError):
     status = 502
     code = "api_unavailable"
     default_message = "the API did not answer"
@@ -128,7 +129,7 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"{self.api_url}: {type(exc).__name__}") from exc
         if reply.status_code >= 400:
-            raise _as_kernel_error(reply)
+            raise _as_typed_error(reply)
         return reply.json()
 
     async def start_doc_run(self, body: Json) -> Json:
@@ -143,13 +144,12 @@ class HttpClient:
         result: Json = await self._call("POST", f"/intents/{_seg(intent_id)}/run", json=body)
         return result
 
-    async def run_view(self, run_id: str) -> Json:
-        result: Json = await self._call("GET", f"/runs/{_seg(run_id)}")
-        return result
+    async def run_view(self, run_id: str) -> RunView:
+        return RunView.from_json(await self._call("GET", f"/runs/{_seg(run_id)}"))
 
-    async def list_runs(self, *, limit: int = 50) -> Json:
-        result: Json = await self._call("GET", "/runs", params={"limit": limit})
-        return result
+    async def list_runs(self, *, limit: int = 50) -> list[RunSummary]:
+        page = await self._call("GET", "/runs", params={"limit": limit})
+        return [RunSummary.from_json(item) for item in page["items"]]
 
     async def send_event(self, run_id: str, body: Json) -> Json:
         result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/events", json=body)
@@ -167,10 +167,10 @@ class HttpClient:
         result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/cancel")
         return result
 
-    async def list_artifacts(self, *, run_id: str | None = None) -> list[Json]:
+    async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
         params = {"run_id": run_id} if run_id else {}
-        result: list[Json] = await self._call("GET", "/artifacts", params=params)
-        return result
+        rows = await self._call("GET", "/artifacts", params=params)
+        return [ArtifactMeta.from_json(row) for row in rows]
 
     async def artifact(self, artifact_id: str) -> Json:
         result: Json = await self._call("GET", f"/artifacts/{_seg(artifact_id)}")
@@ -189,7 +189,7 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
-def _as_kernel_error(reply: httpx.Response) -> errors.KernelError:
+def _as_typed_error(reply: httpx.Response) -> errors.JejakekalError:
     try:
         body = reply.json()
     except ValueError:
@@ -201,10 +201,5 @@ def _as_kernel_error(reply: httpx.Response) -> errors.KernelError:
     fields = {k: v for k, v in body.items() if k not in ("error", "code", "message")}
     cls = _ERRORS.get(code)
     if cls is None:
-        generic = errors.KernelError(message, **fields)
-        generic.status, generic.code = reply.status_code, code or "api_error"
-        return generic
-    # Some error classes fix their fields in __init__; the API's body is the truth here.
-    exc = cls.__new__(cls)
-    errors.KernelError.__init__(exc, message, **fields)
-    return exc
+        return errors.HttpStatusError(reply.status_code, code or "api_error", message, **fields)
+    return cls(message, **fields)

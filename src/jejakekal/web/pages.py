@@ -9,6 +9,7 @@ from typing import Any
 
 from jejakekal.domain import errors
 from jejakekal.domain.ids import parse_run_id
+from jejakekal.domain.views import RunSummary, RunView
 from jejakekal.web.client import Json, UiClient
 from jejakekal.web.views import actions_for, artifact_view, timeline_bars
 
@@ -26,14 +27,14 @@ async def run_context(
 ) -> dict[str, Any]:
     """The execution plane of one run and its artifact list."""
     view = await client.run_view(run_id)
-    artifacts = await client.list_artifacts(run_id=view["run_id"])
+    artifacts = await client.list_artifacts(run_id=view.run_id)
     now_ms = int(time.time() * 1000)
-    poll_url = f"/fragments/runs/{view['run_id']}" + (f"?step={step}" if step is not None else "")
+    poll_url = f"/fragments/runs/{view.run_id}" + (f"?step={step}" if step is not None else "")
     return {
         "run": view,
         "bars": timeline_bars(view, now_ms=now_ms, selected=step),
         "actions": actions_for(view),
-        "retried": any((step["attempt"] or 0) > 1 for step in view["steps"]),
+        "retried": any((s.attempt or 0) > 1 for s in view.steps),
         "artifacts": artifacts,
         "run_item": list_item(view),
         "poll_url": poll_url,
@@ -42,19 +43,27 @@ async def run_context(
     }
 
 
-def list_item(view: Json) -> Json:
-    """The run list's entry for a run view (a poll refreshes it out of band)."""
-    created_ms = (view.get("header") or {}).get("created_at")
-    created = None
-    if isinstance(created_ms, int):
-        moment = datetime.fromtimestamp(created_ms / 1000, tz=UTC)
-        created = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {
-        "run_id": view["run_id"],
-        "kind": view["kind"],
-        "status": view["status"],
-        "created_at": created,
-    }
+def list_item(view: RunView) -> RunSummary:
+    """The run list's entry for a run view (a poll refreshes it out of band), its times
+    the engine's."""
+    return RunSummary(
+        run_id=view.run_id,
+        workflow_id=view.workflow_id,
+        kind=view.kind,
+        status=view.status,
+        dbos_status=view.dbos_status,
+        last_step=view.last_step,
+        retry_count=view.retry_count,
+        created_at=_iso(view.header.created_at),
+        updated_at=_iso(view.header.updated_at),
+    )
+
+
+def _iso(epoch_ms: int | None) -> str | None:
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def no_run(message: str | None = None, *, failed: bool = False) -> dict[str, Any]:
@@ -91,14 +100,13 @@ async def viewer_context(client: UiClient, artifact_id: str) -> dict[str, Any]:
 
 async def _docir_text(client: UiClient, run_id: str) -> str | None:
     siblings = await client.list_artifacts(run_id=run_id)
-    docir = next((a for a in siblings if a["type"] == "docir"), None)
+    docir = next((a for a in siblings if a.type == "docir"), None)
     if docir is None:
         return None
-    content: Json | Any = (await client.artifact(docir["id"]))["content"]
+    content: Json | Any = (await client.artifact(docir.id))["content"]
     text = content.get("text") if isinstance(content, dict) else None
     return text if isinstance(text, str) else None
 
 
-async def run_list(client: UiClient) -> list[Json]:
-    items: list[Json] = (await client.list_runs(limit=RUN_LIST_LIMIT))["items"]
-    return items
+async def run_list(client: UiClient) -> list[RunSummary]:
+    return await client.list_runs(limit=RUN_LIST_LIMIT)

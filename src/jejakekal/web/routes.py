@@ -34,7 +34,7 @@ DOC_PREFIX = "/doc"
 FRAGMENT_HEADERS = {"Vary": "HX-Request, HX-History-Restore-Request", "Cache-Control": "no-store"}
 
 
-class CsrfRejected(errors.KernelError):
+class CsrfRejected(errors.JejakekalError):
     status = 403
     code = "csrf_rejected"
     default_message = "this form is stale or came from another site; reload the page"
@@ -99,7 +99,7 @@ async def healthz(request: Request) -> JSONResponse:
             app_version=upstream.get("app_version"),
             workers_alive=upstream.get("workers_alive"),
         )
-    except errors.KernelError as exc:
+    except errors.JejakekalError as exc:
         body.update(api_ok=False, api_error=exc.message)
     return JSONResponse(body)
 
@@ -252,7 +252,7 @@ async def cancel(request: Request, run_id: str) -> Response:
     return await _after_action(request, run_id)
 
 
-async def error_response(request: Request, exc: errors.KernelError) -> Response:
+async def error_response(request: Request, exc: errors.JejakekalError) -> Response:
     """A failure as a notice: swapped into #notice for htmx, a page otherwise."""
     notice = Notice("error", f"{exc.message} ({exc.code})")
     if request.state.auth is None:
@@ -275,6 +275,6 @@ async def error_response(request: Request, exc: errors.KernelError) -> Response:
         return await full_page(
             request, {**context, "notice": notice}, title="Error", status=exc.status
         )
-    except errors.KernelError:
+    except errors.JejakekalError:
         # The page itself needs the API (its run list): say so in plain text.
         return HTMLResponse(notice.text, status_code=exc.status)

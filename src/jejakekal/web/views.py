@@ -1,4 +1,5 @@
-"""What the templates show, computed from the API's JSON shapes: plain functions, no I/O."""
+"""What the templates show, computed from run views and the API's JSON shapes: plain
+functions, no I/O."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import Any
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import MAX_SLEEP_MS
-from jejakekal.domain.status import DbosStatus, DocStatus, RunKind, RunStatus
+from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus, allowed_actions
+from jejakekal.domain.views import RunView
 
 Json = dict[str, Any]
 
-# The UI's four states (SPEC section 11). A status missing here is not known to the UI,
-# so it shows as an error instead of a spinner that never ends.
+# The UI's four states (README, "Web UI": `data-state`). A status missing here is not
+# known to the UI, so it shows as an error instead of a spinner that never ends.
 _DOC_STATES: dict[str, str] = {
     DocStatus.RUNNING: "running",
     DocStatus.DONE: "done",
@@ -30,8 +32,6 @@ _INTENT_STATES: dict[str, str] = {
     RunStatus.CANCELED: "error",
 }
 STATE_LABELS = {"idle": "Idle", "running": "Running", "done": "Done", "error": "Error"}
-_LIVE_ENGINE = (DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DELAYED)
-_RESUMABLE_ENGINE = (DbosStatus.CANCELLED, DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED)
 # ExecuteST runs in child workflows; in the parent's timeline it is the await of them.
 _STEP_OF_OP = {names.OP_GET_RESULT: names.STEP_EXECUTE}
 MIN_BAR_PCT = 0.8  # an operation of a millisecond still gets a bar one can see
@@ -44,12 +44,12 @@ def ui_state(kind: str | None, status: str | None) -> str:
     return table.get(status, "error")
 
 
-def status_label(view: Json | None) -> str:
+def status_label(view: RunView | None) -> str:
     if view is None:
         return "No run selected"
-    if view["status"] == RunStatus.WAITING_INPUT:
+    if view.status == RunStatus.WAITING_INPUT:
         return "Waiting for your answer"
-    return STATE_LABELS[ui_state(view["kind"], view["status"])]
+    return STATE_LABELS[ui_state(view.kind, view.status)]
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,14 @@ class Actions:
         return self.answer or self.retry or self.resume or self.cancel
 
 
-def actions_for(view: Json) -> Actions:
-    status, engine = view["status"], view["dbos_status"]
+def actions_for(view: RunView) -> Actions:
+    """The life cycle's rule (`lifecycle.allowed_actions`), the one the API enforces."""
+    allowed = allowed_actions(view.kind, view.status, view.dbos_status)
     return Actions(
-        answer=status == RunStatus.WAITING_INPUT,
-        retry=view["kind"] == RunKind.INTENT and status in ("failed", "retries_exceeded"),
-        resume=engine in _RESUMABLE_ENGINE,
-        cancel=engine in _LIVE_ENGINE,
+        answer=Action.ANSWER in allowed,
+        retry=Action.RETRY in allowed,
+        resume=Action.RESUME in allowed,
+        cancel=Action.CANCEL in allowed,
     )
 
 
@@ -91,37 +92,37 @@ class Bar:
     selected: bool
 
 
-def timeline_bars(view: Json, *, now_ms: int, selected: int | None) -> list[Bar]:
+def timeline_bars(view: RunView, *, now_ms: int, selected: int | None) -> list[Bar]:
     """The run's operations on one axis from its first start to its last end (to now
     while the run is live, so a long sleep shows as time passing)."""
-    ops: list[Json] = view["timeline"]
-    starts = [op["started_at_epoch_ms"] for op in ops if op["started_at_epoch_ms"] is not None]
+    ops = view.timeline
+    starts = [op.started_at_epoch_ms for op in ops if op.started_at_epoch_ms is not None]
     if not starts:
         return []
     t0 = min(starts)
-    ends = [op["completed_at_epoch_ms"] or now_ms for op in ops]
-    if ui_state(view["kind"], view["status"]) == "running":
+    ends = [op.completed_at_epoch_ms or now_ms for op in ops]
+    if ui_state(view.kind, view.status) == "running":
         ends.append(now_ms)
     span = max(max(ends) - t0, 1)
-    attempts = {s["stepId"]: s["attempt"] for s in view["steps"]}
+    attempts = {s.step_id: s.attempt for s in view.steps}
     bars = []
     for op in ops:
-        start = op["started_at_epoch_ms"] or t0
-        done = op["completed_at_epoch_ms"]
+        start = op.started_at_epoch_ms or t0
+        done = op.completed_at_epoch_ms
         end = done if done is not None else max(now_ms, start)
         left = 100.0 * (start - t0) / span
         width = min(max(100.0 * (end - start) / span, MIN_BAR_PCT), 100.0 - min(left, 99.2))
         bars.append(
             Bar(
-                function_id=int(op["function_id"]),
-                name=str(op["function_name"]),
+                function_id=op.function_id,
+                name=op.function_name,
                 left=round(left, 2),
                 width=round(width, 2),
                 duration_ms=end - start if done is not None else None,
-                error=error_message(op["error"]),
+                error=error_message(op.error),
                 running=done is None,
-                attempt=attempts.get(_STEP_OF_OP.get(op["function_name"], op["function_name"])),
-                selected=selected == op["function_id"],
+                attempt=attempts.get(_STEP_OF_OP.get(op.function_name, op.function_name)),
+                selected=selected == op.function_id,
             )
         )
     return bars

@@ -23,6 +23,7 @@ from jejakekal.domain import documents as docs
 from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, compile_plan
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.plan import Plan
 from jejakekal.domain.ports import DecisionRequest, ExecNode
 from jejakekal.workflows import doc_steps
 from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current
@@ -33,17 +34,17 @@ WF_BARE_DOC = "bench_bare_doc"
 
 @DBOS.step(name="bare.CompileST")
 def _compile(goal: str) -> dict[str, Any]:
-    return compile_plan(goal, {}, "compile-default", 1, 1)
+    return compile_plan(goal, {}, "compile-default", 1, 1).checkpoint()
 
 
 @DBOS.step(name="bare.ApplyPatchST")
-def _patch(plan: dict[str, Any]) -> dict[str, Any]:
-    return apply_patch({}, plan["patch"])
+def _patch(plan: Plan) -> dict[str, Any]:
+    return apply_patch({}, plan.patch)
 
 
 @DBOS.step(name="bare.DecideST")
-def _decide(plan: dict[str, Any]) -> dict[str, Any]:
-    request = DecisionRequest("bare", plan["patch"][0]["value"], plan["plan_sha256"], [])
+def _decide(plan: Plan) -> dict[str, Any]:
+    request = DecisionRequest("bare", plan.goal, plan.plan_sha256, [])
     return current().decider.decide(request).response
 
 
@@ -60,12 +61,12 @@ def bench_bare_node(node: dict[str, Any]) -> int:
 
 @DBOS.workflow(name=WF_BARE)
 def bench_bare(goal: str) -> int:
-    plan = _compile(goal)
+    plan = Plan.model_validate(_compile(goal))
     _patch(plan)
     _decide(plan)
     queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
     assert queue is not None
-    handle = queue.enqueue(bench_bare_node, plan["workload"]["nodes"][0])
+    handle = queue.enqueue(bench_bare_node, plan.workload.nodes[0].model_dump())
     exit_code: int = current().results.result(handle)
     return exit_code
 

@@ -1,4 +1,5 @@
-"""Workflow `crash_drill` [WF-CRASH]: mark `s1`, sleep durably, mark `s2`. Control flow only.
+"""Workflow `crash_drill` (README, "Drills"): mark `s1`, sleep durably, mark `s2`.
+Control flow only.
 
 `jejakekal drill crash` kills the process during the sleep and restarts it; the
 recovered workflow must finish with exactly one mark per step.

@@ -1,4 +1,4 @@
-"""Workflow `doc_ingest` [WF-DOC]: control flow only (a test holds that)."""
+"""Workflow `doc_ingest` (docs/runs.md, "Document runs"): control flow only (a test holds that)."""
 
 from __future__ import annotations
 

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dbos import DBOS
 
 from jejakekal.domain import documents as docs
+from jejakekal.domain import lifecycle, names
 from jejakekal.domain import memo as memos
-from jejakekal.domain import names
 from jejakekal.domain.contracts import DocIngestInput
-from jejakekal.domain.status import DocStatus
+from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import documents as store
 from jejakekal.storage import runs
-from jejakekal.storage.effects import Db, call_idempotent_effect
+from jejakekal.storage.database import Tx
+from jejakekal.storage.effects import call_idempotent_effect
 from jejakekal.workflows.runtime import current
 
 JSON_TYPE = "application/json"
 RAW_TYPES = {"text": "text/plain; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
 
 
-def prepare_st(db: Db, request: dict[str, Any]) -> dict[str, Any]:
+def prepare_st(db: Tx, request: dict[str, Any]) -> dict[str, Any]:
     """Pin down what is ingested: the raw bytes' hash, size, format and content type."""
     inp = DocIngestInput.model_validate(request)
     started = runs.now()
@@ -47,7 +49,7 @@ def side_effect_st(request: dict[str, Any], prepared: dict[str, Any]) -> dict[st
     started = runs.now()
     built = build(inp, prepared, rt.parsers[inp.format])
     key = f"{inp.run_id}:{names.STEP_SIDE_EFFECT}"
-    with runs.write(rt.engine) as conn:
+    with rt.db.write() as conn:
         result: dict[str, Any] = call_idempotent_effect(
             conn,
             key,
@@ -110,7 +112,7 @@ def _prov_of(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _persist(db: Db, run_id: str, function_id: int | None, built: dict[str, Any]) -> dict[str, Any]:
+def _persist(db: Tx, run_id: str, function_id: int | None, built: dict[str, Any]) -> dict[str, Any]:
     rows = [
         {
             "type": artifact_type,
@@ -137,7 +139,7 @@ def _persist(db: Db, run_id: str, function_id: int | None, built: dict[str, Any]
     }
 
 
-def finalize_st(db: Db, run_id: str, side_effect: dict[str, Any]) -> dict[str, Any]:
+def finalize_st(db: Tx, run_id: str, side_effect: dict[str, Any]) -> dict[str, Any]:
     """Check the four artifacts exist and their bytes still hash to what was recorded."""
     started = runs.now()
     expected: dict[str, Any] = side_effect["artifacts"]
@@ -156,23 +158,34 @@ def finalize_st(db: Db, run_id: str, side_effect: dict[str, Any]) -> dict[str, A
     output = {"attempt": 1, "checked": list(names.ARTIFACT_TYPES), "problems": problems}
     if problems:
         error = "finalize: " + "; ".join(problems)
-        _done(db, run_id, names.STEP_FINALIZE, output, started, status=DocStatus.ERROR, error=error)
+        _done(db, run_id, names.STEP_FINALIZE, output, started, error)
         return {"ok": False, "error": error}
-    _done(db, run_id, names.STEP_FINALIZE, output, started, status=DocStatus.DONE, next_action=None)
+    _done(db, run_id, names.STEP_FINALIZE, output, started, None, finishes_run=True)
     return {"ok": True}
 
 
 def _done(
-    db: Db, run_id: str, step_id: str, output: dict[str, Any], started: Any, **run: Any
+    tx: Tx,
+    run_id: str,
+    step_id: str,
+    output: dict[str, Any],
+    started: datetime,
+    error: str | None = None,
+    *,
+    finishes_run: bool = False,
 ) -> None:
-    runs.record_step(
-        db,
-        run_id,
-        step_id,
-        phase="done" if not run.get("error") else "failed",
+    """Record a step that finished (`failed` with an error, which ends the run too);
+    it becomes the run's last step."""
+    step = StepRecord(
+        run_id=run_id,
+        step_id=step_id,
+        phase=StepPhase.FAILED if error else StepPhase.DONE,
         output=output,
         started_at=started,
         finished_at=runs.now(),
-        last_step=step_id,
-        **run,
     )
+    ends = finishes_run or error is not None
+    change = (
+        lifecycle.document_finished(step_id, error) if ends else lifecycle.step_finished(step_id)
+    )
+    runs.record_step(tx, step, change)

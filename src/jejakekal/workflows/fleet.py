@@ -20,12 +20,12 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from dbos import DBOS
 
 from jejakekal.domain.errors import ExecutorIdInUse
 from jejakekal.storage import workers
+from jejakekal.storage.database import Database
 from jejakekal.storage.workers import DEAD_AFTER_SEC, HEARTBEAT_SEC
 
 log = logging.getLogger("jejakekal.fleet")
@@ -39,17 +39,17 @@ def now_ms() -> int:
 _CLAIM_TRIES = 3
 
 
-def claim_executor_id(engine: Any, executor_id: str, app_version: str, role: str) -> None:
+def claim_executor_id(db: Database, executor_id: str, app_version: str, role: str) -> None:
     """Take `executor_id` for this process before DBOS recovers its runs, or raise
     `ExecutorIdInUse` naming the live process that holds it."""
     host, pid = socket.gethostname(), os.getpid()
     for _ in range(_CLAIM_TRIES):
         now = now_ms()
-        current = workers.holder(engine, executor_id)
+        current = workers.holder(db, executor_id)
         if current is not None and holds(current, now, host=host, pid=pid):
             raise ExecutorIdInUse(_in_use(current, now), executor_id=executor_id)
         if workers.take(
-            engine,
+            db,
             executor_id=executor_id,
             app_version=app_version,
             role=role,
@@ -109,8 +109,8 @@ class Heartbeat:
     death), and recovers peers only once `recover_peers` says DBOS is up.
     """
 
-    def __init__(self, engine: Any, executor_id: str, app_version: str, role: str) -> None:
-        self.engine = engine
+    def __init__(self, db: Database, executor_id: str, app_version: str, role: str) -> None:
+        self.db = db
         self.executor_id = executor_id
         self.app_version = app_version
         self.role = role
@@ -131,11 +131,11 @@ class Heartbeat:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        workers.forget(self.engine, self.executor_id, host=self.host, pid=self.pid)
+        workers.forget(self.db, self.executor_id, host=self.host, pid=self.pid)
 
     def beat(self) -> bool:
         return workers.beat(
-            self.engine,
+            self.db,
             executor_id=self.executor_id,
             app_version=self.app_version,
             role=self.role,
@@ -146,7 +146,7 @@ class Heartbeat:
 
     def recover_dead(self) -> list[str]:
         claimed = workers.claim_dead(
-            self.engine,
+            self.db,
             me=self.executor_id,
             app_version=self.app_version,
             now_ms=now_ms(),
@@ -170,7 +170,7 @@ class Heartbeat:
                 log.exception("heartbeat failed")
 
     def _lost(self) -> None:
-        taker = workers.holder(self.engine, self.executor_id)
+        taker = workers.holder(self.db, self.executor_id)
         by = "" if taker is None else f" by pid {taker.pid} on {taker.host}"
         # Silent past the dead-after bound (stalled, suspended): a new process took the
         # id over as a dead one's, and its recovery owns this id's runs from now on.

@@ -1,4 +1,5 @@
-"""Workflow `run_intent` [WF-INTENT] and its child `execute_node`: control flow only.
+"""Workflow `run_intent` and its child `execute_node`: control flow only
+(docs/runs.md, "Intent runs").
 
 No clock, randomness or I/O here (a test holds that): everything with an effect is a
 step, so a replay after a crash re-reads checkpoints instead of acting again.
@@ -12,6 +13,7 @@ from dbos import DBOS, PortableWorkflowError, SetWorkflowID
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
+from jejakekal.domain.plan import Plan
 from jejakekal.workflows import steps
 from jejakekal.workflows.runtime import current, tx_step
 
@@ -23,11 +25,11 @@ _INPUT_WAIT_SEC = 3600.0
 def run_intent(request: dict[str, Any]) -> dict[str, Any]:
     # The input crosses DBOS as portable JSON; the model gives it a typed shape.
     inp = RunIntentInput.model_validate(request)
-    plan = tx_step(names.STEP_COMPILE, steps.compile_st, request)
+    # CompileST's checkpoint is the plan's JSON; a replay validates it into the same model.
+    plan = Plan.model_validate(tx_step(names.STEP_COMPILE, steps.compile_st, request))
     tx_step(names.STEP_APPLY_PATCH, steps.apply_patch_st, inp.run_id, plan)
-    goal = plan["patch"][0]["value"]
-    ask = plan["lanes"]["ask"]
-    DBOS.run_step({"name": names.STEP_DECIDE}, steps.decide_st, inp.run_id, goal, plan, not ask)
+    ask = plan.lanes.ask
+    DBOS.run_step({"name": names.STEP_DECIDE}, steps.decide_st, inp.run_id, plan, not ask)
 
     if ask:
         tx_step(names.OP_AWAIT_INPUT, steps.await_input, inp.run_id)
@@ -37,8 +39,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
         tx_step(names.OP_INPUT_RECEIVED, steps.input_received, inp.run_id, answer)
 
     settings = current().settings
-    fail_mode = "always" if plan["lanes"]["fail"] else "first" if plan["lanes"]["flaky"] else "none"
-    nodes = plan["workload"]["nodes"]
+    nodes = plan.workload.nodes
     queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
     assert queue is not None
     results: list[dict[str, Any]] = []
@@ -49,15 +50,15 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
             for node in nodes[start : start + inp.concurrency]:
                 child = ExecNodeInput(
                     run_id=inp.run_id,
-                    node_id=node["node_id"],
-                    argv=node["argv"],
-                    env=node["env"],
+                    node_id=node.node_id,
+                    argv=node.argv,
+                    env=node.env,
                     timeout_sec=inp.sandbox_minutes * 60,
-                    fail_mode=fail_mode,
+                    fail_mode=plan.lanes.fail_mode,
                     max_attempts=settings.step_max_attempts,
                     node_count=len(nodes),
                 )
-                with SetWorkflowID(f"{inp.run_id}:{node['node_id']}"):
+                with SetWorkflowID(f"{inp.run_id}:{node.node_id}"):
                     handles.append(queue.enqueue(execute_node, child.model_dump()))
             for handle in handles:
                 results.append(current().results.result(handle))
@@ -73,7 +74,7 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
             error,
         )
         raise
-    # The last node's own transaction closed ExecuteST and the run (steps.node_done).
+    # The last node's own transaction closed ExecuteST and the run (execute.node_done).
     return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}
 
 

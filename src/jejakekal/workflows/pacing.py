@@ -20,11 +20,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from dbos import DBOS
 
 from jejakekal.storage import queues as queue_probe
+from jejakekal.storage.database import Database
 
 log = logging.getLogger("jejakekal.pacing")
 
@@ -41,9 +41,9 @@ class QueuePacing:
     """A daemon thread keeping each queue at its fast or its idle polling interval."""
 
     def __init__(
-        self, engine: Any, fast: dict[str, float], idle_sec: float, hold_sec: float = HOLD_SEC
+        self, db: Database, fast: dict[str, float], idle_sec: float, hold_sec: float = HOLD_SEC
     ) -> None:
-        self.engine = engine
+        self.db = db
         self.hold = hold_sec
         self.fast = fast
         self.idle = {name: max(idle_sec, sec) for name, sec in fast.items()}
@@ -83,7 +83,7 @@ class QueuePacing:
         a process that stopped since had slowed them.
         """
         since_ms = int((time.time() - self.hold) * 1000)
-        if queue_probe.has_work(self.engine, list(self.fast), since_ms=since_ms):
+        if queue_probe.has_work(self.db, list(self.fast), since_ms=since_ms):
             self._last_work = now
             if not self.busy or (
                 now - self._last_change >= self.hold and not self._stored_fast(now)

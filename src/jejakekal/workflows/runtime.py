@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from jejakekal.config import Settings
 from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
+from jejakekal.storage.database import Database, Tx
 
 T = TypeVar("T")
 
@@ -55,7 +56,7 @@ MIN_SLEEP_SEC = 0.0001
 @dataclass(frozen=True)
 class Runtime:
     settings: Settings
-    engine: Any  # sqlalchemy.Engine; typed loosely so this package imports no SQLAlchemy
+    db: Database
     decider: Decider
     sandbox: Sandbox
     results: ResultPacer  # how workflows here wait for their children
@@ -77,18 +78,17 @@ def current() -> Runtime:
 
 
 def tx_step(name: str, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(conn, *args)` in one transaction as the DBOS step `name`.
+    """Run `fn(tx, *args)` in one write transaction as the DBOS step `name`.
 
     Every such body is an idempotent upsert keyed by run and step, so a replay after
     a crash between its commit and the step's checkpoint writes the same rows again.
     """
     from dbos import DBOS
 
-    from jejakekal.storage.runs import write
-
     def body(*a: Any) -> T:
-        with write(current().engine) as conn:
-            return fn(conn, *a)
+        tx: Tx
+        with current().db.write() as tx:
+            return fn(tx, *a)
 
     result: T = DBOS.run_step({"name": name}, body, *args)
     return result

@@ -1,0 +1,106 @@
+"""The use cases, as the API, the UI and the CLI call them.
+
+`Control` composes one object per concern over one shared `Context`; its methods only
+name which concern answers. Add a use case to its concern, then a line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOSClient
+
+from jejakekal.config import Settings
+from jejakekal.control.artifacts import Artifacts
+from jejakekal.control.context import Context, DocStarter
+from jejakekal.control.documents import DocumentRuns
+from jejakekal.control.intents import Intents, StartedRun
+from jejakekal.control.operations import RunOperations
+from jejakekal.control.reads import RunReads
+from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView, SearchHit
+from jejakekal.storage.database import Database
+
+
+class Control:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        client: DBOSClient,
+        start_doc: DocStarter | None = None,
+    ) -> None:
+        self.ctx = Context(settings, db, client)
+        self.intents = Intents(self.ctx)
+        self.documents = DocumentRuns(self.ctx, start_doc)
+        self.reads = RunReads(self.ctx)
+        self.operations = RunOperations(self.ctx, self.reads)
+        self.artifacts = Artifacts(self.ctx)
+
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
+
+    @property
+    def client(self) -> DBOSClient:
+        return self.ctx.client
+
+    # -- intents and document runs ------------------------------------------------------
+    def create_intent(self, body: IntentCreate) -> str:
+        return self.intents.create(body)
+
+    def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun:
+        return self.intents.start_run(intent_id, body)
+
+    def start_doc_run(self, body: DocRunRequest) -> dict[str, Any]:
+        return self.documents.start(body)
+
+    def adopt_orphan_doc_runs(self) -> list[str]:
+        return self.documents.adopt_orphans()
+
+    def export_run(self, run_id: str) -> dict[str, Any]:
+        return self.documents.export(run_id)
+
+    # -- reading runs -------------------------------------------------------------------
+    def run_view(self, run_id: str) -> RunView:
+        return self.reads.view(run_id)
+
+    def live_workers(self) -> list[str]:
+        return self.reads.live_workers()
+
+    def list_runs(
+        self, *, status: str | None, kind: str | None, limit: int, offset: int
+    ) -> list[RunSummary]:
+        return self.reads.page(status=status, kind=kind, limit=limit, offset=offset)
+
+    async def wait_run(self, run_id: str, wait_sec: float) -> RunView:
+        return await self.reads.wait(run_id, wait_sec)
+
+    def wait_run_view(self, run_id: str, wait_sec: float) -> RunView:
+        return self.reads.wait_view(run_id, wait_sec)
+
+    # -- operator actions ---------------------------------------------------------------
+    def send_event(self, run_id: str, event: EventRequest) -> None:
+        self.operations.answer(run_id, event)
+
+    def retry_run(self, run_id: str) -> dict[str, Any]:
+        return self.operations.retry(run_id)
+
+    def resume_run(self, run_id: str) -> dict[str, Any]:
+        return self.operations.resume(run_id)
+
+    def cancel_run(self, run_id: str) -> dict[str, Any]:
+        return self.operations.cancel(run_id)
+
+    # -- artifacts and search -----------------------------------------------------------
+    def list_artifacts(self, **filters: Any) -> list[ArtifactMeta]:
+        return self.artifacts.find(**filters)
+
+    def artifact(self, artifact_id: str) -> dict[str, Any]:
+        return self.artifacts.get(artifact_id)
+
+    def artifact_document(self, artifact_id: str) -> dict[str, Any]:
+        return self.artifacts.document(artifact_id)
+
+    def search(self, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:
+        return self.artifacts.search(query, run_id=run_id, limit=limit)

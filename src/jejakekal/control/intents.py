@@ -1,0 +1,124 @@
+"""Intents and their runs: create an intent, start its run (once per intent)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from dbos import EnqueueOptions
+
+from jejakekal.control.context import Context
+from jejakekal.domain import errors, names
+from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.contracts import (
+    DEFAULT_RECIPE,
+    DEFAULT_WORKLOAD,
+    IntentCreate,
+    RunIntentInput,
+    RunRequest,
+)
+from jejakekal.domain.ids import new_intent_id
+from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.records import NewRun, Recipe, StoredRun
+from jejakekal.storage import runs
+from jejakekal.storage.database import AlreadyExists
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    run_id: str
+    workflow_id: str
+
+
+class Intents:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def create(self, body: IntentCreate) -> str:
+        intent_id = new_intent_id()
+        with self.ctx.db.write() as tx:
+            runs.insert_intent(tx, intent_id, body.goal, body.inputs, body.constraints)
+        return intent_id
+
+    def start_run(self, intent_id: str, body: RunRequest) -> StartedRun:
+        """Durable start: the run row and the enqueued workflow commit together."""
+        request = body.model_dump(mode="json", exclude_none=True)
+        request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
+        recipe_name = body.recipeName or DEFAULT_RECIPE
+        workload = body.workload or DEFAULT_WORKLOAD
+        run_id = "run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24]
+        options: EnqueueOptions = {
+            "workflow_name": names.WF_RUN_INTENT,
+            "queue_name": names.INTENT_QUEUE,
+            "workflow_id": intent_id,
+            "app_version": self.ctx.settings.app_version,
+        }
+        try:
+            # One transaction reads the intent and recipe, then writes: a refused
+            # request rolls back having written nothing.
+            with self.ctx.db.write() as tx:
+                intent, recipe = runs.intent_and_recipe(tx, intent_id, recipe_name)
+                if intent is None:
+                    raise errors.IntentNotFound(intent_id=intent_id)
+                if recipe is None:
+                    raise errors.RecipeNotFound(
+                        f"no recipe named {recipe_name!r}", recipeName=recipe_name
+                    )
+                _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
+                run_input = RunIntentInput(
+                    run_id=run_id,
+                    intent_id=intent_id,
+                    recipe_name=recipe_name,
+                    concurrency=workload.concurrency,
+                    steps=workload.steps,
+                    sandbox_minutes=workload.sandboxMinutes,
+                    trace_id=body.traceId,
+                    goal=intent.goal,
+                    inputs=intent.inputs,
+                )
+                runs.insert_run(
+                    tx,
+                    NewRun(
+                        run_id=run_id,
+                        kind=RunKind.INTENT,
+                        workflow_id=intent_id,
+                        request_hash=request_hash,
+                        request=request,
+                        intent_id=intent_id,
+                        trace_id=body.traceId,
+                        recipe_name=recipe_name,
+                    ),
+                )
+                self.ctx.client.enqueue_in_transaction(tx, options, run_input.model_dump())
+        except AlreadyExists:
+            # The intent has a run already: this same request again (or a parallel
+            # copy of it that committed first), or a different one.
+            with self.ctx.db.read() as tx:
+                existing = runs.find_run(tx, intent_id)
+            if existing is None:
+                raise
+            return _same_run(existing, request_hash)
+        return StartedRun(run_id=run_id, workflow_id=intent_id)
+
+
+def _same_run(existing: StoredRun, request_hash: str) -> StartedRun:
+    if existing.request_hash != request_hash:
+        raise errors.RunPayloadMismatch(run_id=existing.run_id, workflow_id=existing.workflow_id)
+    return StartedRun(run_id=existing.run_id, workflow_id=existing.workflow_id)
+
+
+def _check_caps(recipe: Recipe, concurrency: int, steps: int, minutes: float) -> None:
+    caps = (
+        ("max_concurrency", "concurrency", concurrency, recipe.max_concurrency),
+        ("max_steps", "steps", steps, recipe.max_steps),
+        ("max_sandbox_minutes", "sandboxMinutes", minutes, recipe.max_sandbox_minutes),
+    )
+    for cap, field, value, limit in caps:
+        if value > limit:
+            raise errors.QueuePolicyViolation(
+                f"workload.{field}={value} exceeds {recipe.name}.{cap}={limit}",
+                cap=cap,
+                limit=limit,
+                field=f"workload.{field}",
+                recipe=recipe.name,
+            )

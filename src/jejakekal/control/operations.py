@@ -1,0 +1,116 @@
+"""What an operator does to a run: answer it, retry it, resume it, cancel it.
+
+Each checks the life cycle's rule first (a refused action is a typed 409 that writes
+nothing), then changes the run and tells DBOS, through `DBOSClient`, so this works the
+same in a process that runs workflows and in one that does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jejakekal import runlog
+from jejakekal.control.context import Context
+from jejakekal.control.reads import RunReads
+from jejakekal.domain import errors, lifecycle, names
+from jejakekal.domain.contracts import EventRequest
+from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.storage import execute, runs
+
+
+class RunOperations:
+    def __init__(self, ctx: Context, reads: RunReads) -> None:
+        self.ctx = ctx
+        self.reads = reads
+
+    def answer(self, run_id: str, event: EventRequest) -> None:
+        """Deliver a human's answer, only while the run waits for that event type.
+
+        The status flip and the message commit together, so of two racing answers
+        exactly one is accepted.
+        """
+        view = self.reads.view(run_id)
+        lifecycle.check_answer(view.run_id, view.kind, view.status, event.type)
+        with self.ctx.db.write() as tx:
+            if not runs.change_run(tx, view.run_id, lifecycle.answered()):
+                raise errors.EventNotExpected(
+                    "the run stopped waiting for input", run_id=view.run_id
+                )
+            self.ctx.client.send_in_transaction(
+                tx, view.workflow_id, event.payload, topic=names.INPUT_TOPIC
+            )
+
+    def retry(self, run_id: str) -> dict[str, Any]:
+        """Re-enter a failed run where it failed, same run id, earlier steps untouched.
+
+        The failed child workflows are rewound to their first step, then the run is
+        rewound to the operation that failed (awaiting a child, for ExecuteST): every
+        operation before it replays from its checkpoint.
+        """
+        view = self.reads.view(run_id)
+        lifecycle.check_retry(view.run_id, view.kind, view.status, view.dbos_status)
+        start_step, from_step = self._rewind_point(view.run_id, view.workflow_id)
+        with self.ctx.db.write() as tx:
+            run = runs.find_run(tx, view.run_id)
+            assert run is not None
+            change = lifecycle.retried(RunStatus(run.status), run.retry_count, from_step)
+            if not runs.change_run(tx, run.run_id, change):
+                raise errors.RunNotRetryable("a concurrent retry won", run_id=run.run_id)
+            if from_step == names.STEP_EXECUTE:
+                execute.reopen(tx, run.run_id)
+        settings = self.ctx.settings
+        for child in runs.failed_children(self.ctx.db, view.workflow_id):
+            self.ctx.client.rewind_workflow(
+                child, queue_name=names.SANDBOX_QUEUE, application_version=settings.app_version
+            )
+        self.ctx.client.rewind_workflow(
+            view.workflow_id,
+            start_step=start_step,
+            queue_name=names.INTENT_QUEUE,
+            application_version=settings.app_version,
+        )
+        return {"accepted": True, "newRunId": view.run_id, "fromStep": from_step}
+
+    def _rewind_point(self, run_id: str, workflow_id: str) -> tuple[int, str]:
+        """The run's first failed operation, and the step it belongs to."""
+        for op in runs.operations(self.ctx.db, workflow_id):
+            if op["error"] is not None:
+                name = str(op["function_name"])
+                step = names.STEP_EXECUTE if name == names.OP_GET_RESULT else name
+                return int(op["function_id"]), step
+        raise errors.RunNotRetryable("the run has no failed operation to re-enter", run_id=run_id)
+
+    def resume(self, run_id: str) -> dict[str, Any]:
+        """Continue a cancelled or recovery-exhausted run where it stopped (README, "Runs").
+
+        DBOS re-enqueues the workflow; every operation already checkpointed replays from
+        its record, so no finished step runs again. A `retries_exceeded` run resumes by
+        the retry path (its failed operation is re-entered).
+        """
+        view = self.reads.view(run_id)
+        kind, status = view.kind, view.status
+        lifecycle.check_resume(view.run_id, kind, status, view.dbos_status)
+        if lifecycle.resumes_by_retry(kind, status):
+            self.retry(run_id)
+            return {"run_id": view.run_id, "status": RunStatus.RUNNING.value}
+        if kind == RunKind.INTENT:
+            ops = {op.function_name for op in view.timeline}
+            # A run cancelled while it waited for a human waits again after the resume.
+            waiting = names.OP_AWAIT_INPUT in ops and names.OP_INPUT_RECEIVED not in ops
+            with self.ctx.db.write() as tx:
+                runs.change_run(tx, view.run_id, lifecycle.resumed(waiting=waiting))
+        # Through intentQ, the quickly polled queue (DBOS would use its slower internal one).
+        self.ctx.client.resume_workflow(view.workflow_id, queue_name=names.INTENT_QUEUE)
+        return {"run_id": view.run_id, "status": "running"}
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        view = self.reads.view(run_id)
+        lifecycle.check_cancel(view.run_id, view.kind, view.status, view.dbos_status)
+        self.ctx.client.cancel_workflow(view.workflow_id)
+        runlog.outcome(view.run_id, view.last_step or "-", "canceled")
+        if view.kind == RunKind.DOC:
+            # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
+            return {"accepted": True, "run_id": view.run_id, "status": DocStatus.UNKNOWN.value}
+        with self.ctx.db.write() as tx:
+            runs.change_run(tx, view.run_id, lifecycle.canceled())
+        return {"accepted": True, "run_id": view.run_id, "status": RunStatus.CANCELED.value}

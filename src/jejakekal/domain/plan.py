@@ -1,0 +1,75 @@
+"""A plan, typed: what CompileST produces and every later step of an intent run reads.
+
+The JSON keys are the checkpointed ones (DBOS stores CompileST's output as JSON), so a
+run checkpointed by an earlier release validates into the same model when it replays;
+`model_dump()` gives back those keys, for the checkpoint and the plan's hash.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+FailMode = Literal["none", "always", "first"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PlanLanes(_Frozen):
+    """The demo lanes the default compiler reads from the goal (see `compiler`)."""
+
+    ask: bool
+    fail: bool
+    flaky: bool
+    slow: bool = False
+
+    @property
+    def fail_mode(self) -> FailMode:
+        return "always" if self.fail else "first" if self.flaky else "none"
+
+
+class PlanNode(_Frozen):
+    node_id: str
+    kind: str
+    argv: list[str]
+    env: dict[str, str]
+
+
+class PatchOp(_Frozen):
+    op: Literal["add", "replace", "remove"]
+    path: str
+    value: Any = None
+
+
+class Workload(_Frozen):
+    concurrency: int
+    steps: int
+    nodes: list[PlanNode]
+
+
+class Plan(_Frozen):
+    compiler: str
+    recipe: str
+    lanes: PlanLanes
+    patch: list[PatchOp]
+    workload: Workload
+    plan_sha256: str
+
+    @property
+    def goal(self) -> str:
+        """The goal the plan was compiled for: the value its patch adds at `/goal`."""
+        for op in self.patch:
+            if op.path == "/goal" and op.op in ("add", "replace"):
+                return str(op.value)
+        raise ValueError("the plan's patch sets no /goal")
+
+    @property
+    def node_ids(self) -> list[str]:
+        return [node.node_id for node in self.workload.nodes]
+
+    def checkpoint(self) -> dict[str, Any]:
+        """The plan as CompileST's checkpoint holds it (and as its hash covers it)."""
+        return self.model_dump(mode="json")

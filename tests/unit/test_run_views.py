@@ -1,0 +1,52 @@
+"""Run views as values: their JSON is the API's shape, and reads back into the same value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.views import RunSummary, RunView
+
+GOLDEN = Path(__file__).parent.parent / "golden"
+RECORDED_VIEWS = sorted(GOLDEN.glob("*/run_view.json"))
+
+
+@pytest.mark.parametrize("path", RECORDED_VIEWS, ids=lambda p: p.parent.name)
+def test_a_recorded_run_view_reads_in_and_writes_out_unchanged(path: Path) -> None:
+    recorded = json.loads(path.read_bytes())
+
+    view = RunView.from_json(recorded)
+
+    assert view.to_json() == recorded
+    assert RunView.from_json(view.to_json()) == view
+    assert view.kind == RunKind.DOC and view.steps and view.timeline
+
+
+def test_the_corpus_has_recorded_views() -> None:
+    assert len(RECORDED_VIEWS) >= 4
+
+
+def test_a_run_summary_keeps_the_list_keys_in_order_and_reads_back() -> None:
+    summary = RunSummary(
+        run_id="r1",
+        workflow_id="w1",
+        kind=RunKind.INTENT,
+        status="failed",
+        dbos_status="ERROR",
+        last_step="ExecuteST",
+        retry_count=2,
+        created_at="2026-01-01T00:00:00.000Z",
+        updated_at=None,
+    )
+
+    shown = summary.to_json()
+
+    assert list(shown) == [
+        "run_id", "workflowId", "kind", "status", "dbos_status", "lastStep", "retryCount",
+        "created_at", "updated_at",
+    ]  # fmt: skip
+    assert json.dumps(shown).startswith('{"run_id": "r1", "workflowId": "w1", "kind": "intent"')
+    assert RunSummary.from_json(json.loads(json.dumps(shown))) == summary
