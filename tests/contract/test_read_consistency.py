@@ -22,7 +22,7 @@ from jejakekal.storage.database import Database, Tx
 
 
 def _finished_doc_run(kernel: Kernel) -> str:
-    run_id = str(kernel.control.start_doc_run(DocRunRequest(source="alpha\nbeta"))["run_id"])
+    run_id = kernel.control.start_doc_run(DocRunRequest(source="alpha\nbeta")).run_id
     assert kernel.control.wait_run_view(run_id, 30).status == "done"
     return run_id
 

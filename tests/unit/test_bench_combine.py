@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from jejakekal.bench.results import PathFigures, ThroughputMeasurement
 from jejakekal.bench.throughput import combine
 
 
 def _measurement(
     ours_p50: float, bare_p50: float, ours_rate: float, bare_rate: float
-) -> dict[str, Any]:
-    def path(p50: float, rate: float) -> dict[str, float]:
+) -> ThroughputMeasurement:
+    def path(p50: float, rate: float) -> PathFigures:
         return {
             "latency_p50_ms": p50,
             "latency_p95_ms": p50 * 2,
@@ -20,7 +19,12 @@ def _measurement(
 
     return {
         "db": "postgresql",
+        "runs": 10,
+        "concurrency": 4,
         "worker_processes": 0,
+        "rounds": 8,
+        "batch": 4,
+        "queue_poll_sec": 0.05,
         "ours": path(ours_p50, ours_rate),
         "bare_dbos": path(bare_p50, bare_rate),
         "latency_p50_ratio": round(ours_p50 / bare_p50, 3),

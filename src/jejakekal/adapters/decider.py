@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.compiler import sha256_text
 from jejakekal.domain.errors import DecisionInvalid
-from jejakekal.domain.ports import DecisionEnvelope, DecisionRequest
+from jejakekal.domain.ports import Decision, DecisionBody, DecisionEnvelope, DecisionRequest
 
 SYSTEM_PROMPT = (
     "You approve or reject an execution plan. Answer with one JSON object: "
@@ -23,27 +23,30 @@ SYSTEM_PROMPT = (
 )
 
 
-class Decision(BaseModel):
+class DecisionSchema(BaseModel):
+    """What a decider's answer must be."""
+
     model_config = ConfigDict(extra="forbid", strict=True)
     action: Literal["execute", "reject"]
     reason: str
 
 
-def _request_body(request: DecisionRequest) -> dict[str, Any]:
-    return {
-        "run_id": request.run_id,
-        "goal": request.goal,
-        "plan_sha256": request.plan_sha256,
-        "nodes": request.nodes,
-    }
+def _request_body(request: DecisionRequest) -> DecisionBody:
+    return DecisionBody(
+        run_id=request.run_id,
+        goal=request.goal,
+        plan_sha256=request.plan_sha256,
+        nodes=request.nodes,
+    )
 
 
 def validate_decision(raw: Any) -> Decision:
     try:
-        return Decision.model_validate(raw)
+        valid = DecisionSchema.model_validate(raw)
     except ValidationError as exc:
         message = f"decider response failed validation: {exc.errors()[0]['msg']}"
         raise DecisionInvalid(message) from exc
+    return Decision(action=valid.action, reason=valid.reason)
 
 
 class StubDecider:
@@ -59,7 +62,11 @@ class StubDecider:
         else:
             raw = {"action": "execute", "reason": f"stub approves plan {request.plan_sha256[:12]}"}
         decision = validate_decision(raw)
-        response = {**decision.model_dump(), "request_sha256": sha256_text(canonical_json(body))}
+        response = Decision(
+            action=decision["action"],
+            reason=decision["reason"],
+            request_sha256=sha256_text(canonical_json(body)),
+        )
         return DecisionEnvelope(provider=self.name, request=body, response=response)
 
 
@@ -93,5 +100,5 @@ class OpenAIDecider:
         except (KeyError, IndexError, TypeError, json.JSONDecodeError) as exc:
             raise DecisionInvalid(f"decider reply is not a chat completion: {exc}") from exc
         return DecisionEnvelope(
-            provider=f"{self.name}:{self._model}", request=body, response=decision.model_dump()
+            provider=f"{self.name}:{self._model}", request=body, response=decision
         )

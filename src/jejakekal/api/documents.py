@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -19,17 +17,18 @@ router = APIRouter(dependencies=REQUEST_GUARDS)
 
 
 @router.post("/runs", status_code=202, openapi_extra=openapi_body(DocRunRequest), tags=["runs"])
-async def start_doc_run(request: Request) -> dict[str, Any]:
+async def start_doc_run(request: Request) -> dict[str, object]:
     """[API-6] Start a document run; returns after durable start, before it finishes."""
     body = parse_request(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
-    return await run_in_threadpool(control_of(request).start_doc_run, body)
+    started = await run_in_threadpool(control_of(request).start_doc_run, body)
+    return started.to_json()
 
 
 @router.get("/runs/{run_id}/export", tags=["runs"])
 async def export_run(run_id: str, request: Request) -> JSONResponse:
     """[API-8] Write the run's bundle and describe it."""
     described = await run_in_threadpool(control_of(request).export_run, parse_run_id(run_id))
-    return JSONResponse(described)
+    return JSONResponse(described.to_json())
 
 
 @router.get("/artifacts", tags=["artifacts"])
@@ -60,18 +59,19 @@ async def get_artifact(artifact_id: str, request: Request) -> JSONResponse:
     document = await run_in_threadpool(
         control_of(request).artifact_document, parse_artifact_id(artifact_id)
     )
-    return JSONResponse(document)
+    return JSONResponse(document.to_json())
 
 
 @router.get("/artifacts/{artifact_id}/download", tags=["artifacts"])
 async def download_artifact(artifact_id: str, request: Request) -> Response:
     """The exact stored bytes, as an attachment that browsers will not sniff."""
-    row = await run_in_threadpool(control_of(request).artifact, parse_artifact_id(artifact_id))
-    extension = "json" if row["content_type"].startswith("application/json") else "txt"
-    filename = f"{row['id'].replace(':', '_')}.{extension}"
+    stored = await run_in_threadpool(control_of(request).artifact, parse_artifact_id(artifact_id))
+    meta = stored.meta
+    extension = "json" if meta.content_type.startswith("application/json") else "txt"
+    filename = f"{meta.id.replace(':', '_')}.{extension}"
     return Response(
-        content=bytes(row["content"]),
-        media_type=row["content_type"],
+        content=stored.content,
+        media_type=meta.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Content-Type-Options": "nosniff",

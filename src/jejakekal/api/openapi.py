@@ -22,10 +22,14 @@ from jejakekal.domain import errors as e
 from jejakekal.domain.contracts import MAX_DOC_RUN_ID
 from jejakekal.domain.ids import ID_PATTERN
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
 from jejakekal.domain.names import ARTIFACT_TYPES
 
-Schema = dict[str, Any]
+# The fragments built here are only emitted: `JsonObject`s. FastAPI's generated document is
+# walked and edited in place, reading into its values: parts of it are `Generated`.
+Schema = JsonObject
+Generated = dict[str, Any]
 DESCRIPTION = (
     "The jejakekal HTTP API. Every error answers the `Error` envelope, its `code` one of "
     "those listed under the status. Bodies are JSON (`Content-Type: application/json`), "
@@ -232,13 +236,13 @@ PARAMETERS: dict[str, Schema] = {
 }
 
 
-def build_openapi(app: FastAPI, *, token_required: bool) -> Schema:
+def build_openapi(app: FastAPI, *, token_required: bool) -> JsonObject:
     generated = get_openapi(
         title=app.title, version=app.version, description=DESCRIPTION, routes=app.routes
     )
     # A copy: parts of it may be the routes' own `openapi_extra`, shared by every app.
     doc = copy.deepcopy(generated)
-    schemas: Schema = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas: Generated = doc.setdefault("components", {}).setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas.update(copy.deepcopy(SCHEMAS))
@@ -264,7 +268,7 @@ def build_openapi(app: FastAPI, *, token_required: bool) -> Schema:
 def install_openapi(app: FastAPI, *, token_required: bool) -> None:
     """Serve `build_openapi` at /openapi.json, built once on first use."""
 
-    def openapi() -> Schema:
+    def openapi() -> JsonObject:
         if app.openapi_schema is None:
             app.openapi_schema = build_openapi(app, token_required=token_required)
         return app.openapi_schema
@@ -318,7 +322,7 @@ def _error(status: int, codes: tuple[str, ...]) -> Schema:
     }
 
 
-def _hoist_body(operation: Schema, schemas: Schema) -> None:
+def _hoist_body(operation: Generated, schemas: Generated) -> None:
     """Move a body's pydantic schema (and its `$defs`) into components."""
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if content is None or "$ref" in content["schema"]:
@@ -341,7 +345,7 @@ def _rewrite_refs(node: Any) -> Any:
     return node
 
 
-def _describe_parameters(operation: Schema) -> None:
+def _describe_parameters(operation: Generated) -> None:
     for parameter in operation.get("parameters", []):
         schema = parameter["schema"]
         # An absent query parameter is how a client says "none": null is not a value.
@@ -354,7 +358,7 @@ def _describe_parameters(operation: Schema) -> None:
             schema.update(override)
 
 
-def _document_doc_run_request(schemas: Schema) -> None:
+def _document_doc_run_request(schemas: Generated) -> None:
     """`POST /runs` takes exactly one of `source` and `cmd`; pydantic says so in code only."""
     body = schemas["DocRunRequest"]
     body["oneOf"] = [
@@ -366,6 +370,6 @@ def _document_doc_run_request(schemas: Schema) -> None:
     workflow_id.update(pattern=ID_PATTERN.pattern, maxLength=MAX_DOC_RUN_ID)
 
 
-def _string_branch(schema: Schema) -> Schema:
-    branch: Schema = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
+def _string_branch(schema: Generated) -> Generated:
+    branch: Generated = next(s for s in schema.get("anyOf", [schema]) if s.get("type") == "string")
     return branch

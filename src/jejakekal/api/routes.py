@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +12,7 @@ from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.domain.views import Health
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
@@ -26,19 +25,19 @@ def control_of(request: Request) -> Control:
 
 
 @router.get("/healthz", tags=["ops"])
-async def healthz(request: Request) -> dict[str, Any]:
+async def healthz(request: Request) -> dict[str, object]:
     """Liveness, and whether any worker of this version is alive to run what is queued."""
     kernel = request.app.state.kernel
     live = await run_in_threadpool(kernel.control.live_workers)
-    return {
-        "ok": True,
-        "role": kernel.role,
-        "app_version": kernel.settings.app_version,
-        "db": kernel.db_kind,
-        "workers_alive": len(live),
-        "workers": live,
-        "queues": kernel.queue_pace,
-    }
+    health = Health(
+        ok=True,
+        role=kernel.role,
+        app_version=kernel.settings.app_version,
+        db=kernel.db_kind,
+        workers=tuple(live),
+        queues=kernel.queue_pace,
+    )
+    return health.to_json()
 
 
 @router.post(
@@ -75,7 +74,7 @@ async def list_runs(
     limit: int = Query(50, ge=1, le=500),
     # Bounded: both databases keep 64-bit integers, and no list is that long.
     offset: int = Query(0, ge=0, le=1_000_000_000),
-) -> dict[str, Any]:
+) -> dict[str, object]:
     """Runs, newest first, filtered by status and kind."""
     if status is not None and status not in RUN_STATUSES:
         raise errors.InvalidQuery(
@@ -126,18 +125,21 @@ async def post_event(run_id: str, request: Request) -> dict[str, bool]:
 
 
 @router.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])
-async def retry_run(run_id: str, request: Request) -> dict[str, Any]:
+async def retry_run(run_id: str, request: Request) -> dict[str, object]:
     """[API-5] Re-enter a failed run at ExecuteST on the same run id."""
-    return await run_in_threadpool(control_of(request).retry_run, parse_run_id(run_id))
+    retried = await run_in_threadpool(control_of(request).retry_run, parse_run_id(run_id))
+    return retried.to_json()
 
 
 @router.post("/runs/{run_id}/resume", status_code=202, tags=["runs"])
-async def resume_run(run_id: str, request: Request) -> dict[str, Any]:
+async def resume_run(run_id: str, request: Request) -> dict[str, object]:
     """[API-7] Continue a cancelled (or recovery-exhausted) run; finished steps stay done."""
-    return await run_in_threadpool(control_of(request).resume_run, parse_run_id(run_id))
+    resumed = await run_in_threadpool(control_of(request).resume_run, parse_run_id(run_id))
+    return resumed.to_json()
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, tags=["runs"])
-async def cancel_run(run_id: str, request: Request) -> dict[str, Any]:
+async def cancel_run(run_id: str, request: Request) -> dict[str, object]:
     """Cancel a live run."""
-    return await run_in_threadpool(control_of(request).cancel_run, parse_run_id(run_id))
+    canceled = await run_in_threadpool(control_of(request).cancel_run, parse_run_id(run_id))
+    return canceled.to_json()

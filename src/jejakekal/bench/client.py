@@ -48,7 +48,7 @@ class BenchClient:
         self._conn: http.client.HTTPConnection | None = None
         self._last_used = 0.0
 
-    def get(self, path: str, params: dict[str, Any] | None = None) -> Reply:
+    def get(self, path: str, params: dict[str, str | int] | None = None) -> Reply:
         return self._request("GET", f"{path}?{urlencode(params)}" if params else path)
 
     def post(self, path: str, json: Any = None) -> Reply:

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from jejakekal.bench.client import BenchClient
+from jejakekal.bench.results import IngestFloor, IngestResult
 from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
 from jejakekal.config import Settings
 from jejakekal.domain.contracts import DocIngestInput, DocRunRequest
+from jejakekal.storage.engine import db_kind
+
+if TYPE_CHECKING:
+    from jejakekal.bootstrap import Kernel
 
 WARMUP = 5
 DOCUMENT = (
@@ -43,7 +49,9 @@ def ingest_once(client: BenchClient, n: int) -> tuple[str, float]:
     return run_id, time.perf_counter() - started
 
 
-def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
+def measure(
+    database_url: str, home: Path, runs: int, progress: Callable[[], object] | None = None
+) -> IngestResult:
     with api_process(database_url, home) as base, BenchClient(base) as client:
         pace = settle(base)
         for n in range(WARMUP):
@@ -53,16 +61,22 @@ def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> d
             latencies.append(ingest_once(client, n)[1])
             if progress:
                 progress()
-    return {"runs": runs, "sleep_ms": 0, "queues": pace, **summary(latencies)}
+    figures = summary(latencies)
+    return {
+        "db": db_kind(database_url),
+        "runs": runs,
+        "sleep_ms": 0,
+        "queues": pace,
+        "p50_ms": figures["p50_ms"],
+        "p95_ms": figures["p95_ms"],
+        "mean_ms": figures["mean_ms"],
+    }
 
 
-def measure_floor(settings: Settings, runs: int) -> dict[str, Any]:
+def measure_floor(settings: Settings, runs: int) -> IngestFloor:
     """Ours and bare DBOS in this process, interleaved; call it in a fresh process
     (DBOS is a process-wide singleton)."""
-    from dbos import DBOS, SetWorkflowID
-
     from jejakekal.bootstrap import build_kernel
-    from jejakekal.workflows.bench import bench_bare_doc
 
     kernel = build_kernel(settings, "full")
     # As over HTTP: time the steady state, once the queues left the pace of a start.
@@ -70,40 +84,53 @@ def measure_floor(settings: Settings, runs: int) -> dict[str, Any]:
     while kernel.queue_pace == "busy" and time.monotonic() < deadline:
         time.sleep(0.25)
     pace = kernel.queue_pace
-
-    def ours(n: int) -> float:
-        started = time.perf_counter()
-        run = kernel.control.start_doc_run(DocRunRequest(source=f"{DOCUMENT}run {n}\n"))
-        status = kernel.control.wait_run_view(run["run_id"], 30).status
-        if status != "done":
-            raise RuntimeError(f"run {run['run_id']} ended {status}, not done")
-        return time.perf_counter() - started
-
-    def bare(n: int) -> float:
-        body = DocRunRequest(source=f"{DOCUMENT}run {n}\n")
-        workflow_id = f"bare-doc-{uuid.uuid4().hex}"  # unique: a bench may rerun on one database
-        request = DocIngestInput(
-            run_id=workflow_id,
-            source=body.document(),
-            format=body.format,
-            sleep_ms=0,
-            source_kind="source",
-        ).model_dump()
-        started = time.perf_counter()
-        with SetWorkflowID(workflow_id):
-            DBOS.start_workflow(bench_bare_doc, request).get_result()
-        return time.perf_counter() - started
-
     try:
         for n in range(WARMUP):
-            ours(-n - 1)
-            bare(-n - 1)
-        samples: dict[str, list[float]] = {"ours": [], "bare": []}
+            _ours_once(kernel, -n - 1)
+            _bare_once(-n - 1)
+        ours: list[float] = []
+        bare: list[float] = []
         for n in range(runs):
-            samples["ours"].append(ours(n))
-            samples["bare"].append(bare(n))
+            ours.append(_ours_once(kernel, n))
+            bare.append(_bare_once(n))
     finally:
         kernel.close()
-    result = {"in_process": summary(samples["ours"]), "bare_dbos": summary(samples["bare"])}
-    ratio = result["in_process"]["p50_ms"] / result["bare_dbos"]["p50_ms"]
-    return {**result, "p50_ratio": round(ratio, 3), "queues": pace}
+    in_process, bare_dbos = summary(ours), summary(bare)
+    ratio = in_process["p50_ms"] / bare_dbos["p50_ms"]
+    return {
+        "in_process": in_process,
+        "bare_dbos": bare_dbos,
+        "p50_ratio": round(ratio, 3),
+        "queues": pace,
+    }
+
+
+def _ours_once(kernel: Kernel, n: int) -> float:
+    """One document run started and watched in process: seconds to `done`."""
+    started = time.perf_counter()
+    run = kernel.control.start_doc_run(DocRunRequest(source=f"{DOCUMENT}run {n}\n"))
+    status = kernel.control.wait_run_view(run.run_id, 30).status
+    if status != "done":
+        raise RuntimeError(f"run {run.run_id} ended {status}, not done")
+    return time.perf_counter() - started
+
+
+def _bare_once(n: int) -> float:
+    """The same document work as plain DBOS (`bench_bare_doc`): seconds to its result."""
+    from dbos import DBOS, SetWorkflowID
+
+    from jejakekal.workflows.bench import bench_bare_doc
+
+    body = DocRunRequest(source=f"{DOCUMENT}run {n}\n")
+    workflow_id = f"bare-doc-{uuid.uuid4().hex}"  # unique: a bench may rerun on one database
+    request = DocIngestInput(
+        run_id=workflow_id,
+        source=body.document(),
+        format=body.format,
+        sleep_ms=0,
+        source_kind="source",
+    ).model_dump()
+    started = time.perf_counter()
+    with SetWorkflowID(workflow_id):
+        DBOS.start_workflow(bench_bare_doc, request).get_result()
+    return time.perf_counter() - started

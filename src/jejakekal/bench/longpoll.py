@@ -16,13 +16,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from jejakekal.bench.client import BenchClient
+from jejakekal.bench.results import HealthzPhase, LongpollResult
 from jejakekal.bench.server import api_server, settle
 from jejakekal.bench.stats import percentile
+from jejakekal.storage.engine import db_kind
 
 WAIT_MS = 10_000
 RUN_SLEEP_MS = 600_000  # longer than any bench: the run stays `running` throughout
@@ -52,7 +53,7 @@ def time_healthz(base: str, seconds: float) -> list[float]:
     return latencies
 
 
-def phase(base: str, pid: int, seconds: float) -> dict[str, Any]:
+def phase(base: str, pid: int, seconds: float) -> HealthzPhase:
     before, started = cpu_seconds(pid), time.monotonic()
     latencies = time_healthz(base, seconds)
     cores = (cpu_seconds(pid) - before) / (time.monotonic() - started)
@@ -116,7 +117,7 @@ def _until_executing(client: BenchClient, run_id: str, timeout: float = 60.0) ->
 
 def measure(
     database_url: str, home: Path, waiters: int, seconds: float, shim: bool = False
-) -> dict[str, Any]:
+) -> LongpollResult:
     server = api_server(database_url, home, shim=shim)
     with server as (base, pid), BenchClient(base) as client:
         body = {"source": "longpoll bench: a run that sleeps", "sleepMs": RUN_SLEEP_MS}
@@ -135,6 +136,7 @@ def measure(
     if held.errors or set(held.replies) - {200}:
         raise RuntimeError(f"long polls failed: {held.replies} {held.errors[:5]}")
     return {
+        "db": db_kind(database_url),
         "api": "shim" if shim else "full",
         "waiters": waiters,
         "seconds": seconds,

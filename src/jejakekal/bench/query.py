@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from jejakekal.bench.client import BenchClient
 from jejakekal.bench.ingest import ingest_once
+from jejakekal.bench.results import QueryResult
 from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
 from jejakekal.bootstrap import build_kernel
 from jejakekal.config import Settings
+from jejakekal.storage.engine import db_kind
 from jejakekal.storage.seeding import seed_doc_runs
 
 SEED = 20261124
@@ -49,7 +51,9 @@ class Corpus:
         return " ".join(rng.choices(self.words, self.weights, k=rng.randint(2, 3)))
 
 
-def seed(settings: Settings, runs: int, chunks: int, progress: Any = None) -> None:
+def seed(
+    settings: Settings, runs: int, chunks: int, progress: Callable[[int], object] | None = None
+) -> None:
     """Build the store: migrations, then bulk rows (no server running yet)."""
     corpus = Corpus()
     per_run = max(1, chunks // runs)
@@ -67,8 +71,14 @@ def seed(settings: Settings, runs: int, chunks: int, progress: Any = None) -> No
 
 
 def measure(
-    settings: Settings, home: Path, samples: int, seeded_runs: int, progress: Any = None
-) -> dict[str, Any]:
+    settings: Settings,
+    home: Path,
+    samples: int,
+    seeded: tuple[int, int],
+    progress: Callable[[], object] | None = None,
+) -> QueryResult:
+    """`samples` searches and run views on a store seeded with (runs, chunks)."""
+    seeded_runs, seeded_chunks = seeded
     corpus = Corpus()
     rng = random.Random(SEED)
     url = settings.resolved_database_url
@@ -76,8 +86,8 @@ def measure(
         pace = settle(base)
         # Real runs (with timelines and artifacts) beside seeded ones, half and half.
         real = [ingest_once(client, n)[0] for n in range(REAL_RUNS)]
-        seeded = [f"seeded-{rng.randrange(seeded_runs):06d}" for _ in real]
-        targets = [t for pair in zip(real, seeded, strict=True) for t in pair]
+        picked = [f"seeded-{rng.randrange(seeded_runs):06d}" for _ in real]
+        targets = [t for pair in zip(real, picked, strict=True) for t in pair]
         search, views = [], []
         for n in range(samples):
             started = time.perf_counter()
@@ -91,6 +101,9 @@ def measure(
             if progress:
                 progress()
     return {
+        "db": db_kind(url),
+        "seeded_runs": seeded_runs,
+        "seeded_chunks": seeded_chunks,
         "samples": samples,
         "queues": pace,
         "search": summary(search),

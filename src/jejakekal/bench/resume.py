@@ -10,18 +10,24 @@ host clock.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from jejakekal.bench.client import BenchClient
+from jejakekal.bench.results import ResumeResult
 from jejakekal.bench.server import api_process
 from jejakekal.bench.stats import summary
+from jejakekal.storage.engine import db_kind
 
 SLEEP_MS = 200
 WARMUP = 3
 
 
-def _wait(check: Any, timeout: float = 30.0) -> Any:
+T = TypeVar("T")
+
+
+def _wait(check: Callable[[], T | None], timeout: float = 30.0) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = check()
@@ -51,7 +57,9 @@ def resume_once(client: BenchClient, n: int) -> float:
     return max(0.0, (next_step_ms - started_ms) / 1000)
 
 
-def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
+def measure(
+    database_url: str, home: Path, runs: int, progress: Callable[[], object] | None = None
+) -> ResumeResult:
     with api_process(database_url, home) as base, BenchClient(base) as client:
         for n in range(WARMUP):
             resume_once(client, -n - 1)
@@ -60,4 +68,4 @@ def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> d
             latencies.append(resume_once(client, n))
             if progress:
                 progress()
-    return {"runs": runs, **summary(latencies)}
+    return {"db": db_kind(database_url), "runs": runs, **summary(latencies)}

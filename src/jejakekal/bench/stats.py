@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from jejakekal.bench.results import Latency
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -11,7 +13,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def summary(seconds: list[float]) -> dict[str, float]:
+def summary(seconds: list[float]) -> Latency:
     return {
         "p50_ms": round(percentile(seconds, 0.5) * 1000, 2),
         "p95_ms": round(percentile(seconds, 0.95) * 1000, 2),

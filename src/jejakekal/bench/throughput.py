@@ -15,11 +15,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from dbos import EnqueueOptions
 
+from jejakekal.bench.results import PathFigures, ThroughputMeasurement, ThroughputResult
 from jejakekal.bench.stats import percentile
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
@@ -100,7 +101,10 @@ def _start_bare(kernel: Kernel, _: str) -> str:
     return workflow_id
 
 
-def _latency(kernel: Kernel, probe: StatusProbe, start: Any, item: str) -> float:
+Start = Callable[[Kernel, str], str]  # starts one run of an input: its workflow id
+
+
+def _latency(kernel: Kernel, probe: StatusProbe, start: Start, item: str) -> float:
     started = time.perf_counter()
     _wait_success(probe, [start(kernel, item)], LATENCY_PROBE_SEC)
     return time.perf_counter() - started
@@ -112,7 +116,7 @@ ROUNDS = 8
 
 
 def _throughput(
-    kernel: Kernel, probe: StatusProbe, start: Any, inputs: list[str], concurrency: int
+    kernel: Kernel, probe: StatusProbe, start: Start, inputs: list[str], concurrency: int
 ) -> float:
     """Runs per second: `concurrency` threads start the batch, one observer sees it end."""
     started = time.perf_counter()
@@ -122,7 +126,7 @@ def _throughput(
     return len(inputs) / (time.perf_counter() - started)
 
 
-def _summary(latencies: list[float], rates: list[float]) -> dict[str, float]:
+def _summary(latencies: list[float], rates: list[float]) -> PathFigures:
     return {
         "latency_p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
         "latency_p95_ms": round(percentile(latencies, 0.95) * 1000, 2),
@@ -133,7 +137,7 @@ def _summary(latencies: list[float], rates: list[float]) -> dict[str, float]:
 
 def measure_backend(
     settings: Settings, runs: int, concurrency: int, workers: int = 0, rounds: int = ROUNDS
-) -> dict[str, Any]:
+) -> ThroughputMeasurement:
     """Both paths, interleaved: latency samples alternate run by run, throughput batches
     alternate round by round, and each figure is a median.
 
@@ -149,30 +153,14 @@ def measure_backend(
         fleet = None
         kernel = build_kernel(settings, "full")
     probe = StatusProbe(kernel)
+    batch = max(concurrency, runs // 4)
     try:
-        batch = max(concurrency, runs // 4)
-        # Intents are inputs of a run, made before any clock starts.
-        intents = [_new_intent(kernel) for _ in range(runs + rounds * batch + 1)]
-        # Warm-up: first queue poll, connection pool, imports.
-        _latency(kernel, probe, _start_ours, intents.pop())
-        _latency(kernel, probe, _start_bare, "")
-        latency: dict[str, list[float]] = {"ours": [], "bare": []}
-        for _ in range(runs):
-            latency["ours"].append(_latency(kernel, probe, _start_ours, intents.pop()))
-            latency["bare"].append(_latency(kernel, probe, _start_bare, ""))
-        rates: dict[str, list[float]] = {"ours": [], "bare": []}
-        for _ in range(rounds):
-            goals = [""] * batch
-            rates["bare"].append(_throughput(kernel, probe, _start_bare, goals, concurrency))
-            mine = [intents.pop() for _ in range(batch)]
-            rates["ours"].append(_throughput(kernel, probe, _start_ours, mine, concurrency))
+        ours, bare = _alternate(kernel, probe, runs, rounds, batch, concurrency)
     finally:
         probe.close()
         kernel.close()
         if fleet is not None:
             fleet.stop()
-    ours = _summary(latency["ours"], rates["ours"])
-    bare = _summary(latency["bare"], rates["bare"])
     return {
         "db": kernel.db_kind,
         "runs": runs,
@@ -188,7 +176,32 @@ def measure_backend(
     }
 
 
-def combine(measurements: list[dict[str, Any]]) -> dict[str, Any]:
+def _alternate(
+    kernel: Kernel, probe: StatusProbe, runs: int, rounds: int, batch: int, concurrency: int
+) -> tuple[PathFigures, PathFigures]:
+    """The figures of both paths, ours then bare DBOS, measured turn about."""
+    # Intents are inputs of a run, made before any clock starts.
+    intents = [_new_intent(kernel) for _ in range(runs + rounds * batch + 1)]
+    # Warm-up: first queue poll, connection pool, imports.
+    _latency(kernel, probe, _start_ours, intents.pop())
+    _latency(kernel, probe, _start_bare, "")
+    latency: dict[str, list[float]] = {"ours": [], "bare": []}
+    for _ in range(runs):
+        latency["ours"].append(_latency(kernel, probe, _start_ours, intents.pop()))
+        latency["bare"].append(_latency(kernel, probe, _start_bare, ""))
+    rates: dict[str, list[float]] = {"ours": [], "bare": []}
+    for _ in range(rounds):
+        goals = [""] * batch
+        rates["bare"].append(_throughput(kernel, probe, _start_bare, goals, concurrency))
+        mine = [intents.pop() for _ in range(batch)]
+        rates["ours"].append(_throughput(kernel, probe, _start_ours, mine, concurrency))
+    return (
+        _summary(latency["ours"], rates["ours"]),
+        _summary(latency["bare"], rates["bare"]),
+    )
+
+
+def combine(measurements: list[ThroughputMeasurement]) -> ThroughputResult:
     """Repeated measurements of one setup as one result: each figure is the median of the
     repeats, each ratio the median of the repeats' own ratios (both paths of a ratio
     were measured in the same process, alternating), and every repeat is kept.
@@ -196,19 +209,27 @@ def combine(measurements: list[dict[str, Any]]) -> dict[str, Any]:
     On a shared machine one measurement's ratio can move by a fifth from the next, with
     the same code; the median of several is what a target can be held against.
     """
-    first = measurements[0]
-    paths = {
-        path: {
-            key: round(statistics.median(m[path][key] for m in measurements), 2)
-            for key in first[path]
+
+    def median(values: list[float], digits: int) -> float:
+        return round(statistics.median(values), digits)
+
+    def path(figures: list[PathFigures]) -> PathFigures:
+        return {
+            "latency_p50_ms": median([f["latency_p50_ms"] for f in figures], 2),
+            "latency_p95_ms": median([f["latency_p95_ms"] for f in figures], 2),
+            "latency_mean_ms": median([f["latency_mean_ms"] for f in figures], 2),
+            "runs_per_sec": median([f["runs_per_sec"] for f in figures], 2),
         }
-        for path in ("ours", "bare_dbos")
+
+    return {
+        **measurements[0],
+        "ours": path([m["ours"] for m in measurements]),
+        "bare_dbos": path([m["bare_dbos"] for m in measurements]),
+        "latency_p50_ratio": median([m["latency_p50_ratio"] for m in measurements], 3),
+        "throughput_ratio": median([m["throughput_ratio"] for m in measurements], 3),
+        "repeats": len(measurements),
+        "measurements": measurements,
     }
-    ratios = {
-        key: round(statistics.median(m[key] for m in measurements), 3)
-        for key in ("latency_p50_ratio", "throughput_ratio")
-    }
-    return {**first, **paths, **ratios, "repeats": len(measurements), "measurements": measurements}
 
 
 class WorkerFleet:

@@ -11,16 +11,18 @@ Playwright's own round trips stay off the clock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
 
 from jejakekal.bench.browser import launch_chromium
 from jejakekal.bench.client import BenchClient
 from jejakekal.bench.ingest import ingest_once
+from jejakekal.bench.results import UiResult
 from jejakekal.bench.server import serve_process
 from jejakekal.bench.stats import summary
+from jejakekal.storage.engine import db_kind
 
 RUNS_PRESENT = 5
 WARMUP = 3
@@ -68,7 +70,9 @@ def first_visit(browser: Browser, url: str) -> float:
         context.close()
 
 
-def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> dict[str, Any]:
+def measure(
+    database_url: str, home: Path, runs: int, progress: Callable[[], object] | None = None
+) -> UiResult:
     """First visits (the budgeted figure), alternating with returning visits (warm cache)."""
     with serve_process(database_url, home) as (api, ui), sync_playwright() as playwright:
         with BenchClient(api) as client:
@@ -90,6 +94,7 @@ def measure(database_url: str, home: Path, runs: int, progress: Any = None) -> d
         finally:
             browser.close()
     return {
+        "db": db_kind(database_url),
         "samples": runs,
         "runs_listed": RUNS_PRESENT,
         "cache": "cold",

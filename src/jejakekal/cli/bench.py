@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import multiprocessing
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.console import Console
 from rich.progress import Progress
@@ -18,13 +19,32 @@ from jejakekal.cli.databases import given_database
 from jejakekal.cli.output import fail
 from jejakekal.config import load_settings
 
+R = TypeVar("R")
+
+if TYPE_CHECKING:
+    from jejakekal.bench.results import (
+        HttpLatencyResult,
+        IngestFloor,
+        IngestResult,
+        Latency,
+        LongpollResult,
+        QueryResult,
+        ThroughputMeasurement,
+        ThroughputResult,
+        UiResult,
+    )
+
+    # A bench over HTTP: (database URL, home, runs, progress) to its result.
+    HttpMeasure = Callable[[str, Path, int, Callable[[], object] | None], HttpLatencyResult]
+
 RESULTS = Path(".cache/bench")
 
 
-def write_result(name: str, payload: dict[str, Any]) -> Path:
+def write_result(name: str, results: Sequence[object]) -> Path:
+    """`{"results": [...]}`, in `.cache/bench/<name>.json`, where `bench check` reads it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps({"results": results}, indent=2, sort_keys=True) + "\n")
     return path
 
 
@@ -35,12 +55,12 @@ def throughput(
 
     console = Console()
     base = load_settings()
-    results = []
+    results: list[ThroughputResult] = []
     with scratch_space() as scratch:
         for url in scratch.urls(urls):
             for count in workers or [0]:
                 where = f"{count} worker process(es)" if count else "one process"
-                measurements = []
+                measurements: list[ThroughputMeasurement] = []
                 for n in range(1, repeat + 1):
                     console.print(
                         f"measuring {runs} runs on {url.split('@')[-1]}, {where} ({n}/{repeat}) ..."
@@ -55,20 +75,20 @@ def throughput(
     console.print(_throughput_table(results))
     for r in results:
         procs = f"{r['worker_processes']} worker(s)" if r["worker_processes"] else "in-process"
-        for key, label in (("latency_p50_ratio", "p50"), ("throughput_ratio", "runs/s")):
-            each = ", ".join(f"x{m[key]}" for m in r["measurements"])
-            console.print(f"{r['db']} {procs}: {label} ratio of each repeat: {each}")
-    written = write_result("throughput", {"results": results})
+        each = ", ".join(f"x{m['latency_p50_ratio']}" for m in r["measurements"])
+        console.print(f"{r['db']} {procs}: p50 ratio of each repeat: {each}")
+        each = ", ".join(f"x{m['throughput_ratio']}" for m in r["measurements"])
+        console.print(f"{r['db']} {procs}: runs/s ratio of each repeat: {each}")
+    written = write_result("throughput", results)
     console.print(f"written {written}")
 
 
-def _throughput_table(results: list[dict[str, Any]]) -> Table:
+def _throughput_table(results: list[ThroughputResult]) -> Table:
     """Each figure and ratio is the median over the repeats."""
     table = Table("db", "workers", "path", "p50 ms", "p95 ms", "runs/s")
     for r in results:
         procs = str(r["worker_processes"] or "in-process")
-        for path in ("ours", "bare_dbos"):
-            m = r[path]
+        for path, m in (("ours", r["ours"]), ("bare_dbos", r["bare_dbos"])):
             figures = (m["latency_p50_ms"], m["latency_p95_ms"], m["runs_per_sec"])
             table.add_row(r["db"], procs, path, *(str(f) for f in figures))
         table.add_row(
@@ -108,53 +128,87 @@ def scratch_space() -> Iterator[Scratch]:
 
 def http_latency(name: str, runs: int, urls: list[str]) -> None:
     """Run the `ingest`, `resume` or `ui` bench against a real server process per database."""
-    from jejakekal.bench import ingest, resume
+    from jejakekal.bench import resume
+
+    console = Console()
+    results: Sequence[HttpLatencyResult]
+    if name == "ingest":
+        results = _ingest(console, runs, urls)
+    elif name == "ui":
+        measure_ui = _ui_measure()
+        uis = [r for _, _, r in _each_database(console, name, runs, urls, measure_ui)]
+        rows: list[tuple[str, str, Latency]] = []
+        for r in uis:  # returning visits (warm cache) beside the first visits
+            rows += [(name, r["db"], r), (f"{name} (warm cache)", r["db"], r["warm_cache"])]
+        _latency_table(console, rows)
+        results = uis
+    else:
+        resumed = [r for _, _, r in _each_database(console, name, runs, urls, resume.measure)]
+        _latency_table(console, [(name, r["db"], r) for r in resumed])
+        results = resumed
+    console.print(f"written {write_result(name, results)}")
+
+
+def _ingest(console: Console, runs: int, urls: list[str]) -> list[IngestResult]:
+    """`bench ingest` over HTTP, then its floor in process, database by database."""
+    from jejakekal.bench import ingest
     from jejakekal.storage.engine import db_kind
 
-    if name == "ui":
-        measure = _ui_measure()
-    else:
-        measure = {"ingest": ingest.measure, "resume": resume.measure}[name]
-    console = Console()
-    results = []
+    results: list[IngestResult] = []
+    for url, home, result in _each_database(console, "ingest", runs, urls, ingest.measure):
+        console.print(f"ingest floor on {db_kind(url)}: in process, beside bare DBOS ...")
+        result["floor"] = _ingest_floor(url, home, runs)
+        results.append(result)
+    _latency_table(console, [("ingest", r["db"], r) for r in results])
+    _floor_table(console, results)
+    return results
+
+
+def _each_database(
+    console: Console,
+    name: str,
+    runs: int,
+    urls: list[str],
+    measure: Callable[[str, Path, int, Callable[[], object] | None], R],
+) -> Iterator[tuple[str, Path, R]]:
+    """(URL, home, result) of `measure` on each database, with a progress bar; the scratch
+    space lives until the last is taken."""
+    from jejakekal.storage.engine import db_kind
+
     with scratch_space() as scratch:
         for url in scratch.urls(urls):
             home = scratch.home()
             with Progress(console=console) as progress:
                 task = progress.add_task(f"{name} on {db_kind(url)}", total=runs)
-                result = measure(url, home, runs, lambda t=task: progress.advance(t))
-            if name == "ingest":
-                console.print(f"ingest floor on {db_kind(url)}: in process, beside bare DBOS ...")
-                result["floor"] = _ingest_floor(url, home, runs)
-            results.append({"db": db_kind(url), **result})
-    _latency_table(console, name, results)
-    if name == "ingest":
-        _floor_table(console, results)
-    console.print(f"written {write_result(name, {'results': results})}")
+                result = measure(url, home, runs, functools.partial(progress.advance, task))
+            yield url, home, result
 
 
-def _ingest_floor(url: str, home: Path, runs: int) -> dict[str, Any]:
+def _ingest_floor(url: str, home: Path, runs: int) -> IngestFloor:
     """`bench ingest`'s floor, measured in a fresh process (DBOS is a process-wide singleton)."""
     from jejakekal.bench.ingest import measure_floor
 
     settings = load_settings().with_overrides(database_url=url, home=home)
     with multiprocessing.get_context("spawn").Pool(1) as pool:
-        floor: dict[str, Any] = pool.apply(measure_floor, (settings, runs))
+        floor: IngestFloor = pool.apply(measure_floor, (settings, runs))
     return floor
 
 
-def _floor_table(console: Console, results: list[dict[str, Any]]) -> None:
+def _floor_table(console: Console, results: list[IngestResult]) -> None:
     table = Table("db", "document run", "p50 ms", "p95 ms")
     for r in results:
         floor = r["floor"]
         table.add_row(r["db"], "over HTTP (the bench)", str(r["p50_ms"]), str(r["p95_ms"]))
-        for key, label in (("in_process", "in process"), ("bare_dbos", "bare DBOS, in process")):
-            table.add_row(r["db"], label, str(floor[key]["p50_ms"]), str(floor[key]["p95_ms"]))
+        for label, f in (
+            ("in process", floor["in_process"]),
+            ("bare DBOS, in process", floor["bare_dbos"]),
+        ):
+            table.add_row(r["db"], label, str(f["p50_ms"]), str(f["p95_ms"]))
         table.add_row(r["db"], "in process / bare DBOS", f"x{floor['p50_ratio']}", "")
     console.print(table)
 
 
-def _ui_measure() -> Any:
+def _ui_measure() -> Callable[[str, Path, int, Callable[[], object] | None], UiResult]:
     """The UI bench drives a browser: Playwright comes with the dev extras."""
     try:
         from jejakekal.bench import ui
@@ -169,46 +223,36 @@ def query(samples: int, seed_runs: int, seed_chunks: int, urls: list[str]) -> No
 
     console = Console()
     base = load_settings()
-    results = []
+    results: list[QueryResult] = []
     with scratch_space() as scratch:
         for url in scratch.urls(urls):
             home = scratch.home()
             settings = base.with_overrides(database_url=url, home=home)
             with Progress(console=console) as progress:
                 task = progress.add_task(f"seeding {db_kind(url)}", total=seed_runs)
-                seed(settings, seed_runs, seed_chunks, lambda n, t=task: progress.advance(t, n))
+                seed(settings, seed_runs, seed_chunks, functools.partial(progress.advance, task))
                 task = progress.add_task(f"querying {db_kind(url)}", total=samples)
-                result = measure(
-                    settings, home, samples, seed_runs, lambda t=task: progress.advance(t)
+                seeded = (seed_runs, seed_chunks)
+                results.append(
+                    measure(
+                        settings, home, samples, seeded, functools.partial(progress.advance, task)
+                    )
                 )
-            results.append(
-                {
-                    "db": db_kind(url),
-                    "seeded_runs": seed_runs,
-                    "seeded_chunks": seed_chunks,
-                    **result,
-                }
-            )
-    _latency_table(console, "query", results)
+    _latency_table(console, [("query", r["db"], r) for r in results])
     table = Table("db", "kind", "p50 ms", "p95 ms")
     for r in results:
-        for kind in ("search", "run_view"):
-            table.add_row(r["db"], kind, str(r[kind]["p50_ms"]), str(r[kind]["p95_ms"]))
+        for kind, f in (("search", r["search"]), ("run_view", r["run_view"])):
+            table.add_row(r["db"], kind, str(f["p50_ms"]), str(f["p95_ms"]))
     console.print(table)
-    console.print(f"written {write_result('query', {'results': results})}")
+    console.print(f"written {write_result('query', results)}")
 
 
-def _latency_table(console: Console, name: str, results: list[dict[str, Any]]) -> None:
+def _latency_table(console: Console, rows: list[tuple[str, str, Latency]]) -> None:
+    """One row per (bench, db, figures)."""
     table = Table("bench", "db", "p50 ms", "p95 ms", "mean ms")
-    for r in results:
-        table.add_row(name, r["db"], str(r["p50_ms"]), str(r["p95_ms"]), str(r["mean_ms"]))
-        if "warm_cache" in r:  # the UI bench: returning visits, beside the first visits above
-            w = r["warm_cache"]
-            table.add_row(f"{name} (warm cache)", r["db"], *(str(w[k]) for k in _FIGURES))
+    for bench, db, f in rows:
+        table.add_row(bench, db, str(f["p50_ms"]), str(f["p95_ms"]), str(f["mean_ms"]))
     console.print(table)
-
-
-_FIGURES = ("p50_ms", "p95_ms", "mean_ms")
 
 
 def check(budgets_path: Path) -> None:
@@ -236,21 +280,19 @@ def longpoll(waiters: int, seconds: float, urls: list[str], shim: bool) -> None:
     from jejakekal.storage.engine import db_kind
 
     console = Console()
-    results = []
+    results: list[LongpollResult] = []
     with scratch_space() as scratch:
         for url in scratch.urls(urls):
             console.print(
                 f"longpoll on {db_kind(url)}{' (api --shim, a worker)' if shim else ''}: "
                 f"{seconds:g}s idle, then {seconds:g}s with {waiters} waiters ..."
             )
-            result = measure(url, scratch.home(), waiters, seconds, shim=shim)
-            results.append({"db": db_kind(url), **result})
+            results.append(measure(url, scratch.home(), waiters, seconds, shim=shim))
     table = Table("db", "waiters", "healthz p50 ms", "healthz p99 ms", "API CPU (cores)")
     for r in results:
-        for label, count in (("idle", 0), ("waiting", r["waiters"])):
-            p = r[label]
+        for count, p in ((0, r["idle"]), (r["waiters"], r["waiting"])):
             figures = (p["healthz_p50_ms"], p["healthz_p99_ms"], p["cpu_cores"])
             table.add_row(r["db"], str(count), *(str(f) for f in figures))
         table.add_row(r["db"], "extra", "", "", str(r["extra_cpu_cores"]))
     console.print(table)
-    console.print(f"written {write_result('longpoll', {'results': results})}")
+    console.print(f"written {write_result('longpoll', results)}")

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -376,10 +376,10 @@ def export(run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")]
         fail(f"export failed: {describe(exc)}")
     finally:
         kernel.close()
-    typer.echo(described["run_bundle_path"])
+    typer.echo(described.run_bundle_path)
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     return str(value)

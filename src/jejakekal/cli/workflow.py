@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
@@ -22,7 +22,7 @@ from jejakekal.cli.output import fail, one_line
 from jejakekal.config import load_settings
 
 if TYPE_CHECKING:
-    from dbos import DBOSClient
+    from dbos import DBOSClient, WorkflowStatus
 
     from jejakekal.storage.database import Database
 
@@ -97,7 +97,10 @@ class _Client:
         return str(_call(lambda: workflow_id_for(self._database, run_or_workflow_id)))
 
 
-def _call(action: Callable[[], Any]) -> Any:
+T = TypeVar("T")
+
+
+def _call(action: Callable[[], T]) -> T:
     try:
         return action()
     except Exception as exc:  # DBOS's and the database's messages are the useful ones
@@ -108,7 +111,7 @@ def _fail_from(exc: BaseException, context: str = "") -> NoReturn:
     fail(f"{context}{one_line(exc)}")
 
 
-def _print_json(value: Any) -> None:
+def _print_json(value: object) -> None:
     import json
 
     # The encoder `dbos workflow` renders with (str() for datetimes, errors, ...).
@@ -117,7 +120,7 @@ def _print_json(value: Any) -> None:
     typer.echo(json.dumps(value, cls=DefaultEncoder))
 
 
-def _status(client: DBOSClient, workflow_id: str) -> Any:
+def _status(client: DBOSClient, workflow_id: str) -> WorkflowStatus:
     """The workflow's status, failing on an unknown id."""
     return _call(lambda: client.retrieve_workflow(workflow_id).get_status())
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from jejakekal.control.context import Context
 from jejakekal.domain import errors
-from jejakekal.domain.views import ArtifactMeta, SearchHit
+from jejakekal.domain.views import (
+    ArtifactDetail,
+    ArtifactDocument,
+    ArtifactMeta,
+    SearchHit,
+    StoredArtifact,
+)
 from jejakekal.storage import documents, readmodels, search
 
 
@@ -15,36 +18,63 @@ class Artifacts:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
-    def find(self, **filters: Any) -> list[ArtifactMeta]:
+    def find(
+        self,
+        *,
+        artifact_type: str | None,
+        visibility: str | None,
+        run_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[ArtifactMeta]:
         with self.ctx.db.read() as tx:
-            rows = documents.list_artifacts(tx, **filters)
-        return [ArtifactMeta(**{**r, "created_at": readmodels.iso(r["created_at"])}) for r in rows]
+            rows = documents.list_artifacts(
+                tx,
+                artifact_type=artifact_type,
+                visibility=visibility,
+                run_id=run_id,
+                limit=limit,
+                offset=offset,
+            )
+        return [
+            ArtifactMeta(
+                id=r["id"],
+                run_id=r["run_id"],
+                type=r["type"],
+                status=r["status"],
+                visibility=r["visibility"],
+                sha256=r["sha256"],
+                size=r["size"],
+                content_type=r["content_type"],
+                created_at=readmodels.iso(r["created_at"]),
+            )
+            for r in rows
+        ]
 
-    def get(self, artifact_id: str) -> dict[str, Any]:
+    def get(self, artifact_id: str) -> StoredArtifact:
         with self.ctx.db.read() as tx:
             row = documents.get_artifact(tx, artifact_id)
         if row is None:
             raise errors.ArtifactNotFound(artifact_id=artifact_id)
-        return row
-
-    def document(self, artifact_id: str) -> dict[str, Any]:
-        """An artifact as `GET /artifacts/{id}` shows it: `{meta, content, prov}`, the
-        content parsed when it is JSON, else text."""
-        row = self.get(artifact_id)
-        content = bytes(row["content"])
-        decoded: Any = content.decode("utf-8", errors="replace")
-        if row["content_type"].startswith("application/json"):
-            decoded = json.loads(content)
-        meta = {
-            k: row[k] for k in ("id", "run_id", "type", "status", "visibility", "sha256", "size")
-        }
-        meta.update(
+        meta = ArtifactDetail(
+            id=row["id"],
+            run_id=row["run_id"],
+            type=row["type"],
+            status=row["status"],
+            visibility=row["visibility"],
+            sha256=row["sha256"],
+            size=row["size"],
             content_type=row["content_type"],
             created_at=readmodels.iso(row["created_at"]),
             producer_step=row["producer_step"],
             producer_function_id=row["producer_function_id"],
         )
-        return {"meta": meta, "content": decoded, "prov": row["prov"]}
+        return StoredArtifact(meta=meta, content=row["content"], prov=row["prov"])
+
+    def document(self, artifact_id: str) -> ArtifactDocument:
+        """An artifact as `GET /artifacts/{id}` shows it: `{meta, content, prov}`, the
+        content parsed when it is JSON, else text."""
+        return self.get(artifact_id).document()
 
     def search(self, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:
         with self.ctx.db.read() as tx:

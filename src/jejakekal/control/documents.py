@@ -4,7 +4,6 @@ crash left unstarted, and export any run as a bundle."""
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from dbos import EnqueueOptions
 
@@ -13,8 +12,10 @@ from jejakekal.domain import errors, names
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.contracts import DocIngestInput, DocRunRequest
 from jejakekal.domain.ids import new_doc_run_id
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import DocStatus, RunKind
 from jejakekal.domain.records import NewRun
+from jejakekal.domain.views import BundledArtifact, ExportedRun, StartedDocRun
 from jejakekal.export import bundle
 from jejakekal.export.writer import write_bundle
 from jejakekal.storage import readmodels, runs, snapshots
@@ -26,7 +27,7 @@ class DocumentRuns:
         self.ctx = ctx
         self.start_doc = start_doc
 
-    def start(self, body: DocRunRequest) -> dict[str, Any]:
+    def start(self, body: DocRunRequest) -> StartedDocRun:
         """Durable start of a document run, deduplicated by workflowId and payload.
 
         An API-only process commits the run row and the enqueued workflow together. A
@@ -68,10 +69,10 @@ class DocumentRuns:
                 raise errors.WorkflowIdPayloadMismatch(
                     run_id=existing.run_id, workflow_id=run_id
                 ) from None
-            return {"run_id": existing.run_id, "status": existing.status}
+            return StartedDocRun(run_id=existing.run_id, status=existing.status)
         if self.start_doc is not None:
             self.ctx.track(run_id, self.start_doc(run_id, run_input))
-        return {"run_id": run_id, "status": DocStatus.RUNNING.value}
+        return StartedDocRun(run_id=run_id, status=DocStatus.RUNNING.value)
 
     def _request_hash(self, run_id: str) -> str | None:
         with self.ctx.db.read() as tx:
@@ -88,7 +89,7 @@ class DocumentRuns:
             adopted.append(run.run_id)
         return adopted
 
-    def export(self, run_id: str) -> dict[str, Any]:
+    def export(self, run_id: str) -> ExportedRun:
         """Write the run's bundle under `<home>/bundles/` and describe it (docs/runs.md,
         "Export bundles")."""
         snapshot = snapshots.run_snapshot(self.ctx.db, run_id)
@@ -96,25 +97,26 @@ class DocumentRuns:
             raise errors.RunNotFound(run_id=run_id)
         run = snapshot["run"]
         path = write_bundle(self.ctx.settings.bundles_dir, run["id"], bundle.build(snapshot))
-        return {
-            "run_id": run["id"],
-            "status": snapshot["status"],
-            "dbos_status": snapshot["dbos_status"],
-            "artifacts": [
-                {
-                    "id": a["type"],
-                    "artifact_id": a["id"],
-                    "sha256": a["sha256"],
-                    "size": a["size"],
-                    "content_type": a["content_type"],
-                }
+        return ExportedRun(
+            run_id=run["id"],
+            status=snapshot["status"],
+            dbos_status=snapshot["dbos_status"],
+            artifacts=tuple(
+                BundledArtifact(
+                    id=a["type"],
+                    artifact_id=a["id"],
+                    sha256=a["sha256"],
+                    size=a["size"],
+                    content_type=a["content_type"],
+                )
                 for a in snapshot["artifacts"]
-            ],
-            "run_bundle_path": str(path),
-        }
+            ),
+            run_bundle_path=str(path),
+        )
 
 
-def _doc_input(run_id: str, body: DocRunRequest) -> dict[str, Any]:
+def _doc_input(run_id: str, body: DocRunRequest) -> JsonObject:
+    """The workflow's input as DBOS records it: the plain dict earlier runs were given."""
     return DocIngestInput(
         run_id=run_id,
         source=body.document(),

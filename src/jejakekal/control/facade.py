@@ -6,8 +6,6 @@ name which concern answers. Add a use case to its concern, then a line here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dbos import DBOSClient
 
 from jejakekal.config import Settings
@@ -18,7 +16,19 @@ from jejakekal.control.intents import Intents, StartedRun
 from jejakekal.control.operations import RunOperations
 from jejakekal.control.reads import RunReads
 from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
-from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView, SearchHit
+from jejakekal.domain.views import (
+    ArtifactDocument,
+    ArtifactMeta,
+    Canceled,
+    ExportedRun,
+    Resumed,
+    Retried,
+    RunSummary,
+    RunView,
+    SearchHit,
+    StartedDocRun,
+    StoredArtifact,
+)
 from jejakekal.storage.database import Database
 
 
@@ -52,13 +62,13 @@ class Control:
     def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun:
         return self.intents.start_run(intent_id, body)
 
-    def start_doc_run(self, body: DocRunRequest) -> dict[str, Any]:
+    def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
         return self.documents.start(body)
 
     def adopt_orphan_doc_runs(self) -> list[str]:
         return self.documents.adopt_orphans()
 
-    def export_run(self, run_id: str) -> dict[str, Any]:
+    def export_run(self, run_id: str) -> ExportedRun:
         return self.documents.export(run_id)
 
     # -- reading runs -------------------------------------------------------------------
@@ -83,23 +93,37 @@ class Control:
     def send_event(self, run_id: str, event: EventRequest) -> None:
         self.operations.answer(run_id, event)
 
-    def retry_run(self, run_id: str) -> dict[str, Any]:
+    def retry_run(self, run_id: str) -> Retried:
         return self.operations.retry(run_id)
 
-    def resume_run(self, run_id: str) -> dict[str, Any]:
+    def resume_run(self, run_id: str) -> Resumed:
         return self.operations.resume(run_id)
 
-    def cancel_run(self, run_id: str) -> dict[str, Any]:
+    def cancel_run(self, run_id: str) -> Canceled:
         return self.operations.cancel(run_id)
 
     # -- artifacts and search -----------------------------------------------------------
-    def list_artifacts(self, **filters: Any) -> list[ArtifactMeta]:
-        return self.artifacts.find(**filters)
+    def list_artifacts(
+        self,
+        *,
+        artifact_type: str | None,
+        visibility: str | None,
+        run_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> list[ArtifactMeta]:
+        return self.artifacts.find(
+            artifact_type=artifact_type,
+            visibility=visibility,
+            run_id=run_id,
+            limit=limit,
+            offset=offset,
+        )
 
-    def artifact(self, artifact_id: str) -> dict[str, Any]:
+    def artifact(self, artifact_id: str) -> StoredArtifact:
         return self.artifacts.get(artifact_id)
 
-    def artifact_document(self, artifact_id: str) -> dict[str, Any]:
+    def artifact_document(self, artifact_id: str) -> ArtifactDocument:
         return self.artifacts.document(artifact_id)
 
     def search(self, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:

@@ -16,12 +16,13 @@ from jejakekal.domain.contracts import (
     IntentCreate,
     RunIntentInput,
     RunRequest,
+    Workload,
 )
 from jejakekal.domain.ids import new_intent_id
 from jejakekal.domain.lifecycle import RunKind
 from jejakekal.domain.records import NewRun, Recipe, StoredRun
 from jejakekal.storage import runs
-from jejakekal.storage.database import AlreadyExists
+from jejakekal.storage.database import AlreadyExists, Tx
 
 
 @dataclass(frozen=True)
@@ -44,51 +45,28 @@ class Intents:
         """Durable start: the run row and the enqueued workflow commit together."""
         request = body.model_dump(mode="json", exclude_none=True)
         request_hash = hashlib.sha256(canonical_json(request).encode()).hexdigest()
-        recipe_name = body.recipeName or DEFAULT_RECIPE
-        workload = body.workload or DEFAULT_WORKLOAD
-        run_id = "run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24]
-        options: EnqueueOptions = {
-            "workflow_name": names.WF_RUN_INTENT,
-            "queue_name": names.INTENT_QUEUE,
-            "workflow_id": intent_id,
-            "app_version": self.ctx.settings.app_version,
-        }
+        run = NewRun(
+            run_id="run-" + hashlib.sha256(f"{intent_id}:{request_hash}".encode()).hexdigest()[:24],
+            kind=RunKind.INTENT,
+            workflow_id=intent_id,
+            request_hash=request_hash,
+            request=request,
+            intent_id=intent_id,
+            trace_id=body.traceId,
+            recipe_name=body.recipeName or DEFAULT_RECIPE,
+        )
         try:
             # One transaction reads the intent and recipe, then writes: a refused
             # request rolls back having written nothing.
             with self.ctx.db.write() as tx:
-                intent, recipe = runs.intent_and_recipe(tx, intent_id, recipe_name)
-                if intent is None:
-                    raise errors.IntentNotFound(intent_id=intent_id)
-                if recipe is None:
-                    raise errors.RecipeNotFound(
-                        f"no recipe named {recipe_name!r}", recipeName=recipe_name
-                    )
-                _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
-                run_input = RunIntentInput(
-                    run_id=run_id,
-                    intent_id=intent_id,
-                    recipe_name=recipe_name,
-                    concurrency=workload.concurrency,
-                    steps=workload.steps,
-                    sandbox_minutes=workload.sandboxMinutes,
-                    trace_id=body.traceId,
-                    goal=intent.goal,
-                    inputs=intent.inputs,
-                )
-                runs.insert_run(
-                    tx,
-                    NewRun(
-                        run_id=run_id,
-                        kind=RunKind.INTENT,
-                        workflow_id=intent_id,
-                        request_hash=request_hash,
-                        request=request,
-                        intent_id=intent_id,
-                        trace_id=body.traceId,
-                        recipe_name=recipe_name,
-                    ),
-                )
+                run_input = _run_input(tx, run, body.workload or DEFAULT_WORKLOAD)
+                runs.insert_run(tx, run)
+                options: EnqueueOptions = {
+                    "workflow_name": names.WF_RUN_INTENT,
+                    "queue_name": names.INTENT_QUEUE,
+                    "workflow_id": intent_id,
+                    "app_version": self.ctx.settings.app_version,
+                }
                 self.ctx.client.enqueue_in_transaction(tx, options, run_input.model_dump())
         except AlreadyExists:
             # The intent has a run already: this same request again (or a parallel
@@ -98,7 +76,32 @@ class Intents:
             if existing is None:
                 raise
             return _same_run(existing, request_hash)
-        return StartedRun(run_id=run_id, workflow_id=intent_id)
+        return StartedRun(run_id=run.run_id, workflow_id=intent_id)
+
+
+def _run_input(tx: Tx, run: NewRun, workload: Workload) -> RunIntentInput:
+    """The workflow's input, once the intent and the recipe exist and the workload keeps
+    within the recipe's caps."""
+    assert run.intent_id is not None and run.recipe_name is not None
+    intent, recipe = runs.intent_and_recipe(tx, run.intent_id, run.recipe_name)
+    if intent is None:
+        raise errors.IntentNotFound(intent_id=run.intent_id)
+    if recipe is None:
+        raise errors.RecipeNotFound(
+            f"no recipe named {run.recipe_name!r}", recipeName=run.recipe_name
+        )
+    _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
+    return RunIntentInput(
+        run_id=run.run_id,
+        intent_id=run.intent_id,
+        recipe_name=run.recipe_name,
+        concurrency=workload.concurrency,
+        steps=workload.steps,
+        sandbox_minutes=workload.sandboxMinutes,
+        trace_id=run.trace_id,
+        goal=intent.goal,
+        inputs=intent.inputs,
+    )
 
 
 def _same_run(existing: StoredRun, request_hash: str) -> StartedRun:

@@ -7,14 +7,13 @@ same in a process that runs workflows and in one that does not.
 
 from __future__ import annotations
 
-from typing import Any
-
 from jejakekal import runlog
 from jejakekal.control.context import Context
 from jejakekal.control.reads import RunReads
 from jejakekal.domain import errors, lifecycle, names
 from jejakekal.domain.contracts import EventRequest
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.domain.views import Canceled, Resumed, Retried
 from jejakekal.storage import execute, runs
 
 
@@ -40,7 +39,7 @@ class RunOperations:
                 tx, view.workflow_id, event.payload, topic=names.INPUT_TOPIC
             )
 
-    def retry(self, run_id: str) -> dict[str, Any]:
+    def retry(self, run_id: str) -> Retried:
         """Re-enter a failed run where it failed, same run id, earlier steps untouched.
 
         The failed child workflows are rewound to their first step, then the run is
@@ -69,18 +68,18 @@ class RunOperations:
             queue_name=names.INTENT_QUEUE,
             application_version=settings.app_version,
         )
-        return {"accepted": True, "newRunId": view.run_id, "fromStep": from_step}
+        return Retried(run_id=view.run_id, from_step=from_step)
 
     def _rewind_point(self, run_id: str, workflow_id: str) -> tuple[int, str]:
         """The run's first failed operation, and the step it belongs to."""
         for op in runs.operations(self.ctx.db, workflow_id):
-            if op["error"] is not None:
-                name = str(op["function_name"])
+            if op.error is not None:
+                name = op.function_name
                 step = names.STEP_EXECUTE if name == names.OP_GET_RESULT else name
-                return int(op["function_id"]), step
+                return op.function_id, step
         raise errors.RunNotRetryable("the run has no failed operation to re-enter", run_id=run_id)
 
-    def resume(self, run_id: str) -> dict[str, Any]:
+    def resume(self, run_id: str) -> Resumed:
         """Continue a cancelled or recovery-exhausted run where it stopped (README, "Runs").
 
         DBOS re-enqueues the workflow; every operation already checkpointed replays from
@@ -92,7 +91,7 @@ class RunOperations:
         lifecycle.check_resume(view.run_id, kind, status, view.dbos_status)
         if lifecycle.resumes_by_retry(kind, status):
             self.retry(run_id)
-            return {"run_id": view.run_id, "status": RunStatus.RUNNING.value}
+            return Resumed(run_id=view.run_id, status=RunStatus.RUNNING.value)
         if kind == RunKind.INTENT:
             ops = {op.function_name for op in view.timeline}
             # A run cancelled while it waited for a human waits again after the resume.
@@ -101,16 +100,16 @@ class RunOperations:
                 runs.change_run(tx, view.run_id, lifecycle.resumed(waiting=waiting))
         # Through intentQ, the quickly polled queue (DBOS would use its slower internal one).
         self.ctx.client.resume_workflow(view.workflow_id, queue_name=names.INTENT_QUEUE)
-        return {"run_id": view.run_id, "status": "running"}
+        return Resumed(run_id=view.run_id, status=RunStatus.RUNNING.value)
 
-    def cancel(self, run_id: str) -> dict[str, Any]:
+    def cancel(self, run_id: str) -> Canceled:
         view = self.reads.view(run_id)
         lifecycle.check_cancel(view.run_id, view.kind, view.status, view.dbos_status)
         self.ctx.client.cancel_workflow(view.workflow_id)
         runlog.outcome(view.run_id, view.last_step or "-", "canceled")
         if view.kind == RunKind.DOC:
             # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
-            return {"accepted": True, "run_id": view.run_id, "status": DocStatus.UNKNOWN.value}
+            return Canceled(run_id=view.run_id, status=DocStatus.UNKNOWN.value)
         with self.ctx.db.write() as tx:
             runs.change_run(tx, view.run_id, lifecycle.canceled())
-        return {"accepted": True, "run_id": view.run_id, "status": RunStatus.CANCELED.value}
+        return Canceled(run_id=view.run_id, status=RunStatus.CANCELED.value)

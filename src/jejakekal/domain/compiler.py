@@ -8,9 +8,9 @@ makes it fail on its first attempt only.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import PatchOp, Plan, PlanLanes
 
 COMPILER_VERSION = "compile-default/1"
@@ -30,7 +30,7 @@ def sha256_text(text: str) -> str:
 
 
 def compile_plan(
-    goal: str, inputs: dict[str, Any], recipe_name: str, steps: int, concurrency: int
+    goal: str, inputs: JsonObject, recipe_name: str, steps: int, concurrency: int
 ) -> Plan:
     """A plan: a compile node, a patch to apply, a decide node and the execution nodes."""
     lanes = lanes_of(goal)
@@ -59,7 +59,7 @@ def compile_plan(
     return Plan.model_validate({**plan, "plan_sha256": sha256_text(canonical_json(plan))})
 
 
-def apply_patch(state: dict[str, Any], patch: list[PatchOp]) -> dict[str, Any]:
+def apply_patch(state: JsonObject, patch: list[PatchOp]) -> JsonObject:
     """Apply `add`/`replace`/`remove` ops on top-level keys of the workspace state."""
     result = dict(state)
     for op in patch:

@@ -13,10 +13,22 @@ import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
 
+from jejakekal.domain.artifact_bodies import (
+    ArtifactHeader,
+    ArtifactInput,
+    Block,
+    Chunk,
+    ChunkerParams,
+    ChunkIndex,
+    DocIR,
+    DocirParams,
+    Params,
+)
 from jejakekal.domain.canonical import canonical_json
-from jejakekal.domain.ports import DocumentParser
+from jejakekal.domain.ports import BlockSpan, DocumentParser
 
 DOCIR_SCHEMA = "docir/1"
 CHUNK_INDEX_SCHEMA = "chunk-index/1"
@@ -30,7 +42,8 @@ OFFSETS = "code points into text"
 BLOCK_KINDS = frozenset(
     {"heading", "paragraph", "list_item", "quote", "code", "table", "html", "hr"}
 )
-CHUNKER = {"name": "block-pack", "version": "1"}
+CHUNKER_NAME = "block-pack"
+CHUNKER_VERSION = "1"
 
 # Markdown container markers at the start of a block's first line: `>`, `-`, `+`, `*`, `1.`, `1)`.
 _CONTAINER_PREFIX = re.compile(r"(?:[ \t]*(?:>|[-+*](?=[ \t])|\d{1,9}[.)](?=[ \t])))*[ \t]*")
@@ -47,7 +60,7 @@ def canonical_text(source: str) -> str:
     return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def canonical_bytes(body: dict[str, Any]) -> bytes:
+def canonical_bytes(body: Mapping[str, object]) -> bytes:
     """An artifact's bytes: its canonical JSON (`domain.canonical`), in UTF-8."""
     return canonical_json(body).encode("utf-8")
 
@@ -78,9 +91,9 @@ def artifact_header(
     run_id: str,
     producer: str,
     version: str,
-    params: dict[str, Any],
-    inputs: list[dict[str, str]],
-) -> dict[str, Any]:
+    params: Params,
+    inputs: list[ArtifactInput],
+) -> ArtifactHeader[Params]:
     """The fields every artifact body starts with."""
     return {
         "schema": schema,
@@ -110,43 +123,19 @@ def is_span(start: object, end: object, limit: int) -> bool:
     return 0 <= start < end <= limit
 
 
-def build_docir(
-    source: str, parser: DocumentParser, *, run_id: str, raw_sha256: str
-) -> dict[str, Any]:
-    """The docir body of `source`, checked by `check_docir` before it is returned.
-
-    Blocks are flat leaves (containers such as lists are not blocks), so `parent_id`
-    is always null in docir/1.
-    """
+def build_docir(source: str, parser: DocumentParser, *, run_id: str, raw_sha256: str) -> DocIR:
+    """The docir body of `source`, checked by `check_docir` before it is returned."""
     text = canonical_text(source)
     digest = text_sha256(text)
-    starts = _line_starts(text)
-    lines = text.split("\n")
-    blocks: list[dict[str, Any]] = []
-    for order, span in enumerate(parser.blocks(text)):
-        first, last = _lines_of(starts, span.start, span.end)
-        low = any(LOW_MARK in line for line in lines[first - 1 : last])
-        blocks.append(
-            {
-                "block_id": block_id(digest, span.kind, span.start, span.end),
-                "kind": span.kind,
-                "level": span.level,
-                "start": span.start,
-                "end": span.end,
-                "parent_id": None,
-                "order": order,
-                "confidence": LOW_CONFIDENCE if low else 1.0,
-                "locator": {"lines": [first, last]},
-            }
-        )
-    low_ids = [b["block_id"] for b in blocks if b["confidence"] < OCR_THRESHOLD]
-    params = {
+    blocks = _blocks(text, digest, parser.blocks(text))
+    low_ids = _low_confidence_ids(blocks)
+    params: DocirParams = {
         "format": parser.format,
         "low_mark": LOW_MARK,
         "low_confidence": LOW_CONFIDENCE,
         "ocr_threshold": OCR_THRESHOLD,
     }
-    docir = {
+    docir: DocIR = {
         **artifact_header(
             DOCIR_SCHEMA,
             run_id=run_id,
@@ -168,12 +157,44 @@ def build_docir(
     return docir
 
 
+def _blocks(text: str, digest: str, spans: list[BlockSpan]) -> list[Block]:
+    """The parser's spans as blocks, each with its lines and its confidence.
+
+    Blocks are flat leaves (containers such as lists are not blocks), so `parent_id`
+    is always null in docir/1.
+    """
+    starts = _line_starts(text)
+    lines = text.split("\n")
+    blocks: list[Block] = []
+    for order, span in enumerate(spans):
+        first, last = _lines_of(starts, span.start, span.end)
+        low = any(LOW_MARK in line for line in lines[first - 1 : last])
+        blocks.append(
+            {
+                "block_id": block_id(digest, span.kind, span.start, span.end),
+                "kind": span.kind,
+                "level": span.level,
+                "start": span.start,
+                "end": span.end,
+                "parent_id": None,
+                "order": order,
+                "confidence": LOW_CONFIDENCE if low else 1.0,
+                "locator": {"lines": [first, last]},
+            }
+        )
+    return blocks
+
+
+def _low_confidence_ids(blocks: list[Block]) -> list[str]:
+    return [b["block_id"] for b in blocks if b["confidence"] < OCR_THRESHOLD]
+
+
 def _require(ok: bool, message: str) -> None:
     if not ok:
         raise DocumentInvariantError(message)
 
 
-def check_docir(docir: dict[str, Any]) -> None:
+def check_docir(docir: DocIR) -> None:
     """Raise `DocumentInvariantError` unless every docir/1 invariant holds."""
     _require(docir.get("schema") == DOCIR_SCHEMA, f"schema is not {DOCIR_SCHEMA!r}")
     text = docir.get("text")
@@ -215,7 +236,7 @@ def check_docir(docir: dict[str, Any]) -> None:
         _require(block.get("locator") == {"lines": lines}, f"{where}: locator is not {lines}")
         seen.add(expected_id)
         previous_end = end
-    low_ids = [b["block_id"] for b in blocks if b["confidence"] < OCR_THRESHOLD]
+    low_ids = _low_confidence_ids(blocks)
     _require(docir.get("low_confidence_blocks") == low_ids, "low_confidence_blocks is wrong")
     _require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
 
@@ -229,18 +250,18 @@ def heading_title(block_text: str) -> str:
     return line.strip()
 
 
-def content_start(docir: dict[str, Any], block: dict[str, Any]) -> int:
+def content_start(docir: DocIR, block: Block) -> int:
     """Where a block's own words begin: after Markdown list and quote markers."""
-    start: int = block["start"]
+    start = block["start"]
     if docir["format"] != "markdown" or block["kind"] not in ("list_item", "quote"):
         return start
     match = _CONTAINER_PREFIX.match(docir["text"], start, block["end"])
     return match.end() if match else start
 
 
-def chunk_text(docir: dict[str, Any], chunk: dict[str, Any]) -> str:
-    text: str = docir["text"]
-    return text[chunk["start"] : chunk["end"]]
+def chunk_text(docir: DocIR, span: Block | Chunk) -> str:
+    """The docir text a chunk (or a block) covers."""
+    return docir["text"][span["start"] : span["end"]]
 
 
 def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[int, int]]:
@@ -266,22 +287,72 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
     return pieces
 
 
-def _heading_paths(docir: dict[str, Any]) -> dict[str, list[str]]:
+def _heading_paths(docir: DocIR) -> dict[str, list[str]]:
     """Per block, the titles of the headings it sits under (a heading is under itself)."""
     paths: dict[str, list[str]] = {}
     stack: list[tuple[int, str]] = []
     for block in docir["blocks"]:
-        if block["kind"] == "heading":
-            level = block["level"]
+        level = block["level"]  # an int for every heading (check_docir holds it)
+        if block["kind"] == "heading" and level is not None:
             stack = [(lv, title) for lv, title in stack if lv < level]
             stack.append((level, heading_title(chunk_text(docir, block))))
         paths[block["block_id"]] = [title for _, title in stack]
     return paths
 
 
+@dataclass(frozen=True)
+class _Pack:
+    """Consecutive blocks (or one piece of a long block) that become one chunk."""
+
+    start: int
+    end: int
+    members: list[Block]
+
+
+def _packs(text: str, blocks: list[Block], max_chars: int) -> list[_Pack]:
+    """Blocks packed in order; a block longer than `max_chars` is split into pieces."""
+    packs: list[_Pack] = []
+    current: list[Block] = []
+    for block in blocks:
+        long = block["end"] - block["start"] > max_chars
+        if current and (long or block["end"] - current[0]["start"] > max_chars):
+            packs.append(_Pack(current[0]["start"], current[-1]["end"], current))
+            current = []
+        if long:
+            pieces = _split_long(text, block["start"], block["end"], max_chars)
+            packs.extend(_Pack(start, end, [block]) for start, end in pieces)
+        else:
+            current.append(block)
+    if current:
+        packs.append(_Pack(current[0]["start"], current[-1]["end"], current))
+    return packs
+
+
+def _chunks(docir: DocIR, packs: list[_Pack]) -> list[Chunk]:
+    """One chunk per pack, linked to its neighbours, under its first block's headings."""
+    text, digest = docir["text"], docir["text_sha256"]
+    paths = _heading_paths(docir)
+    ids = [chunk_id(digest, pack.start, pack.end) for pack in packs]
+    return [
+        {
+            "chunk_id": ids[ord_],
+            "ord": ord_,
+            "start": pack.start,
+            "end": pack.end,
+            "text_sha256": text_sha256(text[pack.start : pack.end]),
+            "block_ids": [b["block_id"] for b in pack.members],
+            "heading_path": paths[pack.members[0]["block_id"]],
+            "prev_id": ids[ord_ - 1] if ord_ > 0 else None,
+            "next_id": ids[ord_ + 1] if ord_ + 1 < len(ids) else None,
+            "confidence": min(b["confidence"] for b in pack.members),
+        }
+        for ord_, pack in enumerate(packs)
+    ]
+
+
 def build_chunk_index(
-    docir: dict[str, Any], *, run_id: str, docir_sha256: str, max_chars: int = 800
-) -> dict[str, Any]:
+    docir: DocIR, *, run_id: str, docir_sha256: str, max_chars: int = 800
+) -> ChunkIndex:
     """Packs of consecutive blocks of at most `max_chars` code points, spans included.
 
     A chunk runs from its first block's start to its last block's end, so the text
@@ -291,45 +362,8 @@ def build_chunk_index(
     if max_chars < 1:
         raise ValueError("max_chars must be at least 1")
     check_docir(docir)
-    text: str = docir["text"]
-    packs: list[tuple[int, int, list[dict[str, Any]]]] = []
-    current: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if current:
-            packs.append((current[0]["start"], current[-1]["end"], list(current)))
-            current.clear()
-
-    for block in docir["blocks"]:
-        if block["end"] - block["start"] > max_chars:
-            flush()
-            pieces = _split_long(text, block["start"], block["end"], max_chars)
-            packs.extend((start, end, [block]) for start, end in pieces)
-            continue
-        if current and block["end"] - current[0]["start"] > max_chars:
-            flush()
-        current.append(block)
-    flush()
-
-    digest: str = docir["text_sha256"]
-    paths = _heading_paths(docir)
-    ids = [chunk_id(digest, start, end) for start, end, _ in packs]
-    chunks = [
-        {
-            "chunk_id": ids[ord_],
-            "ord": ord_,
-            "start": start,
-            "end": end,
-            "text_sha256": text_sha256(text[start:end]),
-            "block_ids": [b["block_id"] for b in members],
-            "heading_path": paths[members[0]["block_id"]],
-            "prev_id": ids[ord_ - 1] if ord_ > 0 else None,
-            "next_id": ids[ord_ + 1] if ord_ + 1 < len(ids) else None,
-            "confidence": min(b["confidence"] for b in members),
-        }
-        for ord_, (start, end, members) in enumerate(packs)
-    ]
-    params = {"max_chars": max_chars, "overlap": 0, "boundary": "block"}
+    packs = _packs(docir["text"], docir["blocks"], max_chars)
+    params: ChunkerParams = {"max_chars": max_chars, "overlap": 0, "boundary": "block"}
     return {
         **artifact_header(
             CHUNK_INDEX_SCHEMA,
@@ -339,7 +373,7 @@ def build_chunk_index(
             params=params,
             inputs=[{"type": "docir", "sha256": docir_sha256}],
         ),
-        "chunker": {**CHUNKER, "params": params},
-        "text_sha256": digest,
-        "chunks": chunks,
+        "chunker": {"name": CHUNKER_NAME, "version": CHUNKER_VERSION, "params": params},
+        "text_sha256": docir["text_sha256"],
+        "chunks": _chunks(docir, packs),
     }

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from jejakekal.domain.jsontypes import JsonObject
+
 
 class JejakekalError(Exception):
     status: int = 500
     code: str = "internal_error"
     default_message: str = "internal error"
     # Fields every error of the class carries; the ones given to a constructor win.
-    implied_fields: ClassVar[dict[str, Any]] = {}
+    implied_fields: ClassVar[JsonObject] = {}
 
-    def __init__(self, message: str | None = None, **fields: Any) -> None:
+    def __init__(self, message: str | None = None, **fields: object) -> None:
         super().__init__(message or self.default_message)
         self.message = message or self.default_message
         self.fields = {**self.implied_fields, **fields}
 
-    def body(self) -> dict[str, Any]:
+    def body(self) -> JsonObject:
         return {"error": self.code, "code": self.code, "message": self.message, **self.fields}
 
 

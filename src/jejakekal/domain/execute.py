@@ -8,7 +8,14 @@ node replaces its own entry instead of adding a second one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import NotRequired, TypedDict
+
+
+class Receipt(TypedDict):
+    """The mock external system's answer to a node's delivery."""
+
+    receipt_key: str
+    accepted_at: str
 
 
 class Node(TypedDict):
@@ -18,7 +25,15 @@ class Node(TypedDict):
     attempt: int
     exit_code: int
     isolation: str
-    receipt: dict[str, Any]
+    receipt: Receipt
+
+
+class Output(TypedDict):
+    """ExecuteST's `output` column."""
+
+    attempt: int | None
+    nodes: list[Node]
+    error: NotRequired[str]  # once a node gave up
 
 
 @dataclass(frozen=True)
@@ -27,9 +42,8 @@ class Merged:
     finished: bool  # every node of the run has recorded itself
     attempt: int | None  # the most attempts any node took, once finished
 
-    def output(self) -> dict[str, Any]:
-        """The step's `output` column."""
-        return {"attempt": self.attempt, "nodes": self.nodes}
+    def output(self) -> Output:
+        return Output(attempt=self.attempt, nodes=self.nodes)
 
 
 def plan_order(node_id: str) -> tuple[int, str]:
@@ -46,11 +60,11 @@ def merge_node(recorded: list[Node], node: Node, node_count: int) -> Merged:
     return Merged(nodes=nodes, finished=finished, attempt=attempt)
 
 
-def failed_output(recorded: list[Node], attempts: int, error: str) -> dict[str, Any]:
+def failed_output(recorded: list[Node], attempts: int, error: str) -> Output:
     """The step's output once a node gave up: the nodes that did finish stay recorded."""
-    return {"attempt": attempts, "error": error, "nodes": recorded}
+    return Output(attempt=attempts, error=error, nodes=recorded)
 
 
-def reopened_output(recorded: list[Node]) -> dict[str, Any]:
+def reopened_output(recorded: list[Node]) -> Output:
     """The step's output when a retry reopens it: the finished nodes stay recorded."""
-    return {"attempt": None, "nodes": recorded}
+    return Output(attempt=None, nodes=recorded)

@@ -8,8 +8,22 @@ was written, so it judges any generator's memo (and a bundle, offline) the same 
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from jejakekal.domain.artifact_bodies import (
+    Chunk,
+    ChunkIndex,
+    Citation,
+    CitationCheck,
+    Claim,
+    ClaimTextCheck,
+    ClaimVerification,
+    DocIR,
+    Memo,
+    MemoParams,
+    UnverifiedMemo,
+    Verdict,
+    Verification,
+)
 from jejakekal.domain.documents import (
     MEMO_SCHEMA,
     DocumentInvariantError,
@@ -41,11 +55,9 @@ def first_sentence(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start + lead, start + trail) if lead < trail else None
 
 
-def _citations(
-    text: str, chunks: list[dict[str, Any]], start: int, end: int
-) -> list[dict[str, Any]]:
+def _citations(text: str, chunks: list[Chunk], start: int, end: int) -> list[Citation]:
     """One citation per chunk the span touches (a long block's sentence may cross two)."""
-    citations = []
+    citations: list[Citation] = []
     for chunk in chunks:
         lo, hi = max(start, chunk["start"]), min(end, chunk["end"])
         if lo < hi:
@@ -62,26 +74,11 @@ def _citations(
     return citations
 
 
-def build_memo(
-    docir: dict[str, Any],
-    chunk_index: dict[str, Any],
-    *,
-    run_id: str,
-    docir_sha256: str,
-    chunk_index_sha256: str,
-    max_claims: int = 5,
-) -> dict[str, Any]:
-    """An extractive memo: the first sentence of each of the first `max_claims` prose blocks.
-
-    Each claim is quoted verbatim from the docir text and the memo carries its own
-    `verification`.
-    """
-    check_docir(docir)
-    if chunk_index.get("text_sha256") != docir["text_sha256"]:
-        raise DocumentInvariantError("the chunk index was not built from this docir")
-    text: str = docir["text"]
+def _claims(docir: DocIR, chunks: list[Chunk], max_claims: int) -> tuple[str, list[Claim]]:
+    """The memo's text and its claims: the first sentence of each prose block, one a line."""
+    text = docir["text"]
     memo_text = ""
-    claims: list[dict[str, Any]] = []
+    claims: list[Claim] = []
     for block in docir["blocks"]:
         if len(claims) == max_claims:
             break
@@ -98,11 +95,32 @@ def build_memo(
                 "claim_id": f"k-{len(claims) + 1}",
                 "start": claim_start,
                 "end": claim_start + len(sentence),
-                "citations": _citations(text, chunk_index["chunks"], *span),
+                "citations": _citations(text, chunks, *span),
             }
         )
-    params = {"generator": GENERATOR, "max_claims": max_claims}
-    memo = {
+    return memo_text, claims
+
+
+def build_memo(
+    docir: DocIR,
+    chunk_index: ChunkIndex,
+    *,
+    run_id: str,
+    docir_sha256: str,
+    chunk_index_sha256: str,
+    max_claims: int = 5,
+) -> Memo:
+    """An extractive memo: the first sentence of each of the first `max_claims` prose blocks.
+
+    Each claim is quoted verbatim from the docir text and the memo carries its own
+    `verification`.
+    """
+    check_docir(docir)
+    if chunk_index.get("text_sha256") != docir["text_sha256"]:
+        raise DocumentInvariantError("the chunk index was not built from this docir")
+    memo_text, claims = _claims(docir, chunk_index["chunks"], max_claims)
+    params: MemoParams = {"generator": GENERATOR, "max_claims": max_claims}
+    memo: UnverifiedMemo = {
         **artifact_header(
             MEMO_SCHEMA,
             run_id=run_id,
@@ -118,13 +136,10 @@ def build_memo(
         "text": memo_text,
         "claims": claims,
     }
-    memo["verification"] = verify_memo(memo, docir, chunk_index)
-    return memo
+    return {**memo, "verification": verify_memo(memo, docir, chunk_index)}
 
 
-def _check_citation(
-    citation: dict[str, Any], text: str, chunks: dict[str, dict[str, Any]]
-) -> dict[str, Any]:
+def _check_citation(citation: Citation, text: str, chunks: dict[str, Chunk]) -> CitationCheck:
     start, end, quote = citation.get("start"), citation.get("end"), citation.get("quote")
     problems = []
     in_text = is_span(start, end, len(text))
@@ -153,7 +168,7 @@ def _check_citation(
     }
 
 
-def _check_claim_text(memo: dict[str, Any], claim: dict[str, Any]) -> dict[str, Any]:
+def _check_claim_text(memo: UnverifiedMemo, claim: Claim) -> ClaimTextCheck:
     """The claim's span lies in the memo text; an extractive claim is its quotes, joined."""
     memo_text = memo.get("text")
     start, end = claim.get("start"), claim.get("end")
@@ -167,7 +182,7 @@ def _check_claim_text(memo: dict[str, Any], claim: dict[str, Any]) -> dict[str, 
     return {"check": "claim_text", "ok": not problems, "problems": problems}
 
 
-def _claim_status(citation_oks: list[bool], claim_text_ok: bool) -> str:
+def _claim_status(citation_oks: list[bool], claim_text_ok: bool) -> Verdict:
     # A claim without citations supports nothing; a claim whose shown text differs
     # from its sound quotes is only partly verified.
     if not any(citation_oks):
@@ -175,17 +190,15 @@ def _claim_status(citation_oks: list[bool], claim_text_ok: bool) -> str:
     return "verified" if all(citation_oks) and claim_text_ok else "partial"
 
 
-def verify_memo(
-    memo: dict[str, Any], docir: dict[str, Any], chunk_index: dict[str, Any]
-) -> dict[str, Any]:
+def verify_memo(memo: UnverifiedMemo, docir: DocIR, chunk_index: ChunkIndex) -> Verification:
     """Re-check every citation; `verified | partial | failed` per claim and overall.
 
     Malformed citations are reported as failed checks, never raised, so a tampered
     memo still gets a verdict. The memo's own `verification` is not consulted.
     """
-    text: str = docir["text"]
+    text = docir["text"]
     chunks = {chunk["chunk_id"]: chunk for chunk in chunk_index.get("chunks", [])}
-    results: list[dict[str, Any]] = []
+    results: list[ClaimVerification] = []
     outside_text = False
     for claim in memo.get("claims", []):
         cited = [_check_citation(c, text, chunks) for c in claim.get("citations", [])]
@@ -199,6 +212,7 @@ def verify_memo(
             }
         )
     statuses = {result["status"] for result in results}
+    overall: Verdict
     # A memo with no claims (a document of headings only) asserts nothing false, so it
     # is verified: "verified" is about citations, not about having something to say.
     if outside_text:

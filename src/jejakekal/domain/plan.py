@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from jejakekal.domain.jsontypes import JsonObject
+
 FailMode = Literal["none", "always", "first"]
 
 
@@ -70,6 +72,6 @@ class Plan(_Frozen):
     def node_ids(self) -> list[str]:
         return [node.node_id for node in self.workload.nodes]
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self) -> JsonObject:
         """The plan as CompileST's checkpoint holds it (and as its hash covers it)."""
         return self.model_dump(mode="json")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Literal, NotRequired, Protocol, TypedDict
 
 
 @dataclass(frozen=True)
@@ -14,13 +14,31 @@ class DecisionRequest:
     nodes: list[str]
 
 
+class DecisionBody(TypedDict):
+    """What a decider is asked, as `app.opencode_calls.request` stores it."""
+
+    run_id: str
+    goal: str
+    plan_sha256: str
+    nodes: list[str]
+
+
+class Decision(TypedDict):
+    """A decider's validated answer, as `app.opencode_calls.response` stores it (and
+    DecideST's checkpoint holds it)."""
+
+    action: Literal["execute", "reject"]
+    reason: str
+    request_sha256: NotRequired[str]  # the stub's: which request it answered
+
+
 @dataclass(frozen=True)
 class DecisionEnvelope:
     """The decider's request/response pair, as stored in `app.opencode_calls`."""
 
     provider: str
-    request: dict[str, Any]
-    response: dict[str, Any]
+    request: DecisionBody
+    response: Decision
 
 
 class Decider(Protocol):
@@ -50,7 +68,7 @@ class ExecResult:
     # What ended every process the node started: "bwrap" | "pid_namespace" | "subreaper".
     process_bound: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> ExecResultJson:
         return {
             "exit_code": self.exit_code,
             "stdout": self.stdout,
@@ -62,6 +80,18 @@ class ExecResult:
             "hashes": self.hashes,
             "process_bound": self.process_bound,
         }
+
+
+class ExecResultJson(TypedDict):
+    exit_code: int
+    stdout: str
+    stderr: str
+    files: dict[str, str]
+    duration_ms: float
+    isolation: str
+    timed_out: bool
+    hashes: dict[str, str]
+    process_bound: str
 
 
 class Sandbox(Protocol):

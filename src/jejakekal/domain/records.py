@@ -6,11 +6,12 @@ use case or a step, and handed to `storage.runs` whole.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
 
 
@@ -22,7 +23,7 @@ class NewRun:
     kind: RunKind
     workflow_id: str
     request_hash: str
-    request: dict[str, Any]  # the request as the client sent it (JSON), kept for audit
+    request: JsonObject  # the request as the client sent it (JSON), kept for audit
     intent_id: str | None = None
     trace_id: str | None = None
     recipe_name: str | None = None
@@ -45,7 +46,7 @@ class StepRecord:
     run_id: str
     step_id: str
     phase: StepPhase
-    output: dict[str, Any]  # the step's JSON summary, as operators read it in SQL
+    output: Mapping[str, object]  # the step's JSON summary, as operators read it in SQL
     started_at: datetime
     finished_at: datetime | None = None
 
@@ -62,14 +63,14 @@ class StoredRun:
     retry_count: int
     error: str | None
     request_hash: str
-    request: dict[str, Any]
+    request: JsonObject
 
 
 @dataclass(frozen=True)
 class Intent:
     intent_id: str
     goal: str
-    inputs: dict[str, Any]
+    inputs: JsonObject
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """What a reader is shown: a run (its view, steps, operations, list entry), an artifact
-in a list, a search hit.
+in a list or whole, a search hit, and the answers to a start, an operator action, an
+export and a health check.
 
 Frozen values that the read models build and the API, the UI and the CLI consume.
 `to_json()` is the JSON API's shape, keys in the contract's order (README, "HTTP API");
@@ -9,10 +10,12 @@ as the API shows them: ISO-8601 strings for ours, epoch milliseconds for DBOS's.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
 
 
@@ -275,4 +278,183 @@ class SearchHit:
             "snippet": self.snippet,
             "start": self.start,
             "end": self.end,
+        }
+
+
+@dataclass(frozen=True)
+class ArtifactDetail(ArtifactMeta):
+    """An artifact's metadata with the operation that produced it: `meta` of
+    `GET /artifacts/{id}`."""
+
+    producer_step: str | None
+    producer_function_id: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            **super().to_json(),
+            "producer_step": self.producer_step,
+            "producer_function_id": self.producer_function_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ArtifactDetail:
+        # Every key is its field's name.
+        return cls(**{f.name: data[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ArtifactDocument:
+    """An artifact as `GET /artifacts/{id}` shows it: its content parsed when it is
+    JSON, else text, and its provenance as the producing step recorded it."""
+
+    meta: ArtifactDetail
+    content: object  # the artifact's own JSON value, or its text
+    prov: JsonObject
+
+    def to_json(self) -> dict[str, object]:
+        return {"meta": self.meta.to_json(), "content": self.content, "prov": self.prov}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ArtifactDocument:
+        return cls(
+            meta=ArtifactDetail.from_json(data["meta"]), content=data["content"], prov=data["prov"]
+        )
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """An artifact with its exact stored bytes."""
+
+    meta: ArtifactDetail
+    content: bytes
+    prov: JsonObject
+
+    def document(self) -> ArtifactDocument:
+        content: object = self.content.decode("utf-8", errors="replace")
+        if self.meta.content_type.startswith("application/json"):
+            content = json.loads(self.content)
+        return ArtifactDocument(meta=self.meta, content=content, prov=self.prov)
+
+
+@dataclass(frozen=True)
+class StartedDocRun:
+    """`POST /runs`: the document run started (or the one the same request started)."""
+
+    run_id: str
+    status: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartedDocRun:
+        return cls(run_id=data["run_id"], status=data["status"])
+
+
+@dataclass(frozen=True)
+class Retried:
+    """`POST /runs/{id}/retry`: the run re-entered at `from_step`, on the same run id."""
+
+    run_id: str
+    from_step: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"accepted": True, "newRunId": self.run_id, "fromStep": self.from_step}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Retried:
+        return cls(run_id=data["newRunId"], from_step=data["fromStep"])
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """`POST /runs/{id}/resume`: the run continues."""
+
+    run_id: str
+    status: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"run_id": self.run_id, "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Resumed:
+        return cls(run_id=data["run_id"], status=data["status"])
+
+
+@dataclass(frozen=True)
+class Canceled:
+    """`POST /runs/{id}/cancel`: the run's status once its workflow is cancelled."""
+
+    run_id: str
+    status: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"accepted": True, "run_id": self.run_id, "status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Canceled:
+        return cls(run_id=data["run_id"], status=data["status"])
+
+
+@dataclass(frozen=True)
+class BundledArtifact:
+    """One artifact of an exported bundle; `id` is its file's name in the bundle (its type)."""
+
+    id: str
+    artifact_id: str
+    sha256: str
+    size: int
+    content_type: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "artifact_id": self.artifact_id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "content_type": self.content_type,
+        }
+
+
+@dataclass(frozen=True)
+class ExportedRun:
+    """`GET /runs/{id}/export`: the bundle written, and where."""
+
+    run_id: str
+    status: str
+    dbos_status: str | None
+    artifacts: tuple[BundledArtifact, ...]
+    run_bundle_path: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "dbos_status": self.dbos_status,
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "run_bundle_path": self.run_bundle_path,
+        }
+
+
+@dataclass(frozen=True)
+class Health:
+    """`GET /healthz` of the API: liveness, and the workers of this version alive to run
+    what is queued."""
+
+    ok: bool
+    role: str
+    app_version: str
+    db: str
+    workers: tuple[str, ...]
+    queues: str | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "role": self.role,
+            "app_version": self.app_version,
+            "db": self.db,
+            "workers_alive": len(self.workers),
+            "workers": list(self.workers),
+            "queues": self.queues,
         }

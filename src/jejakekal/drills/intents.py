@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from jejakekal.config import Settings
 from jejakekal.domain import names
+from jejakekal.domain.execute import Node
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunStatus
-from jejakekal.drills.oracles import TERMINAL_DBOS
+from jejakekal.drills.oracles import TERMINAL_DBOS, StepRow
 from jejakekal.drills.processes import ApiProcess, wait_for
 from jejakekal.drills.runner import Drill, run_drill
 from jejakekal.drills.verdict import Checks, Verdict
@@ -30,6 +32,16 @@ SANDBOX_RECIPE = "sandbox-default"
 TERMINAL = frozenset(status.value for status in RunStatus if status.is_terminal)
 WAIT_STEP_SEC = 60.0
 WAIT_END_SEC = 120.0
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of `drill soak`."""
+
+    number: int
+    run_id: str
+    checks: Checks
+    seconds: float
 
 
 def chaos(settings: Settings, db: str | None) -> Verdict:
@@ -49,7 +61,7 @@ def soak(settings: Settings, db: str | None, n: int) -> Verdict:
     def body(d: Drill) -> None:
         d.report.describe("starting the API process")
         d.api.start()
-        rounds: list[dict[str, Any]] = []
+        rounds: list[Round] = []
         for i in range(1, n + 1):
             d.report.describe(f"round {i}/{n}")
             began = time.monotonic()
@@ -62,14 +74,14 @@ def soak(settings: Settings, db: str | None, n: int) -> Verdict:
                 reason = f"{type(exc).__name__}: {exc}"
                 checks.record("completed", False, actual=reason, expected="the round ends")
             seconds = round(time.monotonic() - began, 2)
-            rounds.append({"round": i, "run_id": run_id, "checks": checks, "seconds": seconds})
+            rounds.append(Round(i, run_id, checks, seconds))
             d.report.advance()
             if not checks.ok:
                 d.report.note(f"[red]round {i} ({run_id}) failed: {', '.join(checks.failed)}")
             if "completed" in checks.results:
                 break
         _summarise_rounds(d, rounds)
-        d.checks.expect("rounds_ok", sum(1 for r in rounds if r["checks"].ok), n)
+        d.checks.expect("rounds_ok", sum(1 for r in rounds if r.checks.ok), n)
         d.checks.expect("duplicate_receipts", d.oracles.duplicate_receipts(), 0)
 
     return run_drill("soak", settings, db, n, body)
@@ -89,12 +101,12 @@ def chaos_round(d: Drill, run_id: str) -> Checks:
     pid = api.pid
     api.kill9()
     # Read after the kill, when nothing moves: proof that the kill landed mid-ExecuteST.
-    execute = oracles.steps(run_id).get(names.STEP_EXECUTE, {})
+    execute = oracles.steps(run_id).get(names.STEP_EXECUTE)
     checks.expect(
         "killed_during_execute",
         {
             "run": oracles.run_status(run_id),
-            "ExecuteST": execute.get("phase"),
+            "ExecuteST": execute["phase"] if execute else None,
             "node": oracles.workflow_status(node),
         },
         {"run": "running", "ExecuteST": "running", "node": "PENDING"},
@@ -109,14 +121,15 @@ def chaos_round(d: Drill, run_id: str) -> Checks:
     )
     _check_finished_run(checks, d, run_id, CHAOS_NODES)
     steps = oracles.steps(run_id)
+    rows = {step: steps.get(step) for step in names.INTENT_STEPS}
     checks.expect(
         "step_attempts",
-        {step: steps.get(step, {}).get("attempt") for step in names.INTENT_STEPS},
+        {step: row["attempt"] if row else None for step, row in rows.items()},
         {step: 1 for step in names.INTENT_STEPS},
     )
     checks.expect(
         "step_phases",
-        {step: steps.get(step, {}).get("phase") for step in names.INTENT_STEPS},
+        {step: row["phase"] if row else None for step, row in rows.items()},
         dict.fromkeys(names.INTENT_STEPS, "done"),
     )
     node_attempts = [n.get("attempt") for n in _execute_nodes(steps)]
@@ -150,7 +163,7 @@ def sandbox_soak(settings: Settings, db: str | None, n: int) -> Verdict:
     return run_drill("sandbox-soak", settings, db, n, body)
 
 
-def _start_run(api: ApiProcess, goal: str, run_body: dict[str, Any]) -> str:
+def _start_run(api: ApiProcess, goal: str, run_body: JsonObject) -> str:
     intent = api.post("/intents", {"goal": goal, "inputs": {}, "constraints": {}}, expect=201)
     started = api.post(f"/intents/{intent['intentId']}/run", run_body, expect=202)
     return str(started["runId"])
@@ -174,31 +187,35 @@ def _check_finished_run(checks: Checks, d: Drill, run_id: str, nodes: int) -> No
     checks.expect("receipts", d.oracles.receipts(run_id), nodes)
 
 
-def _execute_nodes(steps: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    output = steps.get(names.STEP_EXECUTE, {}).get("output") or {}
-    nodes: list[dict[str, Any]] = output.get("nodes") or []
+def _execute_nodes(steps: dict[str, StepRow]) -> list[Node]:
+    """ExecuteST's nodes, as its output records them (`domain/execute.py`, `Output`)."""
+    execute = steps.get(names.STEP_EXECUTE)
+    output = (execute["output"] if execute else None) or {}
+    nodes: list[Node] = output.get("nodes") or []
     return nodes
 
 
-def _summarise_rounds(d: Drill, rounds: list[dict[str, Any]]) -> None:
+def _summarise_rounds(d: Drill, rounds: list[Round]) -> None:
     """One check per oracle over all rounds, and a summary of the rounds."""
     names_seen: dict[str, None] = {}
     for r in rounds:
-        names_seen.update(dict.fromkeys(r["checks"].results))
+        names_seen.update(dict.fromkeys(r.checks.results))
     total = len(rounds)
     for name in names_seen:
-        passed = [r["round"] for r in rounds if r["checks"].results.get(name, {}).get("ok")]
+        passed = [
+            r.number for r in rounds if name in r.checks.results and r.checks.results[name]["ok"]
+        ]
         d.checks.record(
             name, len(passed) == total, actual=f"{len(passed)}/{total}", expected=f"{total}/{total}"
         )
-    seconds = [r["seconds"] for r in rounds]
+    seconds = [r.seconds for r in rounds]
     d.extra["rounds"] = {
         "n": total,
-        "ok": sum(1 for r in rounds if r["checks"].ok),
+        "ok": sum(1 for r in rounds if r.checks.ok),
         "failed": [
-            {"round": r["round"], "run_id": r["run_id"], "checks": r["checks"].failed}
+            {"round": r.number, "run_id": r.run_id, "checks": r.checks.failed}
             for r in rounds
-            if not r["checks"].ok
+            if not r.checks.ok
         ],
         "seconds": {
             "min": min(seconds, default=0),

@@ -7,10 +7,19 @@ alike; ids are bound parameters.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypedDict
 
 from jejakekal.domain.lifecycle import DbosStatus
 from jejakekal.storage.oracles import like_prefix, read
+
+
+class StepRow(TypedDict):
+    """One `app.run_steps` row of a run, its output decoded."""
+
+    phase: str
+    attempt: int | None
+    output: dict[str, Any]  # the step's own JSON: each step writes its own shape
+
 
 # The engine's final statuses: a workflow in one of these will not move again by itself.
 TERMINAL_DBOS = frozenset(
@@ -76,9 +85,9 @@ class Oracles:
     def run_workflow_id(self, run_id: str) -> str | None:
         return self._text("SELECT workflow_id FROM app.runs WHERE id = :id", id=run_id)
 
-    def steps(self, run_id: str) -> dict[str, dict[str, Any]]:
+    def steps(self, run_id: str) -> dict[str, StepRow]:
         """`app.run_steps` of a run: step id -> {phase, attempt, output}."""
-        found = {}
+        found: dict[str, StepRow] = {}
         for r in self.rows(
             "SELECT step_id, phase, output FROM app.run_steps WHERE run_id = :id", id=run_id
         ):

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
 from jejakekal import processes
 from jejakekal.config import Settings
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.storage import engine
 
 T = TypeVar("T")
@@ -166,18 +167,19 @@ class ApiProcess:
             self._client = httpx.Client(base_url=self.base_url, timeout=30)
         return self._client
 
-    def post(self, path: str, body: dict[str, Any], *, expect: int) -> dict[str, Any]:
+    # Replies are JSON objects whose values the drills only print or compare.
+    def post(self, path: str, body: JsonObject, *, expect: int) -> JsonObject:
         reply = self.client.post(path, json=body)
         if reply.status_code != expect:
             raise DrillError(f"POST {path} answered {reply.status_code}: {reply.text[:300]}")
-        data: dict[str, Any] = reply.json()
+        data: JsonObject = reply.json()
         return data
 
-    def get(self, path: str) -> dict[str, Any]:
+    def get(self, path: str) -> JsonObject:
         reply = self.client.get(path)
         if reply.status_code != 200:
             raise DrillError(f"GET {path} answered {reply.status_code}: {reply.text[:300]}")
-        data: dict[str, Any] = reply.json()
+        data: JsonObject = reply.json()
         return data
 
     def _close_client(self) -> None:

@@ -11,13 +11,12 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from jejakekal.config import Settings
 from jejakekal.drills.oracles import Oracles
 from jejakekal.drills.processes import ApiProcess, DrillEnv, make_env
 from jejakekal.drills.report import Reporter
-from jejakekal.drills.verdict import Checks, Verdict
+from jejakekal.drills.verdict import Checks, Extra, Verdict
 
 
 @dataclass
@@ -29,7 +28,7 @@ class Drill:
     oracles: Oracles
     checks: Checks
     report: Reporter
-    extra: dict[str, Any] = field(default_factory=dict)  # verdict fields beside the checks
+    extra: Extra = field(default_factory=lambda: Extra())  # verdict fields beside the checks
 
 
 def run_drill(
@@ -39,7 +38,7 @@ def run_drill(
     started = time.monotonic()
     env = make_env(name, settings, db)
     checks = Checks()
-    extra: dict[str, Any] = {}
+    extra: Extra = {}
     with Reporter(name, total) as report, ApiProcess(env) as api:
         report.note(f"home {env.home}, executor id {env.executor_id}, db {env.db_kind}")
         drill = Drill(env, api, Oracles(env.database_url), checks, report, extra)

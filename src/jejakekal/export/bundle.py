@@ -10,14 +10,71 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from jejakekal.domain import memo as memos
+from jejakekal.domain.artifact_bodies import (
+    ChunkIndex,
+    Citation,
+    ClaimVerification,
+    DocIR,
+    Memo,
+    Verdict,
+)
 from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.jsontypes import JsonObject
+from jejakekal.domain.snapshots import ArtifactRow, RunSnapshot
 
 BUNDLE_FORMAT = "jejakekal-bundle/1"
 ROOT_TOKEN = "<run-bundle-root>"
 MANIFEST = "manifest.json"
+
+
+class ManifestFile(TypedDict):
+    path: str
+    sha256: str
+    size: int
+
+
+class Manifest(TypedDict):
+    format: str
+    root: str
+    run_id: str
+    workflow_id: str
+    kind: str
+    status: str
+    dbos_status: str | None
+    files: list[ManifestFile]
+
+
+class ArtifactEntry(TypedDict):
+    """An artifact as `artifacts.json` lists it."""
+
+    id: str
+    type: str
+    status: str
+    visibility: str
+    sha256: str
+    size: int
+    content_type: str
+    producer_step: str
+    producer_function_id: int | None
+    prov: JsonObject
+    bytes_match: bool
+
+
+class CitationEntry(Citation):
+    claim_id: str
+    claim_status: Verdict | None
+
+
+class BundleCitations(TypedDict):
+    """`citations.json`: the memo's citations, re-verified now."""
+
+    overall: Verdict | None
+    recorded_overall: NotRequired[Verdict | None]  # what the memo said when it was built
+    claims: list[ClaimVerification]
+    citations: list[CitationEntry]
 
 
 def json_file(value: Any) -> bytes:
@@ -38,7 +95,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
+def build(snapshot: RunSnapshot) -> dict[str, bytes]:
     """File name -> bytes, manifest included."""
     artifacts = snapshot["artifacts"]
     files = {
@@ -56,7 +113,7 @@ def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
         "operation_outputs.json": json_file(snapshot["operation_outputs"]),
     }
     run = snapshot["run"]
-    manifest = {
+    manifest: Manifest = {
         "format": BUNDLE_FORMAT,
         "root": ROOT_TOKEN,
         "run_id": run["id"],
@@ -72,7 +129,7 @@ def build(snapshot: dict[str, Any]) -> dict[str, bytes]:
     return {MANIFEST: json_file(manifest), **files}
 
 
-def artifact_entry(row: dict[str, Any]) -> dict[str, Any]:
+def artifact_entry(row: ArtifactRow) -> ArtifactEntry:
     return {
         "id": row["id"],
         "type": row["type"],
@@ -89,17 +146,17 @@ def artifact_entry(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def citations(artifacts: list[dict[str, Any]]) -> dict[str, Any]:
+def citations(artifacts: list[ArtifactRow]) -> BundleCitations:
     """Every memo citation, re-verified against the stored docir and chunk index."""
-    by_type = {a["type"]: a for a in artifacts}
+    by_type = {a["type"]: a["content"] for a in artifacts}
     if not {"docir", "chunk-index", "memo"} <= by_type.keys():
         return {"overall": None, "claims": [], "citations": []}
-    docir, index, memo = (
-        json.loads(bytes(by_type[t]["content"])) for t in ("docir", "chunk-index", "memo")
-    )
+    docir: DocIR = json.loads(by_type["docir"])
+    index: ChunkIndex = json.loads(by_type["chunk-index"])
+    memo: Memo = json.loads(by_type["memo"])
     verification = memos.verify_memo(memo, docir, index)
     status_of = {c["claim_id"]: c["status"] for c in verification["claims"]}
-    flat = [
+    flat: list[CitationEntry] = [
         {"claim_id": claim["claim_id"], "claim_status": status_of.get(claim["claim_id"]), **cite}
         for claim in memo["claims"]
         for cite in claim["citations"]

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
-CASES: dict[str, dict[str, Any]] = {
+
+class Case(TypedDict):
+    """The body of `POST /runs` for one case (its `workflowId` is added per case)."""
+
+    source: NotRequired[str]
+    cmd: NotRequired[str]
+    format: NotRequired[str]
+    sleepMs: int
+
+
+CASES: dict[str, Case] = {
     "plain-low": {"source": "alpha\nbeta [low]\ngamma", "sleepMs": 0},
     "markdown": {
         "format": "markdown",

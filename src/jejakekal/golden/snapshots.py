@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jejakekal.bootstrap import build_kernel
+from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
 from jejakekal.domain.contracts import DocRunRequest
 from jejakekal.domain.views import RunView
@@ -51,10 +51,10 @@ def normalise(value: Any, key: str = "") -> Any:
     return value
 
 
-def _wait_done(kernel: Any, run_id: str, timeout: float = 60.0) -> RunView:
+def _wait_done(kernel: Kernel, run_id: str, timeout: float = 60.0) -> RunView:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        view: RunView = kernel.control.run_view(run_id)
+        view = kernel.control.run_view(run_id)
         if view.status in ("done", "error", "unknown"):
             return view
         time.sleep(0.01)
@@ -68,10 +68,10 @@ def render(settings: Settings) -> dict[str, bytes]:
     try:
         for case, body in sorted(CASES.items()):
             request = DocRunRequest.model_validate({**body, "workflowId": f"golden-{case}"})
-            run_id = kernel.control.start_doc_run(request)["run_id"]
+            run_id = kernel.control.start_doc_run(request).run_id
             view = _wait_done(kernel, run_id)
             files[f"{case}/run_view.json"] = json_file(normalise(view.to_json()))
-            path = Path(kernel.control.export_run(run_id)["run_bundle_path"])
+            path = Path(kernel.control.export_run(run_id).run_bundle_path)
             bundle = {
                 p.name: json_file(normalise(json.loads(p.read_bytes())))
                 for p in sorted(path.iterdir())

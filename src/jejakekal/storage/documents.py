@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
 
+from jejakekal.domain.artifact_bodies import Provenance
 from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.domain.snapshots import ArtifactMetaRow, ArtifactRow
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Tx
 
@@ -26,33 +28,79 @@ META_COLUMNS = (
 )
 
 
+class NewArtifact(TypedDict):
+    """An artifact to append; its id, size and status are derived here."""
+
+    type: str
+    content: bytes
+    content_type: str
+    sha256: str
+    producer_step: str
+    producer_function_id: int | None
+    prov: Provenance
+
+
+class ChunkRow(TypedDict):
+    """An `app.chunks` row without its run id."""
+
+    chunk_id: str
+    ord: int
+    text: str
+    start: int
+    end: int
+    sha256: str
+    confidence: float
+
+
+def _meta_row(row: sa.RowMapping) -> ArtifactMetaRow:
+    return {
+        "id": row["id"],
+        "run_id": row["run_id"],
+        "type": row["type"],
+        "status": row["status"],
+        "visibility": row["visibility"],
+        "sha256": row["sha256"],
+        "size": row["size"],
+        "content_type": row["content_type"],
+        "created_at": row["created_at"],
+    }
+
+
+def _artifact_row(row: sa.RowMapping) -> ArtifactRow:
+    return {
+        **_meta_row(row),
+        "content": bytes(row["content"]),  # PostgreSQL's driver may give a memoryview
+        "producer_step": row["producer_step"],
+        "producer_function_id": row["producer_function_id"],
+        "prov": row["prov"],
+    }
+
+
 def artifact_id(run_id: str, artifact_type: str) -> str:
     return f"{run_id}:{artifact_type}"
 
 
-def insert_artifacts(tx: Tx, run_id: str, rows: Sequence[dict[str, Any]]) -> list[str]:
-    """Append a run's artifacts in one statement; an artifact is never updated.
-
-    Each row: type, content, content_type, sha256, producer_step, producer_function_id, prov.
-    """
+def insert_artifacts(tx: Tx, run_id: str, rows: Sequence[NewArtifact]) -> list[str]:
+    """Append a run's artifacts in one statement; an artifact is never updated."""
     stamp = datetime.now(UTC)
+    ids = [artifact_id(run_id, row["type"]) for row in rows]
     values = [
         {
             **row,
-            "id": artifact_id(run_id, row["type"]),
+            "id": id_,
             "run_id": run_id,
             "visibility": "user",
             "status": "final",
             "size": len(row["content"]),
             "created_at": stamp,
         }
-        for row in rows
+        for id_, row in zip(ids, rows, strict=True)
     ]
     tx.execute(s.artifacts.insert(), values)
-    return [v["id"] for v in values]
+    return ids
 
 
-def insert_chunks(tx: Tx, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
+def insert_chunks(tx: Tx, run_id: str, rows: Sequence[ChunkRow]) -> None:
     """Chunk rows; the full-text index is written with them (trigger or generated column)."""
     if rows:
         tx.execute(s.chunks.insert(), [{"run_id": run_id, **row} for row in rows])
@@ -66,7 +114,7 @@ def list_artifacts(
     run_id: str | None,
     limit: int,
     offset: int,
-) -> list[dict[str, Any]]:
+) -> list[ArtifactMetaRow]:
     stmt = sa.select(*META_COLUMNS)
     if artifact_type:
         stmt = stmt.where(s.artifacts.c.type == artifact_type)
@@ -77,21 +125,21 @@ def list_artifacts(
     else:
         stmt = stmt.order_by(s.artifacts.c.created_at.desc(), s.artifacts.c.id)
     rows = tx.execute(stmt.limit(limit).offset(offset)).mappings()
-    return [dict(r) for r in rows]
+    return [_meta_row(r) for r in rows]
 
 
-def get_artifact(tx: Tx, artifact_id_: str) -> dict[str, Any] | None:
+def get_artifact(tx: Tx, artifact_id_: str) -> ArtifactRow | None:
     row = tx.execute(sa.select(s.artifacts).where(s.artifacts.c.id == artifact_id_)).mappings()
     found = row.first()
-    return dict(found) if found else None
+    return _artifact_row(found) if found else None
 
 
-def run_artifacts(tx: Tx, run_id: str) -> list[dict[str, Any]]:
+def run_artifacts(tx: Tx, run_id: str) -> list[ArtifactRow]:
     """A run's artifacts, bytes included, in production order (raw, docir, chunk-index, memo)."""
     rows = tx.execute(
         sa.select(s.artifacts).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
     ).mappings()
-    return [dict(r) for r in rows]
+    return [_artifact_row(r) for r in rows]
 
 
 _ARTIFACT_IDS = (

@@ -15,6 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from jejakekal.domain.execute import Receipt
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.storage import dialects
 from jejakekal.storage import schema as s
 
@@ -28,7 +30,7 @@ def insert_ignore(db: Db, table: sa.Table, **values: Any) -> bool:
 
 
 def upsert(
-    db: Db, table: sa.Table, keys: dict[str, Any], created: dict[str, Any], **values: Any
+    db: Db, table: sa.Table, keys: dict[str, object], created: dict[str, object], **values: Any
 ) -> None:
     """One statement: insert `keys | created | values`, or update `values` on the key."""
     stmt = _upsert(db.dialect.name, table, tuple(keys), tuple(values))
@@ -97,7 +99,7 @@ def call_idempotent_effect(
     return result
 
 
-def deliver_receipt(db: Db, receipt_key: str, payload: dict[str, Any]) -> dict[str, Any]:
+def deliver_receipt(db: Db, receipt_key: str, payload: JsonObject) -> Receipt:
     """The mock external system: counts every delivery; `seen_count > 1` is a duplicate."""
     now = datetime.now(UTC)
     if not insert_ignore(
@@ -114,4 +116,4 @@ def deliver_receipt(db: Db, receipt_key: str, payload: dict[str, Any]) -> dict[s
             .where(s.mock_receipts.c.receipt_key == receipt_key)
             .values(seen_count=s.mock_receipts.c.seen_count + 1, last_seen_at=now)
         )
-    return {"receipt_key": receipt_key, "accepted_at": now.isoformat()}
+    return Receipt(receipt_key=receipt_key, accepted_at=now.isoformat())

@@ -11,6 +11,8 @@ completes the set closes the step and the run together. The merge is pure
 
 from __future__ import annotations
 
+from typing import cast
+
 from jejakekal.domain import execute, lifecycle, names
 from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import runs
@@ -20,8 +22,8 @@ from jejakekal.storage.database import Tx
 def _recorded(tx: Tx, run_id: str) -> list[execute.Node]:
     """The nodes recorded so far, the step's row locked until the transaction ends."""
     output = runs.step_output_for_update(tx, run_id, names.STEP_EXECUTE) or {}
-    nodes: list[execute.Node] = output.get("nodes") or []
-    return nodes
+    # The row holds what node_done wrote: a list of `Node`s (JSON), or none yet.
+    return cast(list[execute.Node], output.get("nodes") or [])
 
 
 def open_step(tx: Tx, run_id: str, *, after_input: bool) -> None:

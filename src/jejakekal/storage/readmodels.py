@@ -57,7 +57,8 @@ def timeline(tx: Tx, workflow_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def _operations(tx: Tx, workflow_id: str) -> tuple[Operation, ...]:
+def operations(tx: Tx, workflow_id: str) -> tuple[Operation, ...]:
+    """The workflow's operations on its timeline, typed (`timeline` gives the rows)."""
     stmt = _timeline_stmt(tx.dialect.name)
     rows = tx.execute(stmt, {"workflow_id": workflow_id}).mappings()
     return tuple(Operation(**r) for r in rows)
@@ -125,7 +126,7 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
             return None
         run, ws = found
         steps = _steps(tx, run["id"])
-        ops = _operations(tx, run["workflow_id"])
+        ops = operations(tx, run["workflow_id"])
         artifacts = artifact_ids(tx, run["id"])
     next_action = lifecycle.next_action(
         run["id"],

@@ -9,13 +9,15 @@ the life-cycle rules. Where the dialects differ, `storage/dialects/` decides.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from jejakekal.domain import lifecycle
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange, RunKind
+from jejakekal.domain.ports import Decision, DecisionBody
 from jejakekal.domain.records import Intent, NewRun, Recipe, StepPhase, StepRecord, StoredRun
+from jejakekal.domain.views import Operation
 from jejakekal.storage import dialects
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
@@ -30,7 +32,9 @@ def now() -> datetime:
 # -- intents and recipes ---------------------------------------------------------------
 
 
-def insert_intent(tx: Tx, intent_id: str, goal: str, inputs: Any, constraints: Any) -> None:
+def insert_intent(
+    tx: Tx, intent_id: str, goal: str, inputs: JsonObject, constraints: JsonObject
+) -> None:
     tx.execute(
         s.intents.insert().values(
             id=intent_id, goal=goal, inputs=inputs, constraints=constraints, created_at=now()
@@ -100,7 +104,7 @@ def find_run(tx: Tx, run_or_workflow_id: str) -> StoredRun | None:
     return _stored(row) if row else None
 
 
-def _stored(row: Any) -> StoredRun:
+def _stored(row: sa.RowMapping) -> StoredRun:
     return StoredRun(
         run_id=row["id"],
         kind=RunKind(row["kind"]),
@@ -138,9 +142,9 @@ def insert_run(tx: Tx, run: NewRun) -> None:
     )
 
 
-def _change_values(run_id: str, change: RunChange) -> dict[str, Any]:
+def _change_values(run_id: str, change: RunChange) -> dict[str, object]:
     """The run's columns a change sets, by name."""
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
     if change.status is not None:
         values["status"] = change.status.value
         values["error"] = change.error
@@ -161,7 +165,7 @@ def _change_values(run_id: str, change: RunChange) -> dict[str, Any]:
 def change_run(tx: Tx, run_id: str, change: RunChange) -> bool:
     """Apply `change`; False when its `only_from` guard did not hold (nothing changed)."""
     values = _change_values(run_id, change)
-    params: dict[str, Any] = {"run_id_": run_id, "updated_at": now(), **values}
+    params: dict[str, object] = {"run_id_": run_id, "updated_at": now(), **values}
     if change.only_from:
         params["from_"] = [status.value for status in change.only_from]
     stmt = common.update_run(tuple(sorted(values)), guarded=bool(change.only_from))
@@ -172,7 +176,7 @@ def record_step(tx: Tx, step: StepRecord, change: RunChange | None = None) -> bo
     """Upsert the step's row and, with `change`, apply it to the run in the same
     transaction (on PostgreSQL in the same statement). False when a guarded change
     did not apply; the step row is written either way."""
-    params: dict[str, Any] = {
+    params: dict[str, object] = {
         "run_id_": step.run_id,
         "step_id_": step.step_id,
         "phase_": step.phase.value,
@@ -207,7 +211,7 @@ _STEP_OUTPUT_FOR_UPDATE = (
 )
 
 
-def step_output_for_update(tx: Tx, run_id: str, step_id: str) -> dict[str, Any] | None:
+def step_output_for_update(tx: Tx, run_id: str, step_id: str) -> JsonObject | None:
     """A step's recorded output, its row locked until the transaction ends (ADR 0006).
 
     On PostgreSQL a concurrent writer of the same step waits here and then reads what
@@ -231,8 +235,8 @@ def record_decision(
     tx: Tx,
     run_id: str,
     step_id: str,
-    request: dict[str, Any],
-    response: dict[str, Any],
+    request: DecisionBody,
+    response: Decision,
     *,
     attempt: int = 1,
 ) -> None:
@@ -255,11 +259,11 @@ def record_decision(
 # -- reads beside DBOS's tables ----------------------------------------------------------
 
 
-def operations(db: Database, workflow_id: str) -> list[dict[str, Any]]:
-    from jejakekal.storage.readmodels import timeline
+def operations(db: Database, workflow_id: str) -> tuple[Operation, ...]:
+    from jejakekal.storage.readmodels import operations as read_operations
 
     with db.read() as tx:
-        return timeline(tx, workflow_id)
+        return read_operations(tx, workflow_id)
 
 
 def failed_children(db: Database, workflow_id: str) -> list[str]:

@@ -8,12 +8,36 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TypedDict
 
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database
 
 BATCH_RUNS = 200
+
+
+class RunRow(TypedDict):
+    id: str
+    kind: str
+    workflow_id: str
+    status: str
+    last_step: str
+    retry_count: int
+    request_hash: str
+    request: dict[str, bool]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChunkRow(TypedDict):
+    run_id: str
+    chunk_id: str
+    ord: int
+    text: str
+    start: int
+    end: int
+    sha256: str
+    confidence: float
 
 
 def seed_doc_runs(
@@ -22,49 +46,58 @@ def seed_doc_runs(
     prefix: str,
     runs: int,
     chunk_texts: Callable[[int], Sequence[str]],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> list[str]:
     """Insert `runs` done document runs named `<prefix>-<n>`, each with its chunks."""
     stamp = datetime.now(UTC)
     run_ids: list[str] = []
     for first in range(0, runs, BATCH_RUNS):
-        run_rows: list[dict[str, Any]] = []
-        chunk_rows: list[dict[str, Any]] = []
+        run_rows: list[RunRow] = []
+        chunk_rows: list[ChunkRow] = []
         for n in range(first, min(runs, first + BATCH_RUNS)):
             run_id = f"{prefix}-{n:06d}"
             run_ids.append(run_id)
-            run_rows.append(
-                {
-                    "id": run_id,
-                    "kind": "doc",
-                    "workflow_id": run_id,
-                    "status": "done",
-                    "last_step": "finalize",
-                    "retry_count": 0,
-                    "request_hash": "seeded",
-                    "request": {"seeded": True},
-                    "created_at": stamp,
-                    "updated_at": stamp,
-                }
-            )
-            offset = 0
-            for ord_, text in enumerate(chunk_texts(n)):
-                chunk_rows.append(
-                    {
-                        "run_id": run_id,
-                        "chunk_id": f"c-{n:06d}-{ord_:04d}",
-                        "ord": ord_,
-                        "text": text,
-                        "start": offset,
-                        "end": offset + len(text),
-                        "sha256": "seeded",
-                        "confidence": 1.0,
-                    }
-                )
-                offset += len(text) + 1
+            run_rows.append(_run_row(run_id, stamp))
+            chunk_rows.extend(_chunk_rows(run_id, n, chunk_texts(n)))
         with db.write() as tx:
             tx.execute(s.runs.insert(), run_rows)
             tx.execute(s.chunks.insert(), chunk_rows)
         if progress:
             progress(len(run_rows))
     return run_ids
+
+
+def _run_row(run_id: str, stamp: datetime) -> RunRow:
+    return {
+        "id": run_id,
+        "kind": "doc",
+        "workflow_id": run_id,
+        "status": "done",
+        "last_step": "finalize",
+        "retry_count": 0,
+        "request_hash": "seeded",
+        "request": {"seeded": True},
+        "created_at": stamp,
+        "updated_at": stamp,
+    }
+
+
+def _chunk_rows(run_id: str, n: int, texts: Sequence[str]) -> list[ChunkRow]:
+    """The chunks of run `n`, laid end to end with one separator between them."""
+    rows: list[ChunkRow] = []
+    offset = 0
+    for ord_, text in enumerate(texts):
+        rows.append(
+            {
+                "run_id": run_id,
+                "chunk_id": f"c-{n:06d}-{ord_:04d}",
+                "ord": ord_,
+                "text": text,
+                "start": offset,
+                "end": offset + len(text),
+                "sha256": "seeded",
+                "confidence": 1.0,
+            }
+        )
+        offset += len(text) + 1
+    return rows

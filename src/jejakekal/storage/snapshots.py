@@ -11,14 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from jejakekal.domain.lifecycle import view_status
+from jejakekal.domain.snapshots import RunSnapshot, SnapshotRun, StoredRow
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
 from jejakekal.storage.documents import run_artifacts
 from jejakekal.storage.readmodels import timeline
 from jejakekal.storage.runs import run_lookup
 
+_RUN = sa.select(s.runs.c.id, s.runs.c.kind, s.runs.c.workflow_id, s.runs.c.status)
 
-def _dbos_rows(tx: Tx, table: str, where: sa.ColumnElement[bool]) -> list[Any]:
+
+def _dbos_rows(tx: Tx, table: str, where: sa.ColumnElement[bool]) -> list[StoredRow]:
     schema = None if tx.dialect.name == "sqlite" else "dbos"
     source = sa.table(table, sa.column("workflow_uuid"), sa.column("function_id"), schema=schema)
     stmt: sa.Select[Any] = sa.select(sa.literal_column("*")).select_from(source).where(where)
@@ -27,28 +30,28 @@ def _dbos_rows(tx: Tx, table: str, where: sa.ColumnElement[bool]) -> list[Any]:
     return [dict(r) for r in tx.execute(stmt).mappings()]
 
 
-def _rows(tx: Tx, table: sa.Table, run_id: str, *order: str) -> list[dict[str, Any]]:
+def _rows(tx: Tx, table: sa.Table, run_id: str, *order: str) -> list[StoredRow]:
     stmt = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[o] for o in order))
     return [dict(r) for r in tx.execute(stmt).mappings()]
 
 
-def run_snapshot(db: Database, run_or_workflow_id: str) -> dict[str, Any] | None:
+def run_snapshot(db: Database, run_or_workflow_id: str) -> RunSnapshot | None:
     with db.read() as tx:
-        # The row as stored, every column: the bundle exports it whole.
-        found = tx.execute(sa.select(s.runs).where(run_lookup(run_or_workflow_id)))
-        row = found.mappings().first()
+        row = tx.execute(_RUN.where(run_lookup(run_or_workflow_id))).mappings().first()
         if row is None:
             return None
-        run = dict(row)
+        run = SnapshotRun(
+            id=row["id"], kind=row["kind"], workflow_id=row["workflow_id"], status=row["status"]
+        )
         wf = run["workflow_id"]
         uuid: sa.ColumnClause[str] = sa.column("workflow_uuid")
         status_rows = _dbos_rows(tx, "workflow_status", uuid == wf)
         ops = _dbos_rows(tx, "operation_outputs", uuid == wf)
-        children = sorted({o["child_workflow_id"] for o in ops if o.get("child_workflow_id")})
+        children = sorted({str(o["child_workflow_id"]) for o in ops if o.get("child_workflow_id")})
         if children:
             ops += _dbos_rows(tx, "operation_outputs", uuid.in_(children))
         engine_row = status_rows[0] if status_rows else None
-        dbos_status = engine_row["status"] if engine_row else None
+        dbos_status = str(engine_row["status"]) if engine_row else None
         return {
             "run": run,
             "status": view_status(run["kind"], run["status"], dbos_status),

@@ -1,46 +1,60 @@
 """What the UI needs from the kernel, behind one interface with two implementations.
 
 `InProcessClient` calls the control module in this process (`serve`); `HttpClient`
-talks to a `jejakekal api` elsewhere (`ui --api-url`). Both return the same values (run
-views as `RunView`, the rest as the JSON API's shapes) and raise the kernel's typed
+talks to a `jejakekal api` elsewhere (`ui --api-url`). Both take the API's request
+models, return the same typed values (`domain/views.py`) and raise the kernel's typed
 errors, so the routes cannot tell them apart.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from jejakekal.control import Control
+from jejakekal.control.intents import StartedRun
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import (
-    DocRunRequest,
-    EventRequest,
-    IntentCreate,
-    RunRequest,
-    parse_request,
+from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.jsontypes import JsonObject
+from jejakekal.domain.views import (
+    ArtifactDocument,
+    ArtifactMeta,
+    Canceled,
+    Resumed,
+    Retried,
+    RunSummary,
+    RunView,
+    StartedDocRun,
 )
-from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView
 
-Json = dict[str, Any]
+
+@dataclass(frozen=True)
+class UpstreamHealth:
+    """What the UI's /healthz tells of the kernel behind it."""
+
+    ok: bool
+    app_version: str | None
+    workers_alive: int | None
 
 
 class UiClient(Protocol):
-    async def start_doc_run(self, body: Json) -> Json: ...
-    async def create_intent(self, body: Json) -> Json: ...
-    async def start_intent_run(self, intent_id: str, body: Json) -> Json: ...
+    async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun: ...
+    async def create_intent(self, body: IntentCreate) -> str: ...
+    async def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun: ...
     async def run_view(self, run_id: str) -> RunView: ...
     async def list_runs(self, *, limit: int = 50) -> list[RunSummary]: ...
-    async def send_event(self, run_id: str, body: Json) -> Json: ...
-    async def retry_run(self, run_id: str) -> Json: ...
-    async def resume_run(self, run_id: str) -> Json: ...
-    async def cancel_run(self, run_id: str) -> Json: ...
+    async def send_event(self, run_id: str, event: EventRequest) -> None: ...
+    async def retry_run(self, run_id: str) -> Retried: ...
+    async def resume_run(self, run_id: str) -> Resumed: ...
+    async def cancel_run(self, run_id: str) -> Canceled: ...
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]: ...
-    async def artifact(self, artifact_id: str) -> Json: ...
-    async def health(self) -> Json: ...
+    async def artifact(self, artifact_id: str) -> ArtifactDocument: ...
+    async def health(self) -> UpstreamHealth: ...
     async def aclose(self) -> None: ...
 
 
@@ -51,18 +65,14 @@ class InProcessClient:
     def __init__(self, control: Control) -> None:
         self.control = control
 
-    async def start_doc_run(self, body: Json) -> Json:
-        request = parse_request(DocRunRequest, body, errors.InvalidRunRequest)
-        return await run_in_threadpool(self.control.start_doc_run, request)
+    async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
+        return await run_in_threadpool(self.control.start_doc_run, body)
 
-    async def create_intent(self, body: Json) -> Json:
-        request = parse_request(IntentCreate, body, errors.InvalidIntent)
-        return {"intentId": await run_in_threadpool(self.control.create_intent, request)}
+    async def create_intent(self, body: IntentCreate) -> str:
+        return await run_in_threadpool(self.control.create_intent, body)
 
-    async def start_intent_run(self, intent_id: str, body: Json) -> Json:
-        request = parse_request(RunRequest, body, errors.InvalidRunRequest)
-        started = await run_in_threadpool(self.control.start_intent_run, intent_id, request)
-        return {"runId": started.run_id, "workflowId": started.workflow_id}
+    async def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun:
+        return await run_in_threadpool(self.control.start_intent_run, intent_id, body)
 
     async def run_view(self, run_id: str) -> RunView:
         return await run_in_threadpool(self.control.run_view, run_id)
@@ -72,18 +82,16 @@ class InProcessClient:
             lambda: self.control.list_runs(status=None, kind=None, limit=limit, offset=0)
         )
 
-    async def send_event(self, run_id: str, body: Json) -> Json:
-        event = parse_request(EventRequest, body, errors.InvalidEvent)
+    async def send_event(self, run_id: str, event: EventRequest) -> None:
         await run_in_threadpool(self.control.send_event, run_id, event)
-        return {"accepted": True}
 
-    async def retry_run(self, run_id: str) -> Json:
+    async def retry_run(self, run_id: str) -> Retried:
         return await run_in_threadpool(self.control.retry_run, run_id)
 
-    async def resume_run(self, run_id: str) -> Json:
+    async def resume_run(self, run_id: str) -> Resumed:
         return await run_in_threadpool(self.control.resume_run, run_id)
 
-    async def cancel_run(self, run_id: str) -> Json:
+    async def cancel_run(self, run_id: str) -> Canceled:
         return await run_in_threadpool(self.control.cancel_run, run_id)
 
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
@@ -93,13 +101,13 @@ class InProcessClient:
             )
         )
 
-    async def artifact(self, artifact_id: str) -> Json:
+    async def artifact(self, artifact_id: str) -> ArtifactDocument:
         return await run_in_threadpool(self.control.artifact_document, artifact_id)
 
-    async def health(self) -> Json:
+    async def health(self) -> UpstreamHealth:
         live = await run_in_threadpool(self.control.live_workers)
         version = self.control.settings.app_version
-        return {"ok": True, "app_version": version, "workers_alive": len(live)}
+        return UpstreamHealth(ok=True, app_version=version, workers_alive=len(live))
 
     async def aclose(self) -> None:
         return None  # the kernel belongs to whoever built it
@@ -132,17 +140,17 @@ class HttpClient:
             raise _as_typed_error(reply)
         return reply.json()
 
-    async def start_doc_run(self, body: Json) -> Json:
-        result: Json = await self._call("POST", "/runs", json=body)
-        return result
+    async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
+        return StartedDocRun.from_json(await self._call("POST", "/runs", json=_sent(body)))
 
-    async def create_intent(self, body: Json) -> Json:
-        result: Json = await self._call("POST", "/intents", json=body)
-        return result
+    async def create_intent(self, body: IntentCreate) -> str:
+        created = await self._call("POST", "/intents", json=_sent(body))
+        return str(created["intentId"])
 
-    async def start_intent_run(self, intent_id: str, body: Json) -> Json:
-        result: Json = await self._call("POST", f"/intents/{_seg(intent_id)}/run", json=body)
-        return result
+    async def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun:
+        path = f"/intents/{_seg(intent_id)}/run"
+        started = await self._call("POST", path, json=_sent(body))
+        return StartedRun(run_id=started["runId"], workflow_id=started["workflowId"])
 
     async def run_view(self, run_id: str) -> RunView:
         return RunView.from_json(await self._call("GET", f"/runs/{_seg(run_id)}"))
@@ -151,37 +159,42 @@ class HttpClient:
         page = await self._call("GET", "/runs", params={"limit": limit})
         return [RunSummary.from_json(item) for item in page["items"]]
 
-    async def send_event(self, run_id: str, body: Json) -> Json:
-        result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/events", json=body)
-        return result
+    async def send_event(self, run_id: str, event: EventRequest) -> None:
+        await self._call("POST", f"/runs/{_seg(run_id)}/events", json=_sent(event))
 
-    async def retry_run(self, run_id: str) -> Json:
-        result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/retry")
-        return result
+    async def retry_run(self, run_id: str) -> Retried:
+        return Retried.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/retry"))
 
-    async def resume_run(self, run_id: str) -> Json:
-        result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/resume")
-        return result
+    async def resume_run(self, run_id: str) -> Resumed:
+        return Resumed.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/resume"))
 
-    async def cancel_run(self, run_id: str) -> Json:
-        result: Json = await self._call("POST", f"/runs/{_seg(run_id)}/cancel")
-        return result
+    async def cancel_run(self, run_id: str) -> Canceled:
+        return Canceled.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/cancel"))
 
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
         params = {"run_id": run_id} if run_id else {}
         rows = await self._call("GET", "/artifacts", params=params)
         return [ArtifactMeta.from_json(row) for row in rows]
 
-    async def artifact(self, artifact_id: str) -> Json:
-        result: Json = await self._call("GET", f"/artifacts/{_seg(artifact_id)}")
-        return result
+    async def artifact(self, artifact_id: str) -> ArtifactDocument:
+        document = await self._call("GET", f"/artifacts/{_seg(artifact_id)}")
+        return ArtifactDocument.from_json(document)
 
-    async def health(self) -> Json:
-        result: Json = await self._call("GET", "/healthz")
-        return result
+    async def health(self) -> UpstreamHealth:
+        health = await self._call("GET", "/healthz")
+        return UpstreamHealth(
+            ok=bool(health.get("ok")),
+            app_version=health.get("app_version"),
+            workers_alive=health.get("workers_alive"),
+        )
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def _sent(body: BaseModel) -> JsonObject:
+    # The fields as the route set them, so the API reads the body the form gave.
+    return body.model_dump(mode="json", exclude_unset=True)
 
 
 def _seg(value: str) -> str:

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
 
 from jejakekal.domain import errors
 from jejakekal.domain.ids import parse_run_id
-from jejakekal.domain.views import RunSummary, RunView
-from jejakekal.web.client import Json, UiClient
-from jejakekal.web.views import actions_for, artifact_view, timeline_bars
+from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView
+from jejakekal.web.client import UiClient
+from jejakekal.web.views import (
+    Actions,
+    Bar,
+    ShownArtifact,
+    actions_for,
+    artifact_view,
+    timeline_bars,
+)
 
 RUN_LIST_LIMIT = 50
+# The variables a template is rendered with: built from the typed models below, read
+# only by Jinja.
+TemplateContext = dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -22,25 +31,43 @@ class Notice:
     text: str
 
 
+@dataclass(frozen=True)
+class RunPage:
+    """The execution plane of one run and its artifact list."""
+
+    run: RunView
+    bars: list[Bar]
+    actions: Actions
+    retried: bool
+    artifacts: list[ArtifactMeta]
+    run_item: RunSummary
+    poll_url: str
+    preserve_answer: bool
+
+    def context(self) -> TemplateContext:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 async def run_context(
     client: UiClient, run_id: str, *, step: int | None, polling: bool
-) -> dict[str, Any]:
-    """The execution plane of one run and its artifact list."""
+) -> TemplateContext:
+    """The run page of `run_id`, as the templates read it."""
     view = await client.run_view(run_id)
     artifacts = await client.list_artifacts(run_id=view.run_id)
     now_ms = int(time.time() * 1000)
     poll_url = f"/fragments/runs/{view.run_id}" + (f"?step={step}" if step is not None else "")
-    return {
-        "run": view,
-        "bars": timeline_bars(view, now_ms=now_ms, selected=step),
-        "actions": actions_for(view),
-        "retried": any((s.attempt or 0) > 1 for s in view.steps),
-        "artifacts": artifacts,
-        "run_item": list_item(view),
-        "poll_url": poll_url,
+    page = RunPage(
+        run=view,
+        bars=timeline_bars(view, now_ms=now_ms, selected=step),
+        actions=actions_for(view),
+        retried=any((s.attempt or 0) > 1 for s in view.steps),
+        artifacts=artifacts,
+        run_item=list_item(view),
+        poll_url=poll_url,
         # Polls replace #exec every second: keep what the operator is typing.
-        "preserve_answer": polling,
-    }
+        preserve_answer=polling,
+    )
+    return page.context()
 
 
 def list_item(view: RunView) -> RunSummary:
@@ -66,7 +93,7 @@ def _iso(epoch_ms: int | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def no_run(message: str | None = None, *, failed: bool = False) -> dict[str, Any]:
+def no_run(message: str | None = None, *, failed: bool = False) -> TemplateContext:
     """The execution plane without a run: idle, or (`failed`) the error state with the
     reason a run asked for cannot be shown; never idle for a run that is missing."""
     return {
@@ -80,7 +107,7 @@ def no_run(message: str | None = None, *, failed: bool = False) -> dict[str, Any
 
 async def safe_run_context(
     client: UiClient, run_id: str, *, step: int | None, polling: bool = False
-) -> tuple[dict[str, Any], int]:
+) -> tuple[TemplateContext, int]:
     """A run's context, or the error state with the reason and the status to answer with."""
     try:
         run_id = parse_run_id(run_id)
@@ -89,13 +116,13 @@ async def safe_run_context(
         return no_run(f"{exc.message} ({exc.code})", failed=True), exc.status
 
 
-async def viewer_context(client: UiClient, artifact_id: str) -> dict[str, Any]:
+async def shown_artifact(client: UiClient, artifact_id: str) -> ShownArtifact:
     """One artifact as the viewer shows it; chunk lists and memos also get the docir text."""
     document = await client.artifact(artifact_id)
     docir_text = None
-    if document["meta"]["type"] in ("chunk-index", "memo"):
-        docir_text = await _docir_text(client, document["meta"]["run_id"])
-    return {"shown": artifact_view(document, docir_text)}
+    if document.meta.type in ("chunk-index", "memo"):
+        docir_text = await _docir_text(client, document.meta.run_id)
+    return artifact_view(document, docir_text)
 
 
 async def _docir_text(client: UiClient, run_id: str) -> str | None:
@@ -103,7 +130,7 @@ async def _docir_text(client: UiClient, run_id: str) -> str | None:
     docir = next((a for a in siblings if a.type == "docir"), None)
     if docir is None:
         return None
-    content: Json | Any = (await client.artifact(docir.id))["content"]
+    content = (await client.artifact(docir.id)).content
     text = content.get("text") if isinstance(content, dict) else None
     return text if isinstance(text, str) else None
 

@@ -8,24 +8,32 @@ reloaded, bookmarked or opened in a new tab.
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import MAX_BODY_BYTES
+from jejakekal.domain.contracts import (
+    MAX_BODY_BYTES,
+    DocRunRequest,
+    EventRequest,
+    IntentCreate,
+    RunRequest,
+    parse_request,
+)
 from jejakekal.domain.ids import parse_artifact_id, parse_run_id
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.web import csrf
 from jejakekal.web.client import UiClient
 from jejakekal.web.pages import (
     Notice,
+    TemplateContext,
     no_run,
     run_context,
     run_list,
     safe_run_context,
-    viewer_context,
+    shown_artifact,
 )
 from jejakekal.web.views import parse_sleep_ms, parse_step
 
@@ -56,7 +64,7 @@ def wants_fragment(request: Request) -> bool:
 
 
 def render(
-    request: Request, template: str, context: dict[str, Any], status: int = 200
+    request: Request, template: str, context: TemplateContext, status: int = 200
 ) -> HTMLResponse:
     token = request.cookies.get(csrf.COOKIE, "")
     response = templates_of(request).TemplateResponse(
@@ -66,7 +74,7 @@ def render(
 
 
 async def full_page(
-    request: Request, context: dict[str, Any], *, title: str, status: int = 200
+    request: Request, context: TemplateContext, *, title: str, status: int = 200
 ) -> HTMLResponse:
     token, fresh = csrf.page_token(request)
     page = {
@@ -91,13 +99,13 @@ async def full_page(
 # -- pages and fragments ---------------------------------------------------------------
 @router.get("/healthz")
 async def healthz(request: Request) -> JSONResponse:
-    body: dict[str, Any] = {"ok": True, "role": "ui", "mode": request.app.state.ui_mode}
+    body: JsonObject = {"ok": True, "role": "ui", "mode": request.app.state.ui_mode}
     try:
         upstream = await client_of(request).health()
         body.update(
-            api_ok=bool(upstream.get("ok")),
-            app_version=upstream.get("app_version"),
-            workers_alive=upstream.get("workers_alive"),
+            api_ok=upstream.ok,
+            app_version=upstream.app_version,
+            workers_alive=upstream.workers_alive,
         )
     except errors.JejakekalError as exc:
         body.update(api_ok=False, api_error=exc.message)
@@ -141,23 +149,22 @@ async def run_fragment(request: Request, run_id: str) -> HTMLResponse:
 async def artifact_page(request: Request, artifact_id: str) -> HTMLResponse:
     client = client_of(request)
     try:
-        shown = await viewer_context(client, parse_artifact_id(artifact_id))
+        shown = await shown_artifact(client, parse_artifact_id(artifact_id))
     except (errors.ArtifactNotFound, errors.InvalidArtifactId) as exc:
         if wants_fragment(request):
             return render(request, "_viewer.html", {"viewer_message": exc.message}, exc.status)
         context = {**no_run(), "viewer_message": exc.message}
         return await full_page(request, context, title="Artifact", status=exc.status)
     if wants_fragment(request):
-        return render(request, "_viewer.html", shown)
-    run_id = shown["shown"]["meta"]["run_id"]
-    context, _ = await safe_run_context(client, run_id, step=None)
-    return await full_page(request, {**context, **shown}, title=f"Artifact {artifact_id}")
+        return render(request, "_viewer.html", {"shown": shown})
+    context, _ = await safe_run_context(client, shown.meta.run_id, step=None)
+    return await full_page(request, {**context, "shown": shown}, title=f"Artifact {artifact_id}")
 
 
 @router.get("/fragments/artifacts/{artifact_id}", response_class=HTMLResponse)
 async def artifact_fragment(request: Request, artifact_id: str) -> HTMLResponse:
-    shown = await viewer_context(client_of(request), parse_artifact_id(artifact_id))
-    return render(request, "_viewer.html", shown)
+    shown = await shown_artifact(client_of(request), parse_artifact_id(artifact_id))
+    return render(request, "_viewer.html", {"shown": shown})
 
 
 # -- actions ---------------------------------------------------------------------------
@@ -169,7 +176,7 @@ async def checked_form(request: Request) -> dict[str, str]:
     return form
 
 
-def check_size(body: dict[str, Any]) -> dict[str, Any]:
+def check_size(body: JsonObject) -> JsonObject:
     """The body the API would get, held to the API's limit (the in-process client has
     no HTTP body to measure): compact UTF-8 JSON, as the HTTP client sends it."""
     size = len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode())
@@ -192,13 +199,15 @@ async def command(request: Request) -> Response:
     if not text:
         raise errors.BadRequest("type a command first", field="command")
     if text == DOC_PREFIX or text.startswith(DOC_PREFIX + " "):
-        started = await client.start_doc_run(check_size({"cmd": text, "sleepMs": sleep_ms}))
-        run_id = str(started["run_id"])
+        body = check_size({"cmd": text, "sleepMs": sleep_ms})
+        doc = parse_request(DocRunRequest, body, errors.InvalidRunRequest)
+        run_id = (await client.start_doc_run(doc)).run_id
     else:
-        intent = await client.create_intent(
-            check_size({"goal": text, "inputs": {}, "constraints": {}})
+        body = check_size({"goal": text, "inputs": {}, "constraints": {}})
+        intent_id = await client.create_intent(
+            parse_request(IntentCreate, body, errors.InvalidIntent)
         )
-        run_id = str((await client.start_intent_run(intent["intentId"], {}))["runId"])
+        run_id = (await client.start_intent_run(intent_id, RunRequest())).run_id
     url = f"/runs/{run_id}" + (f"?sleepMs={sleep_ms}" if sleep_ms else "")
     if not wants_fragment(request):
         return RedirectResponse(url, status_code=303)
@@ -223,8 +232,8 @@ async def answer(request: Request, run_id: str) -> Response:
     text = form.get("answer", "").strip()
     if not text:
         raise errors.InvalidEvent("type an answer first", field="answer")
-    body = {"type": "input", "payload": {"answer": text}}
-    await client_of(request).send_event(run_id, body)
+    event = EventRequest(type="input", payload={"answer": text})
+    await client_of(request).send_event(run_id, event)
     return await _after_action(request, run_id)
 
 

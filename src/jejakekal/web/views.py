@@ -1,18 +1,17 @@
-"""What the templates show, computed from run views and the API's JSON shapes: plain
+"""What the templates show, computed from run views and artifact documents: plain
 functions, no I/O."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import MAX_SLEEP_MS
 from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus, allowed_actions
-from jejakekal.domain.views import RunView
-
-Json = dict[str, Any]
+from jejakekal.domain.views import ArtifactDetail, ArtifactDocument, RunView
 
 # The UI's four states (README, "Web UI": `data-state`). A status missing here is not
 # known to the UI, so it shows as an error instead of a spinner that never ends.
@@ -143,58 +142,130 @@ def error_message(error: Any) -> str | None:
     return str(error)
 
 
-def artifact_view(document: Json, docir_text: str | None) -> Json:
-    """The viewer's model of one artifact: text, pretty JSON, a chunk list, or a memo."""
-    meta, content = document["meta"], document["content"]
-    kind = meta["type"]
-    shown: Json = {"meta": meta, "prov": document["prov"], "kind": kind}
+@dataclass(frozen=True)
+class ChunkRow:
+    """One chunk of a chunk index, with the docir text it covers when that is known."""
+
+    chunk_id: str | None
+    start: int | None
+    end: int | None
+    heading_path: list[str]
+    preview: str | None
+
+
+@dataclass(frozen=True)
+class CitationLink:
+    """A claim's citation: a span of the docir text, inside one chunk."""
+
+    chunk_id: str | None
+    start: int | None
+    end: int | None
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    """One claim of a memo: its text, its verdict and what it cites."""
+
+    claim_id: str | None
+    text: str
+    status: str | None
+    citations: list[CitationLink]
+
+
+@dataclass(frozen=True)
+class ShownArtifact:
+    """The viewer's model of one artifact. `kind` is "raw" (shown as `text`) or the
+    artifact's type; JSON content is also shown `pretty`, and chunk lists and memos
+    as rows."""
+
+    meta: ArtifactDetail
+    kind: str
+    text: str | None = None
+    pretty: str | None = None
+    chunks: tuple[ChunkRow, ...] = ()
+    claims: tuple[ClaimRow, ...] = ()
+    overall: str | None = None  # the memo's verdict
+    doc_text: str | None = None  # the docir text the memo cites
+
+
+def artifact_view(document: ArtifactDocument, docir_text: str | None) -> ShownArtifact:
+    """The viewer's model of one artifact: text, pretty JSON, a chunk list, or a memo.
+
+    The content is read defensively: a malformed field shows as missing, never fails
+    the page."""
+    meta, content = document.meta, document.content
     if not isinstance(content, dict | list):
-        shown.update(kind="raw", text=str(content))
-        return shown
-    shown["pretty"] = json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
+        return ShownArtifact(meta=meta, kind="raw", text=str(content))
+    pretty = json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
+    kind = meta.type
     if kind == "chunk-index" and isinstance(content, dict):
-        shown["chunks"] = [_chunk_row(c, docir_text) for c in content.get("chunks", [])]
-    elif kind == "memo" and isinstance(content, dict):
-        shown["claims"] = _claims(content)
-        shown["overall"] = (content.get("verification") or {}).get("overall")
-        shown["doc_text"] = docir_text
-    return shown
-
-
-def _chunk_row(chunk: Json, text: str | None) -> Json:
-    start, end = chunk.get("start"), chunk.get("end")
-    preview = None
-    if text is not None and isinstance(start, int) and isinstance(end, int):
-        preview = text[start:end]
-    return {
-        "chunk_id": chunk.get("chunk_id"),
-        "ord": chunk.get("ord"),
-        "start": start,
-        "end": end,
-        "heading_path": chunk.get("heading_path") or [],
-        "preview": preview,
-    }
-
-
-def _claims(memo: Json) -> list[Json]:
-    text = memo.get("text") or ""
-    verdicts = {
-        c.get("claim_id"): c.get("status")
-        for c in (memo.get("verification") or {}).get("claims", [])
-    }
-    claims = []
-    for claim in memo.get("claims", []):
-        start, end = claim.get("start"), claim.get("end")
-        shown = text[start:end] if isinstance(start, int) and isinstance(end, int) else ""
-        claims.append(
-            {
-                "claim_id": claim.get("claim_id"),
-                "text": shown,
-                "status": verdicts.get(claim.get("claim_id")),
-                "citations": claim.get("citations", []),
-            }
+        chunks = tuple(_chunk_row(c, docir_text) for c in _mappings(content.get("chunks")))
+        return ShownArtifact(meta=meta, kind=kind, pretty=pretty, chunks=chunks)
+    if kind == "memo" and isinstance(content, dict):
+        verification = _mapping(content.get("verification"))
+        return ShownArtifact(
+            meta=meta,
+            kind=kind,
+            pretty=pretty,
+            claims=_claims(content),
+            overall=_str(verification.get("overall")),
+            doc_text=docir_text,
         )
-    return claims
+    return ShownArtifact(meta=meta, kind=kind, pretty=pretty)
+
+
+def _chunk_row(chunk: Mapping[str, object], text: str | None) -> ChunkRow:
+    start, end = _int(chunk.get("start")), _int(chunk.get("end"))
+    preview = None
+    if text is not None and start is not None and end is not None:
+        preview = text[start:end]
+    heading_path = chunk.get("heading_path")
+    return ChunkRow(
+        chunk_id=_str(chunk.get("chunk_id")),
+        start=start,
+        end=end,
+        heading_path=[str(h) for h in heading_path] if isinstance(heading_path, list) else [],
+        preview=preview,
+    )
+
+
+def _claims(memo: Mapping[str, object]) -> tuple[ClaimRow, ...]:
+    text = _str(memo.get("text")) or ""
+    checked = _mappings(_mapping(memo.get("verification")).get("claims"))
+    verdicts = {_str(c.get("claim_id")): _str(c.get("status")) for c in checked}
+    claims = []
+    for claim in _mappings(memo.get("claims")):
+        claim_id = _str(claim.get("claim_id"))
+        start, end = _int(claim.get("start")), _int(claim.get("end"))
+        citations = [
+            CitationLink(_str(c.get("chunk_id")), _int(c.get("start")), _int(c.get("end")))
+            for c in _mappings(claim.get("citations"))
+        ]
+        claims.append(
+            ClaimRow(
+                claim_id=claim_id,
+                text=text[start:end] if start is not None and end is not None else "",
+                status=verdicts.get(claim_id),
+                citations=citations,
+            )
+        )
+    return tuple(claims)
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, dict) else {}
+
+
+def _mappings(value: object) -> list[Mapping[str, object]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
 
 
 def parse_step(value: str | None) -> int | None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.workflows import doc_steps
 from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current, tx_step
 
@@ -17,8 +18,17 @@ class DocumentCheckFailed(Exception):
     """`finalize` found an artifact missing or not matching its recorded hash."""
 
 
+class DocIngestResult(TypedDict):
+    """The workflow's output, as DBOS records it."""
+
+    run_id: str
+    status: str
+    artifacts: list[str]  # the artifact types, sorted
+
+
 @DBOS.workflow(name=names.WF_DOC_INGEST)
-def doc_ingest(request: dict[str, Any]) -> dict[str, Any]:
+def doc_ingest(request: JsonObject) -> DocIngestResult:
+    # The input crosses DBOS as portable JSON; the model gives it a typed shape.
     inp = DocIngestInput.model_validate(request)
     prepared = tx_step(names.STEP_PREPARE, doc_steps.prepare_st, request)
     DBOS.sleep(max(inp.sleep_ms / 1000, MIN_SLEEP_SEC))
@@ -40,7 +50,7 @@ def doc_ingest(request: dict[str, Any]) -> dict[str, Any]:
     return {"run_id": inp.run_id, "status": "done", "artifacts": sorted(side_effect["artifacts"])}
 
 
-def start_doc_ingest(workflow_id: str, request: dict[str, Any]) -> Future[Any] | None:
+def start_doc_ingest(workflow_id: str, request: JsonObject) -> Future[Any] | None:
     """Start a document run in this process now, without waiting for a queue poll.
 
     Returns the local execution's future when DBOS runs it here (a start that finds the

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from dbos import DBOS
 
 from jejakekal.domain import documents as docs
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain import memo as memos
+from jejakekal.domain.artifact_bodies import ChunkIndex, DocIR, Memo, Origin, Verdict
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.jsontypes import JsonObject
+from jejakekal.domain.ports import DocumentParser
 from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import documents as store
 from jejakekal.storage import runs
@@ -22,23 +27,89 @@ JSON_TYPE = "application/json"
 RAW_TYPES = {"text": "text/plain; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
 
 
-def prepare_st(db: Tx, request: dict[str, Any]) -> dict[str, Any]:
+# Step outputs are DBOS checkpoints and `app.run_steps` JSON, so they are TypedDicts:
+# runs checkpointed by an earlier release replay into the same keys.
+class Prepared(TypedDict):
+    """The output of step `prepare`: what is ingested."""
+
+    raw_sha256: str
+    size: int
+    format: str
+    content_type: str
+    source_kind: str
+
+
+class PrepareRecord(Prepared):
+    attempt: int
+
+
+class ArtifactDigest(TypedDict):
+    sha256: str
+    size: int
+
+
+class SideEffectResult(TypedDict):
+    """The output of step `side-effect`, also the idempotent effect's recorded result."""
+
+    artifacts: dict[str, ArtifactDigest]  # by artifact type
+    chunks: int
+    ocr_required: bool
+    memo_verification: Verdict
+
+
+class SideEffectRecord(SideEffectResult):
+    attempt: int
+
+
+class FinalizeRecord(TypedDict):
+    attempt: int
+    checked: list[str]
+    problems: list[str]
+
+
+class FinalizeVerdict(TypedDict):
+    """The output of step `finalize`."""
+
+    ok: bool
+    error: NotRequired[str]
+
+
+@dataclass(frozen=True)
+class BuiltArtifact:
+    type: str
+    content: bytes
+    content_type: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Built:
+    """The four artifacts and the chunk rows of one document, before anything is stored."""
+
+    artifacts: tuple[BuiltArtifact, ...]  # raw, docir, chunk-index, memo
+    chunks: list[store.ChunkRow]
+    ocr_required: bool
+    verification: Verdict
+
+
+def prepare_st(db: Tx, request: JsonObject) -> Prepared:
     """Pin down what is ingested: the raw bytes' hash, size, format and content type."""
     inp = DocIngestInput.model_validate(request)
     started = runs.now()
     raw = inp.source.encode("utf-8")
-    prepared = {
+    prepared: Prepared = {
         "raw_sha256": docs.sha256_hex(raw),
         "size": len(raw),
         "format": inp.format,
         "content_type": RAW_TYPES[inp.format],
         "source_kind": inp.source_kind,
     }
-    _done(db, inp.run_id, names.STEP_PREPARE, {"attempt": 1, **prepared}, started)
+    record: PrepareRecord = {"attempt": 1, **prepared}
+    _done(db, inp.run_id, names.STEP_PREPARE, record, started)
     return prepared
 
 
-def side_effect_st(request: dict[str, Any], prepared: dict[str, Any]) -> dict[str, Any]:
+def side_effect_st(request: JsonObject, prepared: Prepared) -> SideEffectResult:
     """Build the four artifacts (pure), then persist them once, with the chunks, in one
     transaction through the idempotent-effect primitive. A replay returns the record."""
     inp = DocIngestInput.model_validate(request)
@@ -50,19 +121,19 @@ def side_effect_st(request: dict[str, Any], prepared: dict[str, Any]) -> dict[st
     built = build(inp, prepared, rt.parsers[inp.format])
     key = f"{inp.run_id}:{names.STEP_SIDE_EFFECT}"
     with rt.db.write() as conn:
-        result: dict[str, Any] = call_idempotent_effect(
+        result: SideEffectResult = call_idempotent_effect(
             conn,
             key,
             inp.run_id,
             names.STEP_SIDE_EFFECT,
             lambda db: _persist(db, inp.run_id, function_id, built),
         )
-        output = {"attempt": attempt, **result}
+        output: SideEffectRecord = {"attempt": attempt, **result}
         _done(conn, inp.run_id, names.STEP_SIDE_EFFECT, output, started)
     return result
 
 
-def build(inp: DocIngestInput, prepared: dict[str, Any], parser: Any) -> dict[str, Any]:
+def build(inp: DocIngestInput, prepared: Prepared, parser: DocumentParser) -> Built:
     """The four artifacts' bytes and the chunk rows: pure, nothing is stored here."""
     run_id = inp.run_id
     raw = inp.source.encode("utf-8")
@@ -77,7 +148,7 @@ def build(inp: DocIngestInput, prepared: dict[str, Any], parser: Any) -> dict[st
         docir, index, run_id=run_id, docir_sha256=docir_sha, chunk_index_sha256=index_sha
     )
     memo_bytes = docs.canonical_bytes(memo)
-    chunk_rows = [
+    chunk_rows: list[store.ChunkRow] = [
         {
             "chunk_id": c["chunk_id"],
             "ord": c["ord"],
@@ -89,21 +160,24 @@ def build(inp: DocIngestInput, prepared: dict[str, Any], parser: Any) -> dict[st
         }
         for c in index["chunks"]
     ]
-    source = {"kind": prepared["source_kind"], "format": prepared["format"]}
-    return {
-        "artifacts": [
-            ("raw", raw, prepared["content_type"], {"source": source, "inputs": []}),
-            ("docir", docir_bytes, JSON_TYPE, _prov_of(docir)),
-            ("chunk-index", index_bytes, JSON_TYPE, _prov_of(index)),
-            ("memo", memo_bytes, JSON_TYPE, _prov_of(memo)),
-        ],
-        "chunks": chunk_rows,
-        "ocr_required": docir["ocr_required"],
-        "verification": memo["verification"]["overall"],
+    source: Origin = {
+        "source": {"kind": prepared["source_kind"], "format": prepared["format"]},
+        "inputs": [],
     }
+    return Built(
+        artifacts=(
+            BuiltArtifact("raw", raw, prepared["content_type"], source),
+            BuiltArtifact("docir", docir_bytes, JSON_TYPE, _origin_of(docir)),
+            BuiltArtifact("chunk-index", index_bytes, JSON_TYPE, _origin_of(index)),
+            BuiltArtifact("memo", memo_bytes, JSON_TYPE, _origin_of(memo)),
+        ),
+        chunks=chunk_rows,
+        ocr_required=docir["ocr_required"],
+        verification=memo["verification"]["overall"],
+    )
 
 
-def _prov_of(body: dict[str, Any]) -> dict[str, Any]:
+def _origin_of(body: DocIR | ChunkIndex | Memo) -> Origin:
     return {
         "schema": body["schema"],
         "producer": body["producer"],
@@ -112,37 +186,37 @@ def _prov_of(body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _persist(db: Tx, run_id: str, function_id: int | None, built: dict[str, Any]) -> dict[str, Any]:
-    rows = [
+def _persist(db: Tx, run_id: str, function_id: int | None, built: Built) -> SideEffectResult:
+    rows: list[store.NewArtifact] = [
         {
-            "type": artifact_type,
-            "content": content,
-            "content_type": content_type,
-            "sha256": docs.sha256_hex(content),
+            "type": artifact.type,
+            "content": artifact.content,
+            "content_type": artifact.content_type,
+            "sha256": docs.sha256_hex(artifact.content),
             "producer_step": names.STEP_SIDE_EFFECT,
             "producer_function_id": function_id,
             "prov": {
                 "step": names.STEP_SIDE_EFFECT,
                 "producer_function_id": function_id,
-                **prov,
+                **artifact.origin,
             },
         }
-        for artifact_type, content, content_type, prov in built["artifacts"]
+        for artifact in built.artifacts
     ]
     store.insert_artifacts(db, run_id, rows)
-    store.insert_chunks(db, run_id, built["chunks"])
+    store.insert_chunks(db, run_id, built.chunks)
     return {
         "artifacts": {r["type"]: {"sha256": r["sha256"], "size": len(r["content"])} for r in rows},
-        "chunks": len(built["chunks"]),
-        "ocr_required": built["ocr_required"],
-        "memo_verification": built["verification"],
+        "chunks": len(built.chunks),
+        "ocr_required": built.ocr_required,
+        "memo_verification": built.verification,
     }
 
 
-def finalize_st(db: Tx, run_id: str, side_effect: dict[str, Any]) -> dict[str, Any]:
+def finalize_st(db: Tx, run_id: str, side_effect: SideEffectResult) -> FinalizeVerdict:
     """Check the four artifacts exist and their bytes still hash to what was recorded."""
     started = runs.now()
-    expected: dict[str, Any] = side_effect["artifacts"]
+    expected = side_effect["artifacts"]
     stored = {a["type"]: a for a in store.run_artifacts(db, run_id)}
     problems = []
     for artifact_type in names.ARTIFACT_TYPES:
@@ -155,7 +229,11 @@ def finalize_st(db: Tx, run_id: str, side_effect: dict[str, Any]) -> dict[str, A
             == expected[artifact_type]["sha256"]
         ):
             problems.append(f"{artifact_type}: sha256 does not match its bytes or its record")
-    output = {"attempt": 1, "checked": list(names.ARTIFACT_TYPES), "problems": problems}
+    output: FinalizeRecord = {
+        "attempt": 1,
+        "checked": list(names.ARTIFACT_TYPES),
+        "problems": problems,
+    }
     if problems:
         error = "finalize: " + "; ".join(problems)
         _done(db, run_id, names.STEP_FINALIZE, output, started, error)
@@ -168,7 +246,7 @@ def _done(
     tx: Tx,
     run_id: str,
     step_id: str,
-    output: dict[str, Any],
+    output: Mapping[str, object],
     started: datetime,
     error: str | None = None,
     *,

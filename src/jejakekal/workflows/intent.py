@@ -7,22 +7,32 @@ step, so a replay after a crash re-reads checkpoints instead of acting again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from dbos import DBOS, PortableWorkflowError, SetWorkflowID
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import Plan
 from jejakekal.workflows import steps
 from jejakekal.workflows.runtime import current, tx_step
+
+
+class IntentResult(TypedDict):
+    """The workflow's output, as DBOS records it."""
+
+    run_id: str
+    status: str
+    nodes: int
+
 
 # How long one recv waits before the loop checkpoints and waits again.
 _INPUT_WAIT_SEC = 3600.0
 
 
 @DBOS.workflow(name=names.WF_RUN_INTENT)
-def run_intent(request: dict[str, Any]) -> dict[str, Any]:
+def run_intent(request: JsonObject) -> IntentResult:
     # The input crosses DBOS as portable JSON; the model gives it a typed shape.
     inp = RunIntentInput.model_validate(request)
     # CompileST's checkpoint is the plan's JSON; a replay validates it into the same model.
@@ -39,29 +49,8 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
         tx_step(names.OP_INPUT_RECEIVED, steps.input_received, inp.run_id, answer)
 
     settings = current().settings
-    nodes = plan.workload.nodes
-    queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
-    assert queue is not None
-    results: list[dict[str, Any]] = []
     try:
-        # Waves of at most `concurrency` children bound the run's share of sandboxQ.
-        for start in range(0, len(nodes), inp.concurrency):
-            handles = []
-            for node in nodes[start : start + inp.concurrency]:
-                child = ExecNodeInput(
-                    run_id=inp.run_id,
-                    node_id=node.node_id,
-                    argv=node.argv,
-                    env=node.env,
-                    timeout_sec=inp.sandbox_minutes * 60,
-                    fail_mode=plan.lanes.fail_mode,
-                    max_attempts=settings.step_max_attempts,
-                    node_count=len(nodes),
-                )
-                with SetWorkflowID(f"{inp.run_id}:{node.node_id}"):
-                    handles.append(queue.enqueue(execute_node, child.model_dump()))
-            for handle in handles:
-                results.append(current().results.result(handle))
+        results = _execute(inp, plan, settings.step_max_attempts)
     except Exception as exc:
         if not _is_step_failure(exc):
             raise
@@ -75,13 +64,40 @@ def run_intent(request: dict[str, Any]) -> dict[str, Any]:
         )
         raise
     # The last node's own transaction closed ExecuteST and the run (execute.node_done).
-    return {"run_id": inp.run_id, "status": "succeeded", "nodes": len(results)}
+    return IntentResult(run_id=inp.run_id, status="succeeded", nodes=len(results))
+
+
+def _execute(inp: RunIntentInput, plan: Plan, max_attempts: int) -> list[steps.NodeResult]:
+    """ExecuteST: each node a child workflow on sandboxQ, in waves of at most
+    `concurrency` (which bounds the run's share of the queue); their results in order."""
+    nodes = plan.workload.nodes
+    queue = DBOS.retrieve_queue(names.SANDBOX_QUEUE)
+    assert queue is not None
+    results: list[steps.NodeResult] = []
+    for start in range(0, len(nodes), inp.concurrency):
+        handles = []
+        for node in nodes[start : start + inp.concurrency]:
+            child = ExecNodeInput(
+                run_id=inp.run_id,
+                node_id=node.node_id,
+                argv=node.argv,
+                env=node.env,
+                timeout_sec=inp.sandbox_minutes * 60,
+                fail_mode=plan.lanes.fail_mode,
+                max_attempts=max_attempts,
+                node_count=len(nodes),
+            )
+            with SetWorkflowID(f"{inp.run_id}:{node.node_id}"):
+                handles.append(queue.enqueue(execute_node, child.model_dump()))
+        for handle in handles:
+            results.append(current().results.result(handle))
+    return results
 
 
 @DBOS.workflow(name=names.WF_EXECUTE_NODE)
-def execute_node(request: dict[str, Any]) -> dict[str, Any]:
+def execute_node(request: JsonObject) -> steps.NodeResult:
     settings = current().settings
-    result: dict[str, Any] = DBOS.run_step(
+    result: steps.NodeResult = DBOS.run_step(
         {
             "name": names.STEP_EXECUTE,
             "retries_allowed": True,

@@ -7,8 +7,9 @@ the life cycle names (`domain.lifecycle`); ExecuteST's record is `storage.execut
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import NoReturn, TypedDict
 
 from dbos import DBOS
 
@@ -19,9 +20,10 @@ from jejakekal.domain.compiler import apply_patch, compile_plan, sha256_text
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
 from jejakekal.domain.errors import DecisionInvalid, DecisionRejected, NodeFailed
 from jejakekal.domain.execute import Node
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange
 from jejakekal.domain.plan import Plan
-from jejakekal.domain.ports import DecisionRequest, ExecNode
+from jejakekal.domain.ports import Decision, DecisionRequest, ExecNode, ExecResultJson
 from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import execute, runs
 from jejakekal.storage.database import Tx
@@ -29,7 +31,17 @@ from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
 from jejakekal.workflows.runtime import current
 
 
-def compile_st(tx: Tx, request: dict[str, Any]) -> dict[str, Any]:
+class PatchResult(TypedDict):
+    state_sha256: str
+
+
+class NodeResult(Node):
+    """ExecuteST's checkpoint for one node: its summary and the sandbox's result."""
+
+    result: ExecResultJson
+
+
+def compile_st(tx: Tx, request: JsonObject) -> JsonObject:
     """Compile the plan; its checkpoint is the plan's JSON (`Plan.checkpoint`)."""
     inp = RunIntentInput.model_validate(request)
     started = runs.now()
@@ -45,16 +57,16 @@ def compile_st(tx: Tx, request: dict[str, Any]) -> dict[str, Any]:
     return plan.checkpoint()
 
 
-def apply_patch_st(tx: Tx, run_id: str, plan: Plan) -> dict[str, Any]:
+def apply_patch_st(tx: Tx, run_id: str, plan: Plan) -> PatchResult:
     started = runs.now()
     state = apply_patch({}, plan.patch)
     state_sha = sha256_text(canonical_json(state))
     output = {"attempt": 1, "ops": len(plan.patch), "state_sha256": state_sha}
     _step_done(tx, run_id, names.STEP_APPLY_PATCH, output, started)
-    return {"state_sha256": state_sha}
+    return PatchResult(state_sha256=state_sha)
 
 
-def decide_st(run_id: str, plan: Plan, opens_execute: bool) -> dict[str, Any]:
+def decide_st(run_id: str, plan: Plan, opens_execute: bool) -> Decision:
     """Ask the decider (an external call: outside any transaction), then record it.
 
     The envelope's id is derived from run, step and the run's attempt (one more per
@@ -96,7 +108,7 @@ def decide_st(run_id: str, plan: Plan, opens_execute: bool) -> dict[str, Any]:
     return envelope.response
 
 
-def _done(run_id: str, step_id: str, output: dict[str, Any], started: datetime) -> StepRecord:
+def _done(run_id: str, step_id: str, output: Mapping[str, object], started: datetime) -> StepRecord:
     return StepRecord(
         run_id=run_id,
         step_id=step_id,
@@ -111,7 +123,7 @@ def _step_done(
     tx: Tx,
     run_id: str,
     step_id: str,
-    output: dict[str, Any],
+    output: Mapping[str, object],
     started: datetime,
     change: RunChange | None = None,
 ) -> None:
@@ -126,7 +138,7 @@ def await_input(tx: Tx, run_id: str) -> None:
     runs.change_run(tx, run_id, lifecycle.awaiting_input())
 
 
-def input_received(tx: Tx, run_id: str, answer: Any) -> None:
+def input_received(tx: Tx, run_id: str, answer: object) -> None:
     execute.open_step(tx, run_id, after_input=True)
 
 
@@ -136,7 +148,7 @@ def execute_fail(tx: Tx, run_id: str, attempts: int, error: str) -> None:
     runlog.outcome(run_id, names.STEP_EXECUTE, what, level=logging.WARNING)
 
 
-def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
+def execute_node_st(request: JsonObject) -> NodeResult:
     """One execution node: run it in the sandbox, then deliver its receipt exactly once."""
     node = ExecNodeInput.model_validate(request)
     status = DBOS.step_status
@@ -152,7 +164,7 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
             node, attempt, f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}"
         )
     key = f"{node.run_id}:{names.STEP_EXECUTE}:{node.node_id}"
-    payload = {
+    payload: JsonObject = {
         "run_id": node.run_id,
         "node_id": node.node_id,
         "stdout_sha256": result.hashes.get("stdout"),
@@ -169,7 +181,14 @@ def execute_node_st(request: dict[str, Any]) -> dict[str, Any]:
             receipt=receipt,
         )
         execute.node_done(tx, node.run_id, node.node_count, summary)
-    return {**summary, "result": result.as_dict()}
+    return NodeResult(
+        node_id=summary["node_id"],
+        attempt=summary["attempt"],
+        exit_code=summary["exit_code"],
+        isolation=summary["isolation"],
+        receipt=summary["receipt"],
+        result=result.as_dict(),
+    )
 
 
 def _node_failed(node: ExecNodeInput, attempt: int, message: str) -> NoReturn:

@@ -23,7 +23,7 @@ class Dialect(Protocol):
     def record_step_and_change(
         self,
         conn: sa.Connection,
-        params: dict[str, Any],
+        params: dict[str, object],
         columns: tuple[str, ...],
         *,
         guarded: bool,

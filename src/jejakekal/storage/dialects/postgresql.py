@@ -67,7 +67,7 @@ def hold_write_lock(conn: sa.Connection) -> None:
 
 
 def record_step_and_change(
-    conn: sa.Connection, params: dict[str, Any], columns: tuple[str, ...], *, guarded: bool
+    conn: sa.Connection, params: dict[str, object], columns: tuple[str, ...], *, guarded: bool
 ) -> bool:
     """One statement: upsert the step row, update the run. True when the run changed."""
     return conn.execute(_step_and_run(columns, guarded), params).first() is not None

@@ -67,7 +67,7 @@ def hold_write_lock(conn: sa.Connection) -> None:
 
 
 def record_step_and_change(
-    conn: sa.Connection, params: dict[str, Any], columns: tuple[str, ...], *, guarded: bool
+    conn: sa.Connection, params: dict[str, object], columns: tuple[str, ...], *, guarded: bool
 ) -> bool:
     """Upsert the step row, then update the run: two statements in the caller's
     transaction. True when the run changed (a guarded change may not)."""
