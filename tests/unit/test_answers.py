@@ -4,7 +4,6 @@ JSON keeps the API's keys in the API's order, and reads back into the same value
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 from jejakekal.domain.views import (
     ArtifactDetail,
@@ -88,7 +87,7 @@ def test_an_artifact_document_parses_json_content_and_reads_back() -> None:
 
 
 def test_a_text_artifact_stays_text_and_shows_raw() -> None:
-    meta = replace(DETAIL, type="raw", content_type="text/plain")
+    meta = DETAIL.model_copy(update={"type": "raw", "content_type": "text/plain"})
     stored = StoredArtifact(meta=meta, content=b"{not json", prov={})
 
     shown = artifact_view(stored.document(), None)
@@ -128,7 +127,7 @@ def test_a_memo_shows_its_claims_with_verdicts_and_citations() -> None:
 
 
 def test_a_chunk_index_previews_each_chunk_from_the_docir_text() -> None:
-    meta = replace(DETAIL, type="chunk-index")
+    meta = DETAIL.model_copy(update={"type": "chunk-index"})
     chunks = {"chunks": [{"chunk_id": "k1", "start": 2, "end": 5, "heading_path": ["Intro"]}]}
 
     shown = artifact_view(ArtifactDocument(meta=meta, content=chunks, prov={}), "0123456")

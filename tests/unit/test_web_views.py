@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -50,7 +49,19 @@ def view(**fields: Any) -> RunView:
         timeline=(),
         artifacts=(),
     )
-    return dataclasses.replace(base, **fields)
+    return base.model_copy(update=fields)
+
+
+def operation(
+    function_id: int, name: str, started: int, completed: int | None, error: str | None = None
+) -> Operation:
+    return Operation(
+        function_id=function_id,
+        function_name=name,
+        started_at_epoch_ms=started,
+        completed_at_epoch_ms=completed,
+        error=error,
+    )
 
 
 def test_each_action_shows_only_when_the_api_would_accept_it() -> None:
@@ -78,10 +89,14 @@ def test_an_intent_run_out_of_retries_offers_resume_as_the_api_accepts_it() -> N
 
 def test_timeline_bars_are_proportional_to_start_and_duration() -> None:
     ops = (
-        Operation(1, "a", 1000, 1100, None),
-        Operation(2, "b", 1100, 2000, '{"name":"E","message":"boom"}'),
+        operation(1, "a", 1000, 1100),
+        operation(2, "b", 1100, 2000, error='{"name":"E","message":"boom"}'),
     )
-    steps = (StepView("b", "done", 3, None, None, None),)
+    steps = (
+        StepView(
+            step_id="b", phase="done", attempt=3, started_at=None, finished_at=None, output=None
+        ),
+    )
 
     bars = timeline_bars(view(status="failed", timeline=ops, steps=steps), now_ms=9999, selected=2)
 
@@ -92,7 +107,7 @@ def test_timeline_bars_are_proportional_to_start_and_duration() -> None:
 
 
 def test_a_live_run_draws_its_open_operation_up_to_now() -> None:
-    ops = (Operation(1, "DBOS.sleep", 1000, None, None),)
+    ops = (operation(1, "DBOS.sleep", 1000, None),)
 
     (bar,) = timeline_bars(view(timeline=ops), now_ms=2000, selected=None)
 

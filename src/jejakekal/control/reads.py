@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import time
 import weakref
@@ -29,7 +28,7 @@ class RunReads:
             raise errors.RunNotFound(run_id=run_id)
         if view.dbos_status == DbosStatus.ENQUEUED and not self.live_workers():
             action = lifecycle.no_worker_action(self.ctx.settings.app_version)
-            return dataclasses.replace(view, next_action=action)
+            return view.model_copy(update={"next_action": action})
         return view
 
     def live_workers(self) -> list[str]:

@@ -2,25 +2,46 @@
 in a list or whole, a search hit, and the answers to a start, an operator action, an
 export and a health check.
 
-Frozen values that the read models build and the API, the UI and the CLI consume.
-`to_json()` is the JSON API's shape, keys in the contract's order (README, "HTTP API");
-`from_json()` reads that shape back, for the UI talking to a remote API. Timestamps stay
-as the API shows them: ISO-8601 strings for ours, epoch milliseconds for DBOS's.
+Frozen pydantic models that the read models build and the API, the UI and the CLI
+consume. Fields stand in the contract's order (README, "HTTP API") and each is shown under
+its API key: its alias where it has one, else its name. `to_json()` is the JSON API's
+shape; `from_json()` reads that shape back, for the UI talking to a remote API. Code
+builds views with the fields' names. Timestamps stay as the API shows them: ISO-8601
+strings for ours, epoch milliseconds for DBOS's.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
 
 
-@dataclass(frozen=True)
-class Operation:
+class View(BaseModel):
+    """A value shown as JSON under the API's keys."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        validate_by_name=True,  # code builds views by the fields' names, from_json by the keys
+        # NaN and infinities in a step's output or an artifact stay floats, not null.
+        ser_json_inf_nan="constants",
+    )
+
+    def to_json(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Self:
+        return cls.model_validate(data)
+
+
+class Operation(View):
     """One operation of the run's workflow on its timeline (`dbos.operation_outputs`)."""
 
     function_id: int
@@ -29,61 +50,19 @@ class Operation:
     completed_at_epoch_ms: int | None
     error: str | None  # DBOS's serialized exception
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "function_id": self.function_id,
-            "function_name": self.function_name,
-            "started_at_epoch_ms": self.started_at_epoch_ms,
-            "completed_at_epoch_ms": self.completed_at_epoch_ms,
-            "error": self.error,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Operation:
-        return cls(
-            function_id=data["function_id"],
-            function_name=data["function_name"],
-            started_at_epoch_ms=data["started_at_epoch_ms"],
-            completed_at_epoch_ms=data["completed_at_epoch_ms"],
-            error=data["error"],
-        )
-
-
-@dataclass(frozen=True)
-class StepView:
+class StepView(View):
     """One of our steps (`app.run_steps`) with the output it recorded."""
 
-    step_id: str
+    step_id: str = Field(alias="stepId")
     phase: str
     attempt: int | None
-    started_at: str | None
-    finished_at: str | None
+    started_at: str | None = Field(alias="startedAt")
+    finished_at: str | None = Field(alias="finishedAt")
     output: dict[str, object] | None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "stepId": self.step_id,
-            "phase": self.phase,
-            "attempt": self.attempt,
-            "startedAt": self.started_at,
-            "finishedAt": self.finished_at,
-            "output": self.output,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StepView:
-        return cls(
-            step_id=data["stepId"],
-            phase=data["phase"],
-            attempt=data["attempt"],
-            started_at=data["startedAt"],
-            finished_at=data["finishedAt"],
-            output=data["output"],
-        )
-
-
-@dataclass(frozen=True)
-class RunHeader:
+class RunHeader(View):
     """The engine's row of the run's workflow (`dbos.workflow_status`); all `None` while
     the workflow has not started."""
 
@@ -94,44 +73,27 @@ class RunHeader:
     created_at: int | None = None  # epoch milliseconds, as DBOS keeps them
     updated_at: int | None = None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "recovery_attempts": self.recovery_attempts,
-            "app_version": self.app_version,
-            "executor_id": self.executor_id,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunHeader:
-        return cls(
-            name=data["name"],
-            recovery_attempts=data["recovery_attempts"],
-            app_version=data["app_version"],
-            executor_id=data["executor_id"],
-            created_at=data["created_at"],
-            updated_at=data["updated_at"],
-        )
+class RunState(View):
+    """Which run, and where it stands: the fields a run's list entry and its view begin with.
 
-
-@dataclass(frozen=True)
-class RunView:
-    """One run as `GET /runs/{id}` shows it.
-
-    `status` is the view status (`lifecycle.view_status`, in the kind's vocabulary);
-    `next_action` is computed when the run is read (`lifecycle.next_action`).
+    `status` is the view status (`lifecycle.view_status`, in the kind's vocabulary).
     """
 
     run_id: str
-    workflow_id: str
+    workflow_id: str = Field(alias="workflowId")
     kind: RunKind
     status: str
     dbos_status: str | None
-    last_step: str | None
-    retry_count: int
-    next_action: str | None
+    last_step: str | None = Field(alias="lastStep")
+    retry_count: int = Field(alias="retryCount")
+
+
+class RunView(RunState):
+    """One run as `GET /runs/{id}` shows it; `next_action` is computed when the run is
+    read (`lifecycle.next_action`)."""
+
+    next_action: str | None = Field(alias="nextAction")
     error: str | None
     header: RunHeader
     steps: tuple[StepView, ...]
@@ -139,86 +101,18 @@ class RunView:
     artifacts: tuple[str, ...]
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "runId": self.run_id,
-            "workflowId": self.workflow_id,
-            "kind": self.kind.value,
-            "status": self.status,
-            "dbos_status": self.dbos_status,
-            "lastStep": self.last_step,
-            "retryCount": self.retry_count,
-            "nextAction": self.next_action,
-            "error": self.error,
-            "header": self.header.to_json(),
-            "steps": [step.to_json() for step in self.steps],
-            "timeline": [op.to_json() for op in self.timeline],
-            "artifacts": list(self.artifacts),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunView:
-        return cls(
-            run_id=data["run_id"],
-            workflow_id=data["workflowId"],
-            kind=RunKind(data["kind"]),
-            status=data["status"],
-            dbos_status=data["dbos_status"],
-            last_step=data["lastStep"],
-            retry_count=data["retryCount"],
-            next_action=data["nextAction"],
-            error=data["error"],
-            header=RunHeader.from_json(data["header"]),
-            steps=tuple(StepView.from_json(step) for step in data["steps"]),
-            timeline=tuple(Operation.from_json(op) for op in data["timeline"]),
-            artifacts=tuple(data["artifacts"]),
-        )
+        # The API has shown the id as `run_id` and as `runId`, side by side, from the start.
+        return {"run_id": self.run_id, "runId": self.run_id, **super().to_json()}
 
 
-@dataclass(frozen=True)
-class RunSummary:
+class RunSummary(RunState):
     """One run as `GET /runs` lists it."""
 
-    run_id: str
-    workflow_id: str
-    kind: RunKind
-    status: str
-    dbos_status: str | None
-    last_step: str | None
-    retry_count: int
     created_at: str | None
     updated_at: str | None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "workflowId": self.workflow_id,
-            "kind": self.kind.value,
-            "status": self.status,
-            "dbos_status": self.dbos_status,
-            "lastStep": self.last_step,
-            "retryCount": self.retry_count,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RunSummary:
-        return cls(
-            run_id=data["run_id"],
-            workflow_id=data["workflowId"],
-            kind=RunKind(data["kind"]),
-            status=data["status"],
-            dbos_status=data["dbos_status"],
-            last_step=data["lastStep"],
-            retry_count=data["retryCount"],
-            created_at=data["created_at"],
-            updated_at=data["updated_at"],
-        )
-
-
-@dataclass(frozen=True)
-class ArtifactMeta:
+class ArtifactMeta(View):
     """An artifact as `GET /artifacts` lists it; its bytes are fetched by its id."""
 
     id: str
@@ -231,36 +125,8 @@ class ArtifactMeta:
     content_type: str
     created_at: str | None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "run_id": self.run_id,
-            "type": self.type,
-            "status": self.status,
-            "visibility": self.visibility,
-            "sha256": self.sha256,
-            "size": self.size,
-            "content_type": self.content_type,
-            "created_at": self.created_at,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ArtifactMeta:
-        return cls(
-            id=data["id"],
-            run_id=data["run_id"],
-            type=data["type"],
-            status=data["status"],
-            visibility=data["visibility"],
-            sha256=data["sha256"],
-            size=data["size"],
-            content_type=data["content_type"],
-            created_at=data["created_at"],
-        )
-
-
-@dataclass(frozen=True)
-class SearchHit:
+class SearchHit(View):
     """A chunk that matched a search, with its words marked in `snippet`."""
 
     run_id: str
@@ -270,18 +136,7 @@ class SearchHit:
     start: int
     end: int
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "chunk_id": self.chunk_id,
-            "score": self.score,
-            "snippet": self.snippet,
-            "start": self.start,
-            "end": self.end,
-        }
 
-
-@dataclass(frozen=True)
 class ArtifactDetail(ArtifactMeta):
     """An artifact's metadata with the operation that produced it: `meta` of
     `GET /artifacts/{id}`."""
@@ -289,36 +144,14 @@ class ArtifactDetail(ArtifactMeta):
     producer_step: str | None
     producer_function_id: int | None
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            **super().to_json(),
-            "producer_step": self.producer_step,
-            "producer_function_id": self.producer_function_id,
-        }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ArtifactDetail:
-        # Every key is its field's name.
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
-
-
-@dataclass(frozen=True)
-class ArtifactDocument:
+class ArtifactDocument(View):
     """An artifact as `GET /artifacts/{id}` shows it: its content parsed when it is
     JSON, else text, and its provenance as the producing step recorded it."""
 
     meta: ArtifactDetail
     content: object  # the artifact's own JSON value, or its text
     prov: JsonObject
-
-    def to_json(self) -> dict[str, object]:
-        return {"meta": self.meta.to_json(), "content": self.content, "prov": self.prov}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ArtifactDocument:
-        return cls(
-            meta=ArtifactDetail.from_json(data["meta"]), content=data["content"], prov=data["prov"]
-        )
 
 
 @dataclass(frozen=True)
@@ -336,68 +169,37 @@ class StoredArtifact:
         return ArtifactDocument(meta=self.meta, content=content, prov=self.prov)
 
 
-@dataclass(frozen=True)
-class StartedDocRun:
+class StartedDocRun(View):
     """`POST /runs`: the document run started (or the one the same request started)."""
 
     run_id: str
     status: str
 
-    def to_json(self) -> dict[str, object]:
-        return {"run_id": self.run_id, "status": self.status}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StartedDocRun:
-        return cls(run_id=data["run_id"], status=data["status"])
-
-
-@dataclass(frozen=True)
-class Retried:
+class Retried(View):
     """`POST /runs/{id}/retry`: the run re-entered at `from_step`, on the same run id."""
 
-    run_id: str
-    from_step: str
-
-    def to_json(self) -> dict[str, object]:
-        return {"accepted": True, "newRunId": self.run_id, "fromStep": self.from_step}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Retried:
-        return cls(run_id=data["newRunId"], from_step=data["fromStep"])
+    accepted: Literal[True] = True
+    run_id: str = Field(alias="newRunId")
+    from_step: str = Field(alias="fromStep")
 
 
-@dataclass(frozen=True)
-class Resumed:
+class Resumed(View):
     """`POST /runs/{id}/resume`: the run continues."""
 
     run_id: str
     status: str
 
-    def to_json(self) -> dict[str, object]:
-        return {"run_id": self.run_id, "status": self.status}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Resumed:
-        return cls(run_id=data["run_id"], status=data["status"])
-
-
-@dataclass(frozen=True)
-class Canceled:
+class Canceled(View):
     """`POST /runs/{id}/cancel`: the run's status once its workflow is cancelled."""
 
+    accepted: Literal[True] = True
     run_id: str
     status: str
 
-    def to_json(self) -> dict[str, object]:
-        return {"accepted": True, "run_id": self.run_id, "status": self.status}
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Canceled:
-        return cls(run_id=data["run_id"], status=data["status"])
-
-
-@dataclass(frozen=True)
-class BundledArtifact:
+class BundledArtifact(View):
     """One artifact of an exported bundle; `id` is its file's name in the bundle (its type)."""
 
     id: str
@@ -406,18 +208,8 @@ class BundledArtifact:
     size: int
     content_type: str
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "artifact_id": self.artifact_id,
-            "sha256": self.sha256,
-            "size": self.size,
-            "content_type": self.content_type,
-        }
 
-
-@dataclass(frozen=True)
-class ExportedRun:
+class ExportedRun(View):
     """`GET /runs/{id}/export`: the bundle written, and where."""
 
     run_id: str
@@ -426,18 +218,8 @@ class ExportedRun:
     artifacts: tuple[BundledArtifact, ...]
     run_bundle_path: str
 
-    def to_json(self) -> dict[str, object]:
-        return {
-            "run_id": self.run_id,
-            "status": self.status,
-            "dbos_status": self.dbos_status,
-            "artifacts": [a.to_json() for a in self.artifacts],
-            "run_bundle_path": self.run_bundle_path,
-        }
 
-
-@dataclass(frozen=True)
-class Health:
+class Health(View):
     """`GET /healthz` of the API: liveness, and the workers of this version alive to run
     what is queued."""
 
@@ -449,12 +231,7 @@ class Health:
     queues: str | None
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "ok": self.ok,
-            "role": self.role,
-            "app_version": self.app_version,
-            "db": self.db,
-            "workers_alive": len(self.workers),
-            "workers": list(self.workers),
-            "queues": self.queues,
-        }
+        shown = super().to_json()
+        # The count stands before the workers' names, where the API has always had it.
+        rest = {key: shown.pop(key) for key in ("workers", "queues")}
+        return {**shown, "workers_alive": len(self.workers), **rest}
