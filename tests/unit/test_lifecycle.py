@@ -252,27 +252,6 @@ def test_a_queued_run_without_a_worker_says_how_to_start_one() -> None:
 # -- changes: the columns each writes ------------------------------------------------
 
 
-def _columns(change: RunChange) -> dict[str, Any]:
-    """The run's columns a change writes, as `RunChange` says: a status brings its error
-    and its next action with it; a field left None is not written."""
-    values: dict[str, Any] = {}
-    if change.status is not None:
-        values["status"] = change.status.value
-        values["error"] = change.error
-        values["next_action"] = lifecycle.next_action(
-            RUN,
-            change.kind,
-            change.status,
-            last_step=change.last_step,
-            retry_count=change.retry_count or 0,
-        )
-    if change.last_step is not None:
-        values["last_step"] = change.last_step
-    if change.retry_count is not None:
-        values["retry_count"] = change.retry_count
-    return values
-
-
 LIVE = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING_INPUT)
 
 # Each change, with the columns and guard release c7734f8 wrote for it. Where that release
@@ -377,7 +356,7 @@ CHANGES: list[tuple[str, RunChange, dict[str, Any], tuple[RunStatus, ...]]] = [
 def test_a_change_writes_the_columns_the_old_steps_wrote(
     change: RunChange, columns: dict[str, Any], only_from: tuple[RunStatus, ...]
 ) -> None:
-    assert _columns(change) == columns
+    assert change.columns(RUN) == columns
     assert change.only_from == only_from
 
 
@@ -385,7 +364,7 @@ def test_a_retry_requeues_from_its_own_status_and_counts_one_more() -> None:
     change = lifecycle.retried(RunStatus.FAILED, 2, names.STEP_DECIDE)
 
     assert change.only_from == (RunStatus.FAILED,)
-    assert _columns(change) == {
+    assert change.columns(RUN) == {
         "status": "queued",
         "error": None,
         "next_action": "retrying from DecideST",
@@ -399,7 +378,7 @@ def test_a_run_resumed_while_it_waited_for_input_waits_again() -> None:
     change = lifecycle.resumed(waiting=True)
 
     # c7734f8 stored no next action here; the waiting run now shows how to answer it.
-    assert _columns(change) == {"status": "waiting_input", "error": None, "next_action": EVENTS}
+    assert change.columns(RUN) == {"status": "waiting_input", "error": None, "next_action": EVENTS}
     assert change.only_from == ()
 
 

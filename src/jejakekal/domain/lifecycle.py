@@ -135,6 +135,25 @@ class RunChange:
     def kind(self) -> RunKind:
         return RunKind.DOC if isinstance(self.status, DocStatus) else RunKind.INTENT
 
+    def columns(self, run_id: str) -> dict[str, object]:
+        """The columns of `app.runs` this change writes, by name."""
+        values: dict[str, object] = {}
+        if self.status is not None:
+            values["status"] = self.status.value
+            values["error"] = self.error
+            values["next_action"] = next_action(
+                run_id,
+                self.kind,
+                self.status,
+                last_step=self.last_step,
+                retry_count=self.retry_count or 0,
+            )
+        if self.last_step is not None:
+            values["last_step"] = self.last_step
+        if self.retry_count is not None:
+            values["retry_count"] = self.retry_count
+        return values
+
 
 LIVE = tuple(s for s in RunStatus if s.is_live)
 

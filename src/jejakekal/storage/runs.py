@@ -142,29 +142,9 @@ def insert_run(tx: Tx, run: NewRun) -> None:
     )
 
 
-def _change_values(run_id: str, change: RunChange) -> dict[str, object]:
-    """The run's columns a change sets, by name."""
-    values: dict[str, object] = {}
-    if change.status is not None:
-        values["status"] = change.status.value
-        values["error"] = change.error
-        values["next_action"] = lifecycle.next_action(
-            run_id,
-            change.kind,
-            change.status,
-            last_step=change.last_step,
-            retry_count=change.retry_count or 0,
-        )
-    if change.last_step is not None:
-        values["last_step"] = change.last_step
-    if change.retry_count is not None:
-        values["retry_count"] = change.retry_count
-    return values
-
-
 def change_run(tx: Tx, run_id: str, change: RunChange) -> bool:
     """Apply `change`; False when its `only_from` guard did not hold (nothing changed)."""
-    values = _change_values(run_id, change)
+    values = change.columns(run_id)
     params: dict[str, object] = {"run_id_": run_id, "updated_at": now(), **values}
     if change.only_from:
         params["from_"] = [status.value for status in change.only_from]
@@ -187,7 +167,7 @@ def record_step(tx: Tx, step: StepRecord, change: RunChange | None = None) -> bo
     if change is None:
         tx.execute(_UPSERT_STEP[tx.dialect.name], params)
         return True
-    values = _change_values(step.run_id, change)
+    values = change.columns(step.run_id)
     params.update(values, updated_at=now())
     if change.only_from:
         params["from_"] = [status.value for status in change.only_from]
