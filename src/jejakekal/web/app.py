@@ -65,24 +65,9 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     static = VersionedStaticFiles(HERE / "static")
     app_css = (HERE / "static" / "app.css").read_text(encoding="utf-8")
-    environment.globals.update(
-        ui_state=ui_state,
-        status_label=status_label,
-        static_url=static.url,
-        # Inline in every full page: a first visit renders without a second round trip.
-        app_css=Markup(app_css),
-        htmx_config=HTMX_CONFIG,
-    )
-    templates = Jinja2Templates(env=environment)
-    app.state.templates = templates
+    app.state.templates = _templates(static, app_css)
     app.state.ui_client = client
     app.state.ui_mode = "split" if isinstance(client, HttpClient) else "embedded"
     app.state.settings = settings
@@ -103,6 +88,25 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
     app.state.hosts = hosts = HostAllowList.for_server(settings.host, settings.allowed_hosts)
     app.add_middleware(UiGuard, token=settings.api_token, hosts=hosts, inline_css=app_css)
     return app
+
+
+def _templates(static: VersionedStaticFiles, app_css: str) -> Jinja2Templates:
+    """The pages' Jinja environment, with what every template may call."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.update(
+        ui_state=ui_state,
+        status_label=status_label,
+        static_url=static.url,
+        # Inline in every full page: a first visit renders without a second round trip.
+        app_css=Markup(app_css),
+        htmx_config=HTMX_CONFIG,
+    )
+    return Jinja2Templates(env=environment)
 
 
 def _routing_error(request: Request, exc: StarletteHTTPException) -> JejakekalError:
