@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from jejakekal import processes
 from jejakekal.app import create_api_app
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings, load_settings
@@ -193,3 +196,40 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(_exit_status[0])
+
+
+@dataclass(frozen=True)
+class UpgradedApi:
+    """`jejakekal api` of this release on a copy of a database an earlier release left."""
+
+    base_url: str
+    pid: int
+    database: Path  # the copy the process opened
+    before: Path  # an untouched copy, to compare with
+
+
+@contextmanager
+def api_on_old_database(fixture: Path, scratch: Path) -> Iterator[UpgradedApi]:
+    """Copy `fixture` into a fresh home (and once more, untouched), start `jejakekal api`
+    on it under the default executor id, wait until it is healthy, stop it at the end."""
+    home = scratch / "home"
+    home.mkdir()
+    database, before = home / "jejakekal.sqlite", scratch / f"{fixture.stem}-before.sqlite"
+    shutil.copyfile(fixture, database)
+    shutil.copyfile(fixture, before)
+    port = free_port()
+    env = processes.process_env(
+        f"sqlite:///{database}",
+        home,
+        API_PORT=str(port),
+        JEJAKEKAL_QUEUE_POLL_SEC="0.02",
+        JEJAKEKAL_STEP_RETRY_INTERVAL_SEC="0.05",
+    )
+    log = scratch / "api.log"
+    api = processes.spawn(["api"], env, log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        processes.wait_healthy(base, api, timeout=60, why=lambda: processes.log_tail(log))
+        yield UpgradedApi(base, api.pid, database, before)
+    finally:
+        processes.stop([api], timeout=30)

@@ -15,11 +15,7 @@ same on PostgreSQL, and the contract tests hold it there).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import free_port, q
+from conftest import api_on_old_database, q
 from jejakekal.storage.console import run_readonly
 from jejakekal.storage.migrations import MIGRATIONS
 
@@ -108,44 +104,13 @@ class Upgraded:
 @pytest.fixture(scope="module")
 def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
     scratch = tmp_path_factory.mktemp("upgrade")
-    home = scratch / "home"
-    home.mkdir()
-    database, before = home / "jejakekal.sqlite", scratch / "release1-before.sqlite"
-    shutil.copyfile(FIXTURE, database)
-    shutil.copyfile(FIXTURE, before)
-    url = f"sqlite:///{database}"
-    port = free_port()
-    env = {
-        **os.environ,
-        "JEJAKEKAL_HOME": str(home),
-        "JEJAKEKAL_DATABASE_URL": url,
-        "API_PORT": str(port),
-        "JEJAKEKAL_QUEUE_POLL_SEC": "0.02",
-        "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "0.05",
-    }
-    proc = subprocess.Popen(
-        [*CLI, "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        ready = subprocess.run(
-            [*CLI, "wait-health", f"{base}/healthz", "--timeout", "60"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
+    with (
+        api_on_old_database(FIXTURE, scratch) as api,
+        httpx.Client(base_url=api.base_url, timeout=30) as http,
+    ):
+        yield Upgraded(
+            http, f"sqlite:///{api.database}", api.database.parent, f"sqlite:///{api.before}"
         )
-        assert ready.returncode == 0, ready.stderr
-        with httpx.Client(base_url=base, timeout=30) as http:
-            yield Upgraded(http, url, home, f"sqlite:///{before}")
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_the_fixture_is_one_self_contained_sqlite_file() -> None:

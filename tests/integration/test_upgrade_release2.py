@@ -18,12 +18,8 @@ as it was. Only the HTTP API, the CLI and SQL: SQLite only, as the fixture is SQ
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -35,7 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import free_port
+from conftest import api_on_old_database
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release2.sqlite"
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
@@ -132,45 +128,13 @@ class Upgraded:
 
 @pytest.fixture(scope="module")
 def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upgraded]:
+    # Under the default executor id, `local`: the dead process's id.
     scratch = tmp_path_factory.mktemp("upgrade2")
-    home = scratch / "home"
-    home.mkdir()
-    database, before = home / "jejakekal.sqlite", scratch / "release2-before.sqlite"
-    shutil.copyfile(FIXTURE, database)
-    shutil.copyfile(FIXTURE, before)
-    port = free_port()
-    env = {
-        **os.environ,
-        "JEJAKEKAL_HOME": str(home),
-        "JEJAKEKAL_DATABASE_URL": f"sqlite:///{database}",
-        "API_PORT": str(port),
-        "JEJAKEKAL_QUEUE_POLL_SEC": "0.02",
-        "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "0.05",
-    }
-    env.pop("JEJAKEKAL_EXECUTOR_ID", None)  # the default, `local`: the dead process's id
-    proc = subprocess.Popen(
-        [*CLI, "api"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        ready = subprocess.run(
-            [*CLI, "wait-health", f"{base}/healthz", "--timeout", "60"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
-        )
-        assert ready.returncode == 0, ready.stderr
-        with httpx.Client(base_url=base, timeout=30) as http:
-            yield Upgraded(http, proc.pid, Db(database), Db(before))
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with (
+        api_on_old_database(FIXTURE, scratch) as api,
+        httpx.Client(base_url=api.base_url, timeout=30) as http,
+    ):
+        yield Upgraded(http, api.pid, Db(api.database), Db(api.before))
 
 
 def test_the_fixture_is_a_killed_process_with_runs_in_flight() -> None:
