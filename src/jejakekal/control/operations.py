@@ -80,7 +80,8 @@ class RunOperations:
         raise errors.RunNotRetryable("the run has no failed operation to re-enter", run_id=run_id)
 
     def resume(self, run_id: str) -> Resumed:
-        """Continue a cancelled or recovery-exhausted run where it stopped (README, "Runs").
+        """Continue a cancelled or recovery-exhausted run where it stopped (README, "How
+        runs work").
 
         DBOS re-enqueues the workflow; every operation already checkpointed replays from
         its record, so no finished step runs again. A `retries_exceeded` run resumes by
