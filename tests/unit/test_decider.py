@@ -57,6 +57,11 @@ def test_stub_rejects_goals_that_ask_for_it() -> None:
     assert StubDecider().decide(request).response["action"] == "reject"
 
 
+def test_stub_reads_reject_as_a_whole_word_only() -> None:
+    request = DecisionRequest("run-1", "fix the rejected uploads", "cd" * 32, [])
+    assert StubDecider().decide(request).response["action"] == "execute"
+
+
 def test_openai_client_posts_the_plan_and_returns_a_validated_envelope(provider: str) -> None:
     FakeProvider.reply_content = json.dumps({"action": "execute", "reason": "looks fine"})
 

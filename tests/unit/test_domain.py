@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from jejakekal.domain.compiler import apply_patch, compile_plan, lanes_of
+from jejakekal.domain.compiler import apply_patch, compile_plan, lane_words, lanes_of
 from jejakekal.domain.errors import InvalidIntentId, InvalidRunId
 from jejakekal.domain.ids import check_raw_path, is_valid_id, parse_run_id
 from jejakekal.domain.lifecycle import DocStatus, RunStatus, reconcile, reconcile_doc
@@ -42,6 +42,31 @@ def test_compiler_is_deterministic_and_counts_nodes() -> None:
     b = compile_plan("demo", {"k": 1}, "compile-default", 3, 2)
     assert a == b
     assert a.node_ids == ["exec-1", "exec-2", "exec-3"]
+
+
+@pytest.mark.parametrize(
+    "goal",
+    [
+        "Summarise why the deploy failed",
+        "Task: clean the slowest queries",
+        "flask app upgrade",
+        "a failure, flakiness, asking, rejection",
+        "fail_mode is not a lane",
+    ],
+)
+def test_a_lane_is_named_by_a_whole_word_only(goal: str) -> None:
+    lanes = lanes_of(goal)
+
+    assert (lanes.ask, lanes.fail, lanes.flaky, lanes.slow) == (False, False, False, False)
+    assert lanes.selected_by == {}
+
+
+def test_the_plan_says_which_word_chose_each_lane() -> None:
+    lanes = compile_plan("Please ASK, then Fail", {}, "compile-default", 1, 1).lanes
+
+    assert (lanes.ask, lanes.fail, lanes.flaky) == (True, True, False)
+    assert lanes.selected_by == {"ask": "ASK", "fail": "Fail"}
+    assert lane_words("reject this plan") == {"reject": "reject"}
 
 
 def test_lanes_follow_the_goal() -> None:

@@ -13,7 +13,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from jejakekal.domain.canonical import canonical_json
-from jejakekal.domain.compiler import sha256_text
+from jejakekal.domain.compiler import lane_words, sha256_text
 from jejakekal.domain.errors import DecisionInvalid
 from jejakekal.domain.ports import Decision, DecisionBody, DecisionEnvelope, DecisionRequest
 
@@ -57,8 +57,8 @@ class StubDecider:
     def decide(self, request: DecisionRequest) -> DecisionEnvelope:
         body = _request_body(request)
         # A deterministic lane for tests and demos: goals that ask for it are refused.
-        if "reject" in request.goal.lower():
-            raw = {"action": "reject", "reason": "stub rejects goals containing 'reject'"}
+        if "reject" in lane_words(request.goal):
+            raw = {"action": "reject", "reason": "stub rejects goals with the word 'reject'"}
         else:
             raw = {"action": "execute", "reason": f"stub approves plan {request.plan_sha256[:12]}"}
         decision = validate_decision(raw)

@@ -27,6 +27,9 @@ class PlanLanes(_Frozen):
     fail: bool
     flaky: bool
     slow: bool = False
+    # lane -> the goal's word that selected it; absent from plans made before lanes
+    # were whole words.
+    selected_by: dict[str, str] | None = None
 
     @property
     def fail_mode(self) -> FailMode:
@@ -73,5 +76,7 @@ class Plan(_Frozen):
         return [node.node_id for node in self.workload.nodes]
 
     def checkpoint(self) -> JsonObject:
-        """The plan as CompileST's checkpoint holds it (and as its hash covers it)."""
-        return self.model_dump(mode="json")
+        """The plan as CompileST's checkpoint holds it (and as its hash covers it).
+
+        Fields an older plan lacks stay absent (no plan field is ever null otherwise)."""
+        return self.model_dump(mode="json", exclude_none=True)
