@@ -233,3 +233,23 @@ def api_on_old_database(fixture: Path, scratch: Path) -> Iterator[UpgradedApi]:
         yield UpgradedApi(base, api.pid, database, before)
     finally:
         processes.stop([api], timeout=30)
+
+
+ENDED = {"succeeded", "failed", "retries_exceeded", "canceled", "done", "error"}
+
+
+def wait_run_status(
+    http: httpx.Client, run_id: str, *wanted: str, timeout: float = 60
+) -> dict[str, Any]:
+    """The run's view once its status is one of `wanted`; fails at once if it ends in
+    another status, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    view: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        view = http.get(f"/runs/{run_id}").json()
+        if view.get("status") in wanted:
+            return view
+        if view.get("status") in ENDED:
+            break
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} never reached {wanted}; last view: {view}")

@@ -27,14 +27,13 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import api_on_old_database, q
+from conftest import api_on_old_database, q, wait_run_status
 from jejakekal.storage.console import run_readonly
 from jejakekal.storage.migrations import MIGRATIONS
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release1.sqlite"
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 # Statuses a run leaves only when an operator acts: waiting past one of them is futile.
-ENDED = {"succeeded", "failed", "retries_exceeded", "canceled", "done", "error"}
 
 
 def _rows(url: str, query: str) -> list[dict[str, Any]]:
@@ -69,16 +68,7 @@ class Upgraded:
         return str(found[0]["id"])
 
     def wait_status(self, run_id: str, *wanted: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        view: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            view = self.http.get(f"/runs/{run_id}").json()
-            if view.get("status") in wanted:
-                return view
-            if view.get("status") in ENDED:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"run {run_id} never reached {wanted}; last view: {view}")
+        return wait_run_status(self.http, run_id, *wanted, timeout=timeout)
 
     def steps(self, run_id: str, url: str | None = None) -> dict[str, dict[str, Any]]:
         query = q(

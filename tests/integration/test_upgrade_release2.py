@@ -31,11 +31,10 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import api_on_old_database
+from conftest import api_on_old_database, wait_run_status
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "release2.sqlite"
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
-ENDED = {"succeeded", "failed", "retries_exceeded", "canceled", "done", "error"}
 # The dead-after bound of a silent executor id (5 s in c7734f8); the maker waits past it.
 DEAD_AFTER_MS = 5_000
 INTENT_STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
@@ -99,16 +98,7 @@ class Upgraded:
         return self.before.one(query, trace_or_id, trace_or_id)
 
     def wait_status(self, run_id: str, *wanted: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        view: dict[str, Any] = {}
-        while time.monotonic() < deadline:
-            view = self.http.get(f"/runs/{run_id}").json()
-            if view.get("status") in wanted:
-                return view
-            if view.get("status") in ENDED:
-                break
-            time.sleep(0.05)
-        raise AssertionError(f"run {run_id} never reached {wanted}; last view: {view}")
+        return wait_run_status(self.http, run_id, *wanted, timeout=timeout)
 
     def answer(self, run_id: str) -> None:
         """Give the waiting run its input (once: a finished run needs none)."""
