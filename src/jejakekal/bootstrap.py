@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,7 +20,7 @@ from jejakekal import runlog
 from jejakekal.config import Settings
 from jejakekal.control import Control
 from jejakekal.domain import names
-from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
+from jejakekal.domain.ports import Decider, DocumentParser, Planner, Sandbox
 from jejakekal.storage.database import Database
 from jejakekal.storage.engine import dbos_url, normalise_url
 from jejakekal.storage.migrations import migrate, migration_lock
@@ -36,12 +36,30 @@ class Adapters:
     decider: Decider
     sandbox: Sandbox
     parsers: Mapping[str, DocumentParser]
+    planners: Mapping[str, Planner] = field(default_factory=dict)  # by recipe `planner`
 
 
 def make_adapters(settings: Settings) -> Adapters:
     return Adapters(
-        decider=make_decider(settings), sandbox=make_sandbox(settings), parsers=make_parsers()
+        decider=make_decider(settings),
+        sandbox=make_sandbox(settings),
+        parsers=make_parsers(),
+        planners=make_planners(settings),
     )
+
+
+def make_planners(settings: Settings) -> dict[str, Planner]:
+    """[ADP-PLAN] Every planner a recipe may name (RecipeSpec.planner)."""
+    from jejakekal.adapters.planner_openai import OpenAIPlanner
+    from jejakekal.adapters.planners import ScriptPlanner, StubPlanner
+
+    return {
+        "stub": StubPlanner(),
+        "script": ScriptPlanner(),
+        "openai": OpenAIPlanner(
+            settings.openai_base_url, settings.openai_model, settings.openai_api_key
+        ),
+    }
 
 
 @dataclass
@@ -153,11 +171,12 @@ def build_kernel(
     dbos: DBOS | None = None
     start_doc = None
     heartbeat = pacing = None
+    sandbox: Sandbox | None = None
     if role in ("full", "worker"):
         settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
         heartbeat = _claim_and_beat(settings, db, role)
         try:
-            dbos = _launch_dbos(settings, db, adapters)
+            dbos, sandbox = _launch_dbos(settings, db, adapters)
         except BaseException:
             heartbeat.stop()
             db.dispose()
@@ -170,7 +189,7 @@ def build_kernel(
         pacing = QueuePacing(db, fast_intervals(settings), settings.queue_idle_poll_sec)
         pacing.start()
     client = DBOSClient(system_database_engine=db.engine, serializer=DBOSPortableJSONSerializer())
-    control = Control(settings, db, client, start_doc)
+    control = Control(settings, db, client, start_doc, _isolation_of(settings, sandbox))
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
     return Kernel(settings, role, db, control, dbos, heartbeat, pacing)
@@ -194,7 +213,9 @@ def _claim_and_beat(settings: Settings, db: Database, role: Role) -> Any:
     return heartbeat
 
 
-def _launch_dbos(settings: Settings, db: Database, adapters: Adapters | None) -> DBOS:
+def _launch_dbos(
+    settings: Settings, db: Database, adapters: Adapters | None
+) -> tuple[DBOS, Sandbox]:
     # Imported here: importing the workflows registers them, which the shim must not do.
     from jejakekal.workflows import bench, crash_drill, doc_ingest, intent  # noqa: F401  (registers the workflows)
     from jejakekal.workflows.runtime import ResultPacer, Runtime, bind
@@ -202,12 +223,28 @@ def _launch_dbos(settings: Settings, db: Database, adapters: Adapters | None) ->
     dbos = DBOS(config=dbos_config(settings, db))  # type: ignore[arg-type]
     # Bound before launch: launch recovers pending workflows, which need the runtime.
     use = adapters or make_adapters(settings)
+    planners = {**make_planners(settings), **use.planners}
     pacer = ResultPacer(settings.result_poll_sec)
-    bind(Runtime(settings, db, use.decider, use.sandbox, pacer, use.parsers))
+    bind(Runtime(settings, db, use.decider, use.sandbox, pacer, use.parsers, planners))
     DBOS.launch()
     for name, sec in fast_intervals(settings).items():
         DBOS.register_queue(name, polling_interval_sec=sec)
-    return dbos
+    return dbos, use.sandbox
+
+
+def _isolation_of(settings: Settings, sandbox: Sandbox | None) -> Callable[[], str]:
+    """What a node would run under: this process's sandbox, or (a process that runs no
+    workflows) the configured one, probed on first use."""
+    if sandbox is not None:
+        return lambda: sandbox.isolation
+    probed: list[str] = []
+
+    def isolation() -> str:
+        if not probed:
+            probed.append(make_sandbox(settings).isolation)
+        return probed[0]
+
+    return isolation
 
 
 def fast_intervals(settings: Settings) -> dict[str, float]:

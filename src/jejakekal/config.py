@@ -49,6 +49,10 @@ SETTINGS_DOC: dict[str, str] = {
     "JEJAKEKAL_OPENAI_MODEL": "model name for the openai decider",
     "JEJAKEKAL_OPENAI_API_KEY": "API key for the openai decider",
     "JEJAKEKAL_SANDBOX": "shell (default): subprocess sandbox, inside bwrap when available",
+    "JEJAKEKAL_ALLOW_UNISOLATED": (
+        "1 lets recipes that run a user's or a model's commands (script, openai, agent) "
+        "run without an isolating sandbox (bubblewrap); default 0: such runs are refused"
+    ),
     "JEJAKEKAL_STEP_MAX_ATTEMPTS": "attempts of ExecuteST before retries_exceeded; default 3",
     "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "first ExecuteST retry delay (doubles); default 0.1",
     "JEJAKEKAL_LOG_LEVEL": "log level of the DBOS logger; default ERROR",
@@ -76,6 +80,7 @@ class Settings:
     openai_model: str = "gpt-4o-mini"
     openai_api_key: str | None = None
     sandbox: str = "shell"
+    allow_unisolated: bool = False
     step_max_attempts: int = 3
     step_retry_interval_sec: float = 0.1
     log_level: str = "ERROR"
@@ -121,6 +126,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         openai_model=e.get("JEJAKEKAL_OPENAI_MODEL", "gpt-4o-mini"),
         openai_api_key=e.get("JEJAKEKAL_OPENAI_API_KEY") or None,
         sandbox=_choice(e, "JEJAKEKAL_SANDBOX", ("shell",)),
+        allow_unisolated=_flag(
+            "JEJAKEKAL_ALLOW_UNISOLATED", e.get("JEJAKEKAL_ALLOW_UNISOLATED") or "0"
+        ),
         step_max_attempts=_attempts(e, "JEJAKEKAL_STEP_MAX_ATTEMPTS", "3"),
         step_retry_interval_sec=_seconds(e, "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC", "0.1"),
         log_level=_choice(e, "JEJAKEKAL_LOG_LEVEL", _LOG_LEVELS, "ERROR"),

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from jejakekal.config import Settings
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain.execute import Node
 from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
@@ -85,7 +86,7 @@ def test_migrations_are_idempotent(db: Database) -> None:
     assert migrate(db) == []
     with db.read() as tx:
         recipes = tx.execute(sa.select(s.recipes.c.name).order_by(s.recipes.c.name)).scalars()
-        assert list(recipes) == ["compile-default", "sandbox-default"]
+        assert list(recipes) == ["agent", "compile-default", "openai", "sandbox-default", "script"]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -113,7 +114,7 @@ def test_db_reset_empties_both_table_families_and_reseeds(
 
     assert reset.returncode == 0, reset.stderr
     assert json.loads(marks.stdout) == [{"n": 0}]
-    assert json.loads(recipes.stdout) == [{"n": 2}]
+    assert json.loads(recipes.stdout) == [{"n": 5}]
     assert json.loads(workflows.stdout) == [{"n": 0}]
 
 
@@ -273,11 +274,30 @@ def test_a_replayed_node_of_a_one_node_run_replaces_its_entry(db: Database) -> N
     assert [n["attempt"] for n in output["nodes"]] == [2]
 
 
-def test_compile_takes_the_intent_from_the_run_input_or_reads_it(db: Database) -> None:
+@pytest.fixture
+def bound(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Database:
+    """CompileST's runtime on the test's database, with the stub planner."""
+    from jejakekal.adapters.planners import StubPlanner
+    from jejakekal.workflows import runtime
+
+    rt = runtime.Runtime(
+        settings,
+        db,
+        None,
+        None,
+        None,
+        planners={"stub": StubPlanner()},  # type: ignore[arg-type]
+    )
+    monkeypatch.setattr(runtime, "_runtime", rt)
+    return db
+
+
+def test_compile_takes_the_intent_from_the_run_input_or_reads_it(bound: Database) -> None:
     """A run input carries its intent's goal and inputs; one started before it did reads
     the intent, and both compile the same plan."""
     from jejakekal.workflows import steps
 
+    db = bound
     _run_with_open_execute(db, "run-4", RunStatus.QUEUED)
     base = {
         "run_id": "run-4",
@@ -287,10 +307,8 @@ def test_compile_takes_the_intent_from_the_run_input_or_reads_it(db: Database) -
         "steps": 2,
         "sandbox_minutes": 1.0,
     }
-    with db.write() as tx:
-        carried = steps.compile_st(tx, {**base, "goal": "g", "inputs": {}})
-    with db.write() as tx:
-        read = steps.compile_st(tx, base)
+    carried = steps.compile_st({**base, "goal": "g", "inputs": {}})
+    read = steps.compile_st(base)
     assert carried == read
     assert len(carried["workload"]["nodes"]) == 2
 

@@ -33,7 +33,8 @@ from conftest import JSON, MIB, Api, free_port, q
 STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
 VIEW_KEYS = [
     "run_id", "runId", "workflowId", "kind", "status", "dbos_status", "lastStep",
-    "retryCount", "nextAction", "error", "header", "steps", "timeline", "artifacts",
+    "retryCount", "goal", "recipe", "nextAction", "error", "header", "steps", "timeline",
+    "artifacts", "plan",
 ]  # fmt: skip
 HEADER_KEYS = [
     "name",

@@ -177,7 +177,10 @@ def test_ids_and_query_vocabularies_are_documented(tmp_path: Path) -> None:
     assert "done" in queries["status"]["enum"]
     assert queries["kind"]["enum"] == ["intent", "doc"]
     artifacts = {p["name"]: p["schema"] for p in doc["paths"]["/artifacts"]["get"]["parameters"]}
-    assert artifacts["type"]["enum"] == ["raw", "docir", "chunk-index", "memo"]
+    assert artifacts["type"]["enum"] == [
+        "raw", "docir", "chunk-index", "memo",
+        "node-result", "stdout", "stderr", "out-file", "answer",
+    ]  # fmt: skip
     assert artifacts["run_id"]["pattern"] == ID_PATTERN
 
 

@@ -28,6 +28,7 @@ from conftest import TERMINAL, Api, free_port, q, serve_app_in_thread
 from jejakekal import web
 from jejakekal.bootstrap import Kernel
 from jejakekal.config import Settings
+from jejakekal.domain.contracts import IntentCreate, RunRequest
 from jejakekal.storage.console import run_readonly
 from jejakekal.web import HttpClient, InProcessClient, UiClient, create_ui_app
 from jejakekal.web.csrf import COOKIE
@@ -238,6 +239,12 @@ def test_healthz_reports_the_ui_role(ui: Ui) -> None:
     assert body["role"] == "ui"
     assert body["mode"] == "embedded"
     assert body["api_ok"] is True
+    # bubblewrap isolates here, so a user's commands may run; no opt-in was needed.
+    assert body["sandbox"] == {
+        "isolation": "bwrap",
+        "allow_unisolated": False,
+        "foreign_commands": "allowed",
+    }
 
 
 def test_hx_request_gets_a_fragment_and_a_history_restore_gets_the_full_page(ui: Ui) -> None:
@@ -451,6 +458,66 @@ def test_failed_run_shows_retry(ui: Ui) -> None:
         assert select(html, cls="attempts"), "ExecuteST's attempts are shown on its bar"
 
 
+def start_script_run(kernel: Kernel, goal: str, *commands: str) -> str:
+    """An intent whose inputs carry shell commands, run with the `script` recipe."""
+    control = kernel.control
+    intent = IntentCreate(goal=goal, inputs={"commands": list(commands)}, constraints={})
+    intent_id = control.create_intent(intent)
+    return control.start_intent_run(intent_id, RunRequest(recipeName="script")).run_id
+
+
+def test_a_script_run_shows_its_goal_recipe_command_and_stdout_artifact(
+    ui: Ui, kernel: Kernel
+) -> None:
+    run_id = start_script_run(kernel, "say hello to the UI", "echo hello-ui")
+
+    ui.wait_detail(run_id, "succeeded", timeout=60)
+    page = ui.http.get(f"/runs/{run_id}").text
+
+    assert '<h3 id="run-goal" class="run-goal">say hello to the UI</h3>' in page
+    assert '<dd id="run-recipe">script</dd>' in page
+    node = one(page, "li", cls="plan-node")
+    assert node["data-node-id"] == "exec-1"
+    assert "echo hello-ui</code>" in page
+    link = one(page, "a", cls="artifact-link", href=f"/artifacts/{run_id}:exec-1:a1:stdout")
+    assert link["data-type"] == "stdout"
+    one(page, "a", cls="artifact-download", href=f"/artifacts/{run_id}:exec-1:a1:stdout/download")
+    item = page.partition(f'id="run-item-{run_id}"')[2].partition("</li>")[0]
+    assert '<span class="run-goal">say hello to the UI</span>' in item
+    assert '<span class="run-recipe">script</span>' in item
+
+
+def test_a_node_output_downloads_as_an_attachment(ui: Ui, kernel: Kernel) -> None:
+    run_id = start_script_run(kernel, "download me", "echo hello-ui")
+    ui.wait_detail(run_id, "succeeded", timeout=60)
+
+    reply = ui.http.get(f"/artifacts/{run_id}:exec-1:a1:stdout/download")
+    missing = ui.http.get(f"/artifacts/{run_id}:exec-9:a1:stdout/download")
+
+    assert reply.status_code == 200
+    assert reply.content == b"hello-ui\n"
+    assert reply.headers["content-disposition"].startswith("attachment; filename=")
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert missing.status_code == 404
+
+
+def test_the_page_says_when_foreign_commands_run_unisolated_or_are_refused(
+    ui: Ui, kernel: Kernel
+) -> None:
+    ctx = kernel.control.ctx
+    isolated = ui.http.get("/").text
+    ctx.isolation = lambda: "subprocess"
+    refused = ui.http.get("/").text
+    ctx.settings = ctx.settings.with_overrides(allow_unisolated=True)
+    unisolated = ui.http.get("/").text
+
+    assert select(isolated, id="sandbox-banner") == []
+    assert "sandbox bwrap" in isolated
+    assert one(refused, id="sandbox-banner")["data-foreign-commands"] == "refused"
+    assert one(unisolated, id="sandbox-banner")["data-foreign-commands"] == "unisolated"
+    assert "sandbox subprocess" in unisolated
+
+
 # -- deep links ------------------------------------------------------------------------
 def test_run_deep_link_highlights_the_step(ui: Ui) -> None:
     run_id = ui.command("/doc deep link.")
@@ -533,6 +600,25 @@ def test_split_mode_ui_starts_runs_through_the_api(split_ui: Ui, api: Api) -> No
     assert one(page.text, "a", href=f"/runs/{run_id}")["data-status"] in {"running", "done"}
     health = split_ui.http.get("/healthz").json()
     assert (health["mode"], health["api_ok"]) == ("split", True)
+    assert health["sandbox"] == api.client.get("/healthz").json()["sandbox"]
+
+
+def test_split_mode_shows_a_script_runs_plan_and_downloads_its_stdout(
+    split_ui: Ui, api: Api
+) -> None:
+    body = {"goal": "split hello", "inputs": {"commands": ["echo hello-ui"]}, "constraints": {}}
+    intent_id = api.client.post("/intents", json=body).json()["intentId"]
+    run_id = api.start(intent_id, {"recipeName": "script"})["runId"]
+    api.wait_status(run_id, "succeeded", timeout=60)
+
+    page = split_ui.http.get(f"/runs/{run_id}").text
+    download = split_ui.http.get(f"/artifacts/{run_id}:exec-1:a1:stdout/download")
+
+    assert '<h3 id="run-goal" class="run-goal">split hello</h3>' in page
+    assert "echo hello-ui</code>" in page
+    assert download.status_code == 200
+    assert download.content == b"hello-ui\n"
+    assert download.headers["content-disposition"].startswith("attachment; filename=")
 
 
 def test_split_mode_maps_the_api_errors(split_ui: Ui) -> None:

@@ -206,10 +206,12 @@ def test_retrying_a_retries_exceeded_run_re_enters_at_execute_and_fails_again_by
     ops = upgraded.operations(workflow_id)
     assert ops[:3] == old_ops[:3]
     assert [o["function_name"] for o in ops[:3]] == ["CompileST", "ApplyPatchST", "DecideST"]
-    # The lane failed the node again, in this release: every attempt of its ExecuteST.
+    # The lane failed the node again, in this release: its ExecuteST's last attempt gave
+    # up with a failure a human can read, which is the run's error now.
     child = upgraded.operations(f"{run_id}:exec-1")
     assert [o["function_name"] for o in child] == ["ExecuteST"]
-    assert child[0]["error"] is not None
+    assert "failed on purpose" in str(child[0]["output"])
+    assert view["error"].startswith("ExecuteST: node exec-1 failed on purpose"), view["error"]
 
 
 def test_retrying_a_rejected_run_asks_the_decider_again_and_keeps_both_decisions(

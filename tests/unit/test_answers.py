@@ -14,6 +14,7 @@ from jejakekal.domain.views import (
     Health,
     Resumed,
     Retried,
+    SandboxPosture,
     StartedDocRun,
     StoredArtifact,
 )
@@ -56,8 +57,15 @@ def test_an_export_and_health_keep_the_api_keys_in_order() -> None:
     exported = ExportedRun(
         run_id="r1", status="done", dbos_status="SUCCESS", artifacts=(bundled,), run_bundle_path="b"
     )
+    sandbox = SandboxPosture.of("subprocess", allow_unisolated=False)
     health = Health(
-        ok=True, role="full", app_version="v1", db="sqlite", workers=("w1", "w2"), queues=None
+        ok=True,
+        role="full",
+        app_version="v1",
+        db="sqlite",
+        workers=("w1", "w2"),
+        queues=None,
+        sandbox=sandbox,
     )
 
     assert list(exported.to_json()) == [
@@ -67,8 +75,21 @@ def test_an_export_and_health_keep_the_api_keys_in_order() -> None:
     assert health.to_json() == {
         "ok": True, "role": "full", "app_version": "v1", "db": "sqlite",
         "workers_alive": 2, "workers": ["w1", "w2"], "queues": None,
+        "sandbox": {
+            "isolation": "subprocess", "allow_unisolated": False, "foreign_commands": "refused",
+        },
     }  # fmt: skip
     assert list(health.to_json())[4] == "workers_alive"
+
+
+def test_foreign_commands_run_under_bubblewrap_or_by_the_operators_opt_in_only() -> None:
+    isolated = SandboxPosture.of("bwrap", allow_unisolated=False)
+    opted_in = SandboxPosture.of("subprocess", allow_unisolated=True)
+    refused = SandboxPosture.of("subprocess", allow_unisolated=False)
+
+    assert (isolated.foreign_commands, isolated.unisolated) == ("allowed", False)
+    assert (opted_in.foreign_commands, opted_in.unisolated) == ("allowed", True)
+    assert (refused.foreign_commands, refused.unisolated) == ("refused", False)
 
 
 def test_an_artifact_document_parses_json_content_and_reads_back() -> None:

@@ -68,7 +68,7 @@ def test_a_run_summary_keeps_the_list_keys_in_order_and_reads_back() -> None:
 
     assert list(shown) == [
         "run_id", "workflowId", "kind", "status", "dbos_status", "lastStep", "retryCount",
-        "created_at", "updated_at",
+        "goal", "recipe", "created_at", "updated_at",
     ]  # fmt: skip
     assert json.dumps(shown).startswith('{"run_id": "r1", "workflowId": "w1", "kind": "intent"')
     assert RunSummary.from_json(json.loads(json.dumps(shown))) == summary

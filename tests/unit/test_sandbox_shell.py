@@ -5,12 +5,15 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import os
+import resource
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +26,9 @@ from jejakekal.adapters.sandbox_shell import (
     ShellSandbox,
     describe_isolation,
 )
-from jejakekal.domain.ports import ExecNode
+from jejakekal.domain.ports import ExecNode, OutFile
 
+MIB = 1024 * 1024
 BWRAP_MISSING = (
     "bwrap (bubblewrap) is not installed on this machine; `make test` installs it "
     "(scripts/system-packages)"
@@ -121,6 +125,7 @@ def test_non_zero_exit_code_is_returned_not_raised(sandbox: ShellSandbox) -> Non
     assert result.exit_code == 3
     assert result.stderr == "oops\n"
     assert not result.timed_out
+    assert result.fault is None
 
 
 def test_missing_command_returns_127() -> None:
@@ -152,6 +157,7 @@ def test_timeout_kills_the_whole_process_group(
 
     assert result.timed_out
     assert result.exit_code == TIMEOUT_EXIT_CODE
+    assert result.fault == "timeout"
     assert elapsed < 5
     assert len(spawned) == 1
     assert eventually(lambda: not live_members(spawned[0])), live_members(spawned[0])
@@ -204,17 +210,167 @@ def test_each_node_gets_a_fresh_workspace(sandbox: ShellSandbox) -> None:
     assert result.files == {}
 
 
-def test_output_is_capped_at_64_kib(sandbox: ShellSandbox) -> None:
-    result = sandbox.execute(node(["/bin/sh", "-c", "head -c 200000 /dev/zero | tr '\\0' a"]))
+def test_output_is_cut_at_the_nodes_cap_and_its_whole_size_and_hash_recorded(
+    sandbox: ShellSandbox,
+) -> None:
+    script = f"head -c {3 * MIB} /dev/zero | tr '\\0' a; echo err >&2"
+
+    result = sandbox.execute(replace(node(["/bin/sh", "-c", script]), output_cap_bytes=MIB))
 
     assert result.exit_code == 0
-    assert result.stdout == "a" * 64 * 1024
+    assert result.stdout == "a" * MIB
+    assert (result.stdout_bytes, result.stderr_bytes) == (3 * MIB, 4)
+    assert result.hashes["stdout"] == hashlib.sha256(b"a" * MIB).hexdigest()
+    assert result.hashes["stdout_full"] == hashlib.sha256(b"a" * 3 * MIB).hexdigest()
+    assert result.hashes["stderr"] == result.hashes["stderr_full"]
+    assert result.fault is None
+
+
+def test_the_whole_hash_is_of_the_bytes_the_kept_hash_of_the_decoded_text(
+    sandbox: ShellSandbox,
+) -> None:
+    result = sandbox.execute(node(["printf", "\\377"]))
+
+    assert result.hashes["stdout_full"] == hashlib.sha256(b"\xff").hexdigest()
+    assert result.hashes["stdout"] == hashlib.sha256("\ufffd".encode()).hexdigest()
+    assert result.stdout_bytes == 1
 
 
 def test_invalid_utf8_output_is_replaced_not_raised(sandbox: ShellSandbox) -> None:
     result = sandbox.execute(node(["printf", "\\377ok"]))
 
     assert result.stdout == "\ufffdok"
+
+
+def test_files_are_written_into_the_workspace_before_the_command_runs(
+    sandbox: ShellSandbox,
+) -> None:
+    files = {"in.txt": "héllo\n", "sub/dir/run.sh": "echo ran"}
+    script = "cat in.txt && sh sub/dir/run.sh && echo more >> in.txt && rm sub/dir/run.sh"
+
+    result = sandbox.execute(replace(node(["/bin/sh", "-c", script]), files=files))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "héllo\nran\n"
+    assert result.files == {"in.txt": hashlib.sha256("héllo\nmore\n".encode()).hexdigest()}
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"/etc/cron.d/x": "x"},
+        {"../escape": "x"},
+        {"a/../../escape": "x"},
+        {"a/../b": "x"},
+        {"": "x"},
+        {".": "x"},
+        {"a": "x", "a/b": "y"},  # "a" is a file, so it cannot be a folder too
+        {"a/b": "x", "a/./b": "y"},  # one file named twice
+    ],
+)
+def test_file_names_that_leave_or_clash_in_the_workspace_are_refused(
+    files: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    with pytest.raises(ValueError, match="file '"):
+        ShellSandbox(use_bwrap=False).execute(replace(node(["true"]), files=files))
+
+    assert list(tmp_path.iterdir()) == []
+
+
+OUT_SCRIPT = "mkdir -p out/sub && printf 1 > out/b && printf 22 > out/sub/a && printf z > notout"
+
+
+def test_regular_files_under_out_come_back_sorted_by_path(sandbox: ShellSandbox) -> None:
+    result = sandbox.execute(node(["/bin/sh", "-c", OUT_SCRIPT]))
+
+    assert result.out_files == (
+        OutFile(path="out/b", content=b"1", size=1, sha256=hashlib.sha256(b"1").hexdigest()),
+        OutFile(path="out/sub/a", content=b"22", size=2, sha256=hashlib.sha256(b"22").hexdigest()),
+    )
+    assert result.out_files_dropped == 0
+    assert "notout" in result.files
+
+
+def test_out_files_beyond_the_count_cap_are_counted_not_kept(sandbox: ShellSandbox) -> None:
+    script = "mkdir out && for n in 5 4 3 2 1; do printf $n > out/f$n; done"
+
+    result = sandbox.execute(replace(node(["/bin/sh", "-c", script]), max_out_files=3))
+
+    assert [f.path for f in result.out_files] == ["out/f1", "out/f2", "out/f3"]
+    assert result.out_files_dropped == 2
+    assert len(result.files) == 5
+
+
+def test_an_out_file_is_cut_at_the_size_cap_with_its_whole_size_and_hash(
+    sandbox: ShellSandbox,
+) -> None:
+    script = "mkdir out && printf 0123456789 > out/big"
+
+    result = sandbox.execute(replace(node(["/bin/sh", "-c", script]), max_out_file_bytes=4))
+
+    (big,) = result.out_files
+    assert (big.content, big.size, big.truncated) == (b"0123", 10, True)
+    assert big.sha256 == hashlib.sha256(b"0123456789").hexdigest()
+
+
+def test_symlinks_and_fifos_under_out_are_neither_followed_nor_read(
+    sandbox: ShellSandbox, tmp_path: Path
+) -> None:
+    host_file = tmp_path / "host-secret"
+    host_file.write_text("secret")
+    script = f"mkdir out && ln -s {host_file} out/link && ln -s {tmp_path} out/dir && mkfifo out/p"
+
+    result = sandbox.execute(node(["/bin/sh", "-c", script]))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.out_files == ()
+    assert result.out_files_dropped == 0
+
+
+def test_an_out_that_is_a_symlink_to_a_folder_is_not_walked(
+    sandbox: ShellSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "host-secret").write_text("secret")
+
+    result = sandbox.execute(node(["ln", "-s", str(tmp_path), "out"]))
+
+    assert result.exit_code == 0, result.stderr
+    assert (result.out_files, result.files) == ((), {})
+
+
+def test_hitting_the_file_size_limit_is_a_limit_fault(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox_shell, "FILE_SIZE_BYTES", MIB)
+
+    result = sandbox.execute(node(["/bin/sh", "-c", f"head -c {2 * MIB} /dev/zero > big"]))
+
+    assert result.exit_code == 128 + signal.SIGXFSZ
+    assert result.fault == "limit"
+    assert not result.timed_out
+
+
+def test_spending_the_cpu_time_limit_is_a_limit_fault(
+    sandbox: ShellSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Threads on several cores can spend CPU time faster than the wall clock runs; one
+    # spinner under a one-second CPU limit stands in for them.
+    real = sandbox_shell.rlimits_for
+    monkeypatch.setattr(
+        sandbox_shell,
+        "rlimits_for",
+        lambda timeout: [
+            (which, 1, 2) if which == resource.RLIMIT_CPU else (which, soft, hard)
+            for which, soft, hard in real(timeout)
+        ],
+    )
+
+    result = sandbox.execute(node(["/bin/sh", "-c", "while :; do :; done"], timeout=20))
+
+    assert result.exit_code == 128 + signal.SIGXCPU
+    assert result.fault == "limit"
 
 
 @pytest.mark.parametrize("setter", ["prlimit", "preexec_fn"])

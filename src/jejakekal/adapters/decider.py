@@ -1,7 +1,9 @@
 """Deciders (README, "Adapters"): the stub (default, offline) and an OpenAI-compatible client.
 
 Every response is validated against the decision schema before it leaves the
-adapter; an invalid one raises `DecisionInvalid` and fails DecideST.
+adapter; an invalid one (or a 4xx other than 429) raises `DecisionInvalid` and fails
+DecideST at once. A network error, 429 or 5xx raises `ModelUnavailable`, which DecideST
+retries with backoff.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from jejakekal.adapters.openai_client import ChatEndpoint
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.compiler import lane_words, sha256_text
 from jejakekal.domain.errors import DecisionInvalid
+from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.ports import Decision, DecisionBody, DecisionEnvelope, DecisionRequest
 
 SYSTEM_PROMPT = (
@@ -76,15 +79,12 @@ class OpenAIDecider:
     name = "openai"
 
     def __init__(self, base_url: str, model: str, api_key: str | None, timeout: float = 60.0):
-        self._url = base_url.rstrip("/") + "/chat/completions"
-        self._model = model
-        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = timeout
+        self._endpoint = ChatEndpoint(base_url, model, api_key, timeout)
 
     def decide(self, request: DecisionRequest) -> DecisionEnvelope:
         body = _request_body(request)
-        payload = {
-            "model": self._model,
+        payload: JsonObject = {
+            "model": self._endpoint.model,
             "temperature": 0,
             "response_format": {"type": "json_object"},
             "messages": [
@@ -92,13 +92,21 @@ class OpenAIDecider:
                 {"role": "user", "content": canonical_json(body)},
             ],
         }
-        reply = httpx.post(self._url, json=payload, headers=self._headers, timeout=self._timeout)
-        reply.raise_for_status()
+        answer = self._endpoint.complete(payload, _invalid)
         try:
-            content = reply.json()["choices"][0]["message"]["content"]
-            decision = validate_decision(json.loads(content))
-        except (KeyError, IndexError, TypeError, json.JSONDecodeError) as exc:
-            raise DecisionInvalid(f"decider reply is not a chat completion: {exc}") from exc
+            raw = json.loads(answer)
+        except json.JSONDecodeError as exc:
+            raise _invalid(f"decider answer is not JSON ({exc.msg})", answer) from exc
         return DecisionEnvelope(
-            provider=f"{self.name}:{self._model}", request=body, response=decision
+            provider=f"{self.name}:{self._endpoint.model}",
+            request=body,
+            response=validate_decision(raw),
         )
+
+
+def _invalid(message: str, raw: str) -> DecisionInvalid:
+    # DecisionInvalid has no field for the raw reply, so the message quotes its start.
+    excerpt = " ".join(raw.split())[:200]
+    if not excerpt or excerpt in message:
+        return DecisionInvalid(message)
+    return DecisionInvalid(f"{message}; reply began: {excerpt}")

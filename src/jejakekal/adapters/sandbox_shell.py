@@ -12,6 +12,12 @@ Whichever the isolation, every process a node starts ends with it (normally, on 
 or on failure, and when this process dies), including ones that left its process group:
 `ExecResult.process_bound` names the mechanism that saw to it (see sandbox_bound).
 
+The node's `files` are written into the workspace before its command runs. Afterwards
+stdout and stderr are kept up to the node's cap (their whole sizes and sha256 recorded,
+so a cut shows) and the regular files under `out/` come back capped in count and size
+(see sandbox_workspace). `ExecResult.fault` tells the sandbox ending a node (timeout,
+limit) from the command's own exit.
+
 Exit codes follow shell conventions: 124 when the wall-clock limit killed the command
 (as coreutils `timeout`), 128+N after death by signal N (so 137 for SIGKILL, 152 for
 SIGXCPU, 153 for SIGXFSZ), 127/126 when the command cannot be found/executed.
@@ -22,29 +28,31 @@ from __future__ import annotations
 import contextlib
 import glob
 import hashlib
+import io
 import math
 import os
 import resource
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO
 
-from jejakekal.adapters import sandbox_bound
+from jejakekal.adapters import sandbox_bound, sandbox_workspace
 from jejakekal.adapters.sandbox_bound import BWRAP, PID_NAMESPACE, SUBREAPER
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.compiler import sha256_text
-from jejakekal.domain.ports import ExecNode, ExecResult
+from jejakekal.domain.ports import ExecNode, ExecResult, Fault
 
 BASE_PATH = "/usr/local/bin:/usr/bin:/bin"
-OUTPUT_CAP_BYTES = 64 * 1024
 TIMEOUT_EXIT_CODE = 124
+# What a limit we set ends a command with: SIGXCPU (CPU time) or SIGXFSZ (file size).
+_LIMIT_EXIT_CODES = frozenset({128 + signal.SIGXCPU, 128 + signal.SIGXFSZ})
 ADDRESS_SPACE_BYTES = 1024**3
 FILE_SIZE_BYTES = 64 * 1024**2
 MAX_PROCESSES = 256
@@ -54,38 +62,45 @@ SANDBOX_UID = 65534  # "nobody"
 BWRAP_WORKDIR = "/work"
 
 _SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64")
-# The loader cache lets binaries find libraries registered outside the default paths.
-_SYSTEM_EXTRAS = ("/etc/alternatives", "/etc/ld.so.cache")
+# The loader cache lets binaries find libraries registered outside the default paths;
+# the host name and time zone are no secrets, and common commands read them. The rest
+# of /etc (passwd, shadow, keys) stays out.
+_SYSTEM_EXTRAS = ("/etc/alternatives", "/etc/ld.so.cache", "/etc/hostname", "/etc/localtime")
 _PROBE_TIMEOUT_SEC = 10.0
 # Temporary folders carry their creator's pid: `<prefix><pid>-<random>`.
 WORKSPACE_PREFIX = "jejakekal-sbx-"
 PROBE_PREFIX = "jejakekal-probe-"
 
-Limits = list[tuple[int, int]]
+Limits = list[tuple[int, int, int]]  # (resource, soft, hard)
 
 
 def rlimits_for(timeout_sec: float) -> Limits:
-    """The (resource, limit) pairs a node runs under, clamped to the inherited hard limits.
+    """The (resource, soft, hard) limits a node runs under, clamped to the inherited hard ones.
 
     An unprivileged process cannot raise a hard limit, and asking would make the child
     fail before exec, so a host limit lower than ours wins.
     """
     wanted = [
-        # The wall clock kills first; the CPU limit only stops a spinner that escaped it.
-        (resource.RLIMIT_CPU, math.ceil(timeout_sec) + 1),
+        # The wall clock kills first; the CPU limit only stops a spinner that escaped it
+        # (threads on several cores spend CPU time faster than the clock runs). The hard
+        # limit a second above the soft one makes the kernel send SIGXCPU (exit 152, a
+        # "limit" fault) first; at equal limits it sends only SIGKILL (137).
+        (resource.RLIMIT_CPU, math.ceil(timeout_sec) + 1, math.ceil(timeout_sec) + 2),
         # Runtimes that reserve large virtual ranges up front (JVM, Go) need more than this.
-        (resource.RLIMIT_AS, ADDRESS_SPACE_BYTES),
-        (resource.RLIMIT_FSIZE, FILE_SIZE_BYTES),
+        (resource.RLIMIT_AS, ADDRESS_SPACE_BYTES, ADDRESS_SPACE_BYTES),
+        (resource.RLIMIT_FSIZE, FILE_SIZE_BYTES, FILE_SIZE_BYTES),
         # RLIMIT_NPROC counts every process of the real uid, and root (or CAP_SYS_RESOURCE)
         # is exempt: running as root it limits nothing, as an ordinary user it counts the
         # user's other processes too.
-        (resource.RLIMIT_NPROC, MAX_PROCESSES),
-        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, MAX_PROCESSES, MAX_PROCESSES),
+        (resource.RLIMIT_CORE, 0, 0),
     ]
     limits: Limits = []
-    for which, value in wanted:
-        hard = resource.getrlimit(which)[1]
-        limits.append((which, value if hard == resource.RLIM_INFINITY else min(value, hard)))
+    for which, soft, hard in wanted:
+        inherited = resource.getrlimit(which)[1]
+        if inherited != resource.RLIM_INFINITY:
+            soft, hard = min(soft, inherited), min(hard, inherited)
+        limits.append((which, soft, hard))
     return limits
 
 
@@ -108,7 +123,7 @@ def limited_argv(argv: list[str], limits: Limits, prlimit: str | None) -> list[s
     """
     if prlimit is None:
         return argv
-    options = [f"{_PRLIMIT_OPTIONS[which]}={value}:{value}" for which, value in limits]
+    options = [f"{_PRLIMIT_OPTIONS[which]}={soft}:{hard}" for which, soft, hard in limits]
     return [prlimit, *options, "--", *argv]
 
 
@@ -116,8 +131,8 @@ def _limiter(limits: Limits) -> Callable[[], None]:
     # Runs in the forked child before exec, possibly forked from a threaded process: it
     # only calls setrlimit on values computed in the parent, so it takes no locks.
     def apply() -> None:
-        for which, value in limits:
-            resource.setrlimit(which, (value, value))
+        for which, soft, hard in limits:
+            resource.setrlimit(which, (soft, hard))
 
     return apply
 
@@ -209,6 +224,9 @@ class ShellSandbox:
         bwrap, bound = self._bwrap_path(), self.process_bound
         workspace = tempfile.mkdtemp(prefix=_owned(WORKSPACE_PREFIX))
         try:
+            # Written by this process: under bwrap its uid is the sandbox's, so the node
+            # can change and remove them like its own files.
+            sandbox_workspace.write_files(workspace, node.files)
             home = BWRAP_WORKDIR if bwrap else workspace
             env = {"PATH": BASE_PATH, "HOME": home, "LANG": "C.UTF-8", **node.env}
             argv = _bounded_argv(bwrap, bound, workspace, node.argv)
@@ -220,26 +238,50 @@ class ShellSandbox:
                     argv, workspace, env, (out, err), node.timeout_sec, bound
                 )
                 duration_ms = (time.perf_counter() - started) * 1000
-                stdout, stderr = _read_capped(out), _read_capped(err)
-            _reclaim(workspace)
-            files = _hash_tree(workspace)
+                stdout = _captured(out, node.output_cap_bytes)
+                stderr = _captured(err, node.output_cap_bytes)
+            sandbox_workspace.reclaim(workspace)
+            files = sandbox_workspace.hash_tree(workspace)
+            kept, dropped = sandbox_workspace.out_files(
+                workspace, files, node.max_out_files, node.max_out_file_bytes
+            )
         finally:
-            _remove(workspace)
+            sandbox_workspace.remove(workspace)
         return ExecResult(
             exit_code=exit_code,
-            stdout=stdout,
-            stderr=stderr,
+            stdout=stdout.text,
+            stderr=stderr.text,
             files=files,
             duration_ms=duration_ms,
             isolation="bwrap" if bwrap else "subprocess",
             process_bound=bound,
             timed_out=timed_out,
             hashes={
-                "stdout": sha256_text(stdout),
-                "stderr": sha256_text(stderr),
+                "stdout": sha256_text(stdout.text),
+                "stderr": sha256_text(stderr.text),
+                "stdout_full": stdout.sha256,
+                "stderr_full": stderr.sha256,
                 "argv": sha256_text(canonical_json(node.argv)),
             },
+            stdout_bytes=stdout.size,
+            stderr_bytes=stderr.size,
+            out_files=kept,
+            out_files_dropped=dropped,
+            fault=fault_of(exit_code, timed_out),
         )
+
+
+def fault_of(exit_code: int, timed_out: bool) -> Fault | None:
+    """ "timeout" when the wall clock ended the node, "limit" when a CPU time or file size
+    limit did; None when the command ended on its own, whatever its exit code.
+
+    A command that exits 152 or 153 itself reads as a limit too (the shell's convention
+    cannot tell them apart). Address space and process limits make calls fail inside the
+    command rather than kill it, so they show as the command's own failure.
+    """
+    if timed_out:
+        return "timeout"
+    return "limit" if exit_code in _LIMIT_EXIT_CODES else None
 
 
 def _bounded_argv(bwrap: str | None, bound: str, workspace: str, argv: list[str]) -> list[str]:
@@ -269,7 +311,7 @@ def remove_orphan_workspaces(root: str | None = None) -> list[str]:
         for path in glob.glob(os.path.join(root or tempfile.gettempdir(), f"{prefix}*-*")):
             pid = os.path.basename(path)[len(prefix) :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
-                _remove(path)
+                sandbox_workspace.remove(path)
                 removed.append(path)
     return sorted(removed)
 
@@ -328,50 +370,23 @@ def _run(
     return (128 - code if code < 0 else code), False
 
 
-def _read_capped(stream: IO[bytes]) -> str:
+@dataclass(frozen=True)
+class _Captured:
+    text: str  # the first `cap` bytes, decoded
+    size: int  # the whole stream's
+    sha256: str  # the whole stream's
+
+
+def _captured(stream: io.BufferedRandom, cap: int) -> _Captured:
+    size = os.fstat(stream.fileno()).st_size
     stream.seek(0)
-    return stream.read(OUTPUT_CAP_BYTES).decode("utf-8", errors="replace")
-
-
-def _reclaim(workspace: str) -> None:
-    """Give the owner back read/write/search on everything the command left.
-
-    A command may chmod its outputs to 000; that must hide nothing from hashing and block
-    no removal. Symlinks are skipped, since chmod would follow them out of the workspace.
-    """
-    os.chmod(workspace, stat.S_IRWXU)
-    for dirpath, dirnames, filenames in os.walk(workspace):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISDIR(mode):
-                os.chmod(path, stat.S_IMODE(mode) | stat.S_IRWXU)
-            elif stat.S_ISREG(mode):
-                os.chmod(path, stat.S_IMODE(mode) | stat.S_IRUSR | stat.S_IWUSR)
-
-
-def _remove(workspace: str) -> None:
-    # Best effort: a failure to tidy a temporary directory must not mask the result or error.
-    with contextlib.suppress(OSError):
-        _reclaim(workspace)
-    shutil.rmtree(workspace, ignore_errors=True)
-
-
-def _hash_tree(workspace: str) -> dict[str, str]:
-    """Regular files only, by relative path: symlinks and FIFOs are neither followed nor read."""
-    files: dict[str, str] = {}
-    for dirpath, _, filenames in os.walk(workspace):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if stat.S_ISREG(os.lstat(path).st_mode):
-                files[os.path.relpath(path, workspace)] = _sha256_file(path)
-    return dict(sorted(files.items()))
-
-
-def _sha256_file(path: str) -> str:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(fd, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    kept = stream.read(cap)
+    if len(kept) < size:
+        stream.seek(0)
+        digest = hashlib.file_digest(stream, "sha256").hexdigest()
+    else:
+        digest = hashlib.sha256(kept).hexdigest()
+    return _Captured(kept.decode("utf-8", errors="replace"), size, digest)
 
 
 def _observed_rlimits() -> dict[str, int]:
@@ -404,7 +419,7 @@ def describe_isolation() -> dict[str, object]:
     found = shutil.which("bwrap")
     ok, detail = probe_bwrap(found) if found else (False, "bwrap not on PATH")
     pidns_ok, pidns_detail = sandbox_bound.probe_pid_namespace()
-    expected = [value for _, value in rlimits_for(1.0)]
+    expected = [soft for _, soft, _ in rlimits_for(1.0)]
     observed = _observed_rlimits()
     return {
         "isolation": "bwrap" if ok else "subprocess",

@@ -11,7 +11,7 @@ from jejakekal.api.routes import control_of
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import DocRunRequest, parse_request
 from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
-from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.domain.names import ALL_ARTIFACT_TYPES
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 
@@ -34,15 +34,17 @@ async def export_run(run_id: str, request: Request) -> JSONResponse:
 @router.get("/artifacts", tags=["artifacts"])
 async def list_artifacts(
     request: Request,
-    type: str | None = Query(None, description=f"one of {', '.join(ARTIFACT_TYPES)}"),
+    type: str | None = Query(None, description=f"one of {', '.join(ALL_ARTIFACT_TYPES)}"),
     visibility: str | None = Query(None, max_length=32),
     run_id: str | None = Query(None, max_length=128),
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> JSONResponse:
     """[API-9] Artifacts, newest first (a run's in production order when `run_id` is given)."""
-    if type is not None and type not in ARTIFACT_TYPES:
-        raise errors.InvalidQuery(f"type must be one of {', '.join(ARTIFACT_TYPES)}", field="type")
+    if type is not None and type not in ALL_ARTIFACT_TYPES:
+        raise errors.InvalidQuery(
+            f"type must be one of {', '.join(ALL_ARTIFACT_TYPES)}", field="type"
+        )
     if run_id is not None:
         run_id = parse_run_id(run_id)
     rows = await run_in_threadpool(

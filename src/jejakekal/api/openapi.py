@@ -24,7 +24,7 @@ from jejakekal.domain.ids import ID_PATTERN
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
-from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.domain.names import ALL_ARTIFACT_TYPES
 
 # The fragments built here are only emitted: `JsonObject`s. FastAPI's generated document is
 # walked and edited in place, reading into its values: parts of it are `Generated`.
@@ -74,6 +74,13 @@ SCHEMAS: dict[str, Schema] = {
         {"ok": BOOL, "role": STR, "app_version": STR, "db": STR, "workers_alive": INT},
         workers={"type": "array", "items": STR},
         queues=NULLABLE_STR,
+        sandbox=obj(
+            {
+                "isolation": STR,
+                "allow_unisolated": BOOL,
+                "foreign_commands": {"type": "string", "enum": ["allowed", "refused"]},
+            }
+        ),
     ),
     "IntentCreated": obj({"intentId": STR}),
     "RunStarted": obj({"runId": STR, "workflowId": STR}),
@@ -98,7 +105,10 @@ SCHEMAS: dict[str, Schema] = {
             "steps": ARRAY,
             "timeline": ARRAY,
             "artifacts": ARRAY,
-        }
+        },
+        goal=NULLABLE_STR,
+        recipe=NULLABLE_STR,
+        plan=ARRAY,
     ),
     "RunList": obj({"items": {"type": "array", "items": OBJECT}, "limit": INT, "offset": INT}),
     "RunExport": obj(
@@ -174,7 +184,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
                 e.QueuePolicyViolation.code,
             ),
             404: (e.IntentNotFound.code,),
-            409: (e.RunPayloadMismatch.code,),
+            409: (e.RunPayloadMismatch.code, e.SandboxNotIsolated.code),
         },
         reads_body=True,
     ),
@@ -232,7 +242,7 @@ PARAMETERS: dict[str, Schema] = {
     "artifact_id": ID,
     "status": {"type": "string", "enum": list(RUN_STATUSES)},
     "kind": KIND,
-    "type": {"type": "string", "enum": list(ARTIFACT_TYPES)},
+    "type": {"type": "string", "enum": list(ALL_ARTIFACT_TYPES)},
 }
 
 

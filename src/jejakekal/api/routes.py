@@ -12,7 +12,7 @@ from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
-from jejakekal.domain.views import Health
+from jejakekal.domain.views import Health, SandboxPosture
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
@@ -29,6 +29,8 @@ async def healthz(request: Request) -> dict[str, object]:
     """Liveness, and whether any worker of this version is alive to run what is queued."""
     kernel = request.app.state.kernel
     live = await run_in_threadpool(kernel.control.live_workers)
+    # A process that runs no workflows probes the sandbox once, on first use.
+    isolation = await run_in_threadpool(kernel.control.ctx.isolation)
     health = Health(
         ok=True,
         role=kernel.role,
@@ -36,6 +38,7 @@ async def healthz(request: Request) -> dict[str, object]:
         db=kernel.db_kind,
         workers=tuple(live),
         queues=kernel.queue_pace,
+        sandbox=SandboxPosture.of(isolation, allow_unisolated=kernel.settings.allow_unisolated),
     )
     return health.to_json()
 

@@ -16,6 +16,7 @@ from rich.table import Table
 from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
 from jejakekal.cli.output import CELL_LIMIT, describe, fail, one_line, shorten
+from jejakekal.cli.smoke import smoke_app
 from jejakekal.cli.workflow import workflow_app
 from jejakekal.config import InvalidSetting, Settings, load_settings
 from jejakekal.domain.errors import JejakekalError
@@ -37,6 +38,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(golden_app, name="golden")
 app.add_typer(drill_app, name="drill")
 app.add_typer(workflow_app, name="workflow")
+app.add_typer(smoke_app, name="smoke")
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]

@@ -23,6 +23,8 @@ class Context:
     settings: Settings
     db: Database
     client: DBOSClient
+    # What a node would run under here ("bwrap" isolates): refuses unisolated recipes.
+    isolation: Callable[[], str] = lambda: "subprocess"
     # Runs started in this process, until they end: a long poll waits on these.
     running_here: dict[str, Future[Any]] = field(default_factory=dict)
 

@@ -6,6 +6,8 @@ name which concern answers. Add a use case to its concern, then a line here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dbos import DBOSClient
 
 from jejakekal.config import Settings
@@ -39,8 +41,11 @@ class Control:
         db: Database,
         client: DBOSClient,
         start_doc: DocStarter | None = None,
+        isolation: Callable[[], str] | None = None,
     ) -> None:
         self.ctx = Context(settings, db, client)
+        if isolation is not None:
+            self.ctx.isolation = isolation
         self.intents = Intents(self.ctx)
         self.documents = DocumentRuns(self.ctx, start_doc)
         self.reads = RunReads(self.ctx)

@@ -20,7 +20,9 @@ from jejakekal.domain.contracts import (
 )
 from jejakekal.domain.ids import new_intent_id
 from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.ports import ISOLATING
 from jejakekal.domain.records import NewRun, Recipe, StoredRun
+from jejakekal.domain.script import script_inputs
 from jejakekal.storage import runs
 from jejakekal.storage.database import AlreadyExists, Tx
 
@@ -60,6 +62,7 @@ class Intents:
             # request rolls back having written nothing.
             with self.ctx.db.write() as tx:
                 run_input = _run_input(tx, run, body.workload or DEFAULT_WORKLOAD)
+                self._check_isolation(run_input)
                 runs.insert_run(tx, run)
                 options: EnqueueOptions = {
                     "workflow_name": names.WF_RUN_INTENT,
@@ -78,6 +81,15 @@ class Intents:
             return _same_run(existing, request_hash)
         return StartedRun(run_id=run.run_id, workflow_id=intent_id)
 
+    def _check_isolation(self, run_input: RunIntentInput) -> None:
+        """Commands from a user or a model run only in an isolating sandbox, unless the
+        operator opted in (JEJAKEKAL_ALLOW_UNISOLATED=1)."""
+        if not run_input.spec.runs_foreign_commands or self.ctx.settings.allow_unisolated:
+            return
+        isolation = self.ctx.isolation()
+        if isolation != ISOLATING:
+            raise errors.SandboxNotIsolated(recipe=run_input.recipe_name, isolation=isolation)
+
 
 def _run_input(tx: Tx, run: NewRun, workload: Workload) -> RunIntentInput:
     """The workflow's input, once the intent and the recipe exist and the workload keeps
@@ -91,6 +103,9 @@ def _run_input(tx: Tx, run: NewRun, workload: Workload) -> RunIntentInput:
             f"no recipe named {run.recipe_name!r}", recipeName=run.recipe_name
         )
     _check_caps(recipe, workload.concurrency, workload.steps, workload.sandboxMinutes)
+    if recipe.spec.planner == "script":
+        script = script_inputs(intent.inputs, recipe.spec)
+        _check_caps(recipe, workload.concurrency, len(script.commands), workload.sandboxMinutes)
     return RunIntentInput(
         run_id=run.run_id,
         intent_id=run.intent_id,
@@ -101,6 +116,7 @@ def _run_input(tx: Tx, run: NewRun, workload: Workload) -> RunIntentInput:
         trace_id=run.trace_id,
         goal=intent.goal,
         inputs=intent.inputs,
+        recipe=recipe.spec.model_dump(mode="json", exclude_none=True),
     )
 
 

@@ -16,6 +16,7 @@ import re
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import PatchOp, Plan, PlanLanes
+from jejakekal.domain.ports import NodeDraft, PlannerReply
 
 # The seeded recipes name this version. Lanes became whole words under it (they were
 # substrings, so "Task" asked and "failed" failed); such plans carry `lanes.selected_by`.
@@ -53,33 +54,77 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stub_nodes(goal: str, steps: int, lanes: PlanLanes) -> list[NodeDraft]:
+    """The stub planner's nodes: each prints its place in the run and the goal."""
+    script = f"sleep {SLOW_SECONDS}; {NODE_SCRIPT}" if lanes.slow else NODE_SCRIPT
+    return [
+        NodeDraft(
+            argv=["/bin/sh", "-c", script],
+            env={"JJK_GOAL": goal, "JJK_STEP": str(i), "JJK_STEPS": str(steps)},
+        )
+        for i in range(1, steps + 1)
+    ]
+
+
 def compile_plan(
     goal: str, inputs: JsonObject, recipe_name: str, steps: int, concurrency: int
 ) -> Plan:
-    """A plan: a compile node, a patch to apply, a decide node and the execution nodes."""
+    """The stub planner's plan (the default recipe's): the courses' demo lanes."""
     lanes = lanes_of(goal)
-    script = f"sleep {SLOW_SECONDS}; {NODE_SCRIPT}" if lanes.slow else NODE_SCRIPT
-    nodes = [
-        {
-            "node_id": f"exec-{i}",
+    reply = PlannerReply(
+        nodes=tuple(stub_nodes(goal, steps, lanes)), compiler=COMPILER_VERSION, lanes=lanes
+    )
+    return build_plan(goal, inputs, recipe_name, reply, concurrency=concurrency, iteration=1)
+
+
+def node_id(iteration: int, index: int) -> str:
+    """`exec-<i>` in the first plan, `exec-<iteration>.<i>` in the agent loop's later ones."""
+    return f"exec-{index}" if iteration == 1 else f"exec-{iteration}.{index}"
+
+
+def build_plan(
+    goal: str,
+    inputs: JsonObject,
+    recipe_name: str,
+    reply: PlannerReply,
+    *,
+    concurrency: int,
+    iteration: int,
+) -> Plan:
+    """A plan from a planner's reply: a patch to apply, and the execution nodes (none
+    when the planner answered `done`). Its hash covers everything else in it."""
+    nodes: list[JsonObject] = []
+    for i, draft in enumerate(reply.nodes, start=1):
+        node: JsonObject = {
+            "node_id": node_id(iteration, i),
             "kind": "sandbox",
-            "argv": ["/bin/sh", "-c", script],
-            "env": {"JJK_GOAL": goal, "JJK_STEP": str(i), "JJK_STEPS": str(steps)},
+            "argv": list(draft.argv),
+            "env": dict(draft.env),
         }
-        for i in range(1, steps + 1)
-    ]
+        if draft.purpose:
+            node["purpose"] = draft.purpose
+        if draft.expected_outputs:
+            node["expected_outputs"] = list(draft.expected_outputs)
+        if reply.files:
+            node["files"] = dict(reply.files)
+        nodes.append(node)
     patch = [
         {"op": "add", "path": "/goal", "value": goal},
         {"op": "add", "path": "/inputs", "value": inputs},
         {"op": "add", "path": "/nodes", "value": [n["node_id"] for n in nodes]},
     ]
-    plan = {
-        "compiler": COMPILER_VERSION,
+    lanes = reply.lanes or PlanLanes(ask=False, fail=False, flaky=False)
+    plan: JsonObject = {
+        "compiler": reply.compiler,
         "recipe": recipe_name,
-        "lanes": lanes.model_dump(),
+        "lanes": lanes.model_dump(exclude_none=True) if reply.lanes is None else lanes.model_dump(),
         "patch": patch,
-        "workload": {"concurrency": concurrency, "steps": steps, "nodes": nodes},
+        "workload": {"concurrency": concurrency, "steps": len(nodes), "nodes": nodes},
     }
+    if iteration > 1:
+        plan["iteration"] = iteration
+    if reply.done:
+        plan["answer"] = reply.answer or ""
     return Plan.model_validate({**plan, "plan_sha256": sha256_text(canonical_json(plan))})
 
 
@@ -93,3 +138,43 @@ def apply_patch(state: JsonObject, patch: list[PatchOp]) -> JsonObject:
         else:
             result[key] = op.value
     return result
+
+
+def reply_json(reply: PlannerReply) -> JsonObject:
+    """A planner's reply as the effect ledger keeps it (read back by `reply_from_json`)."""
+    return {
+        "nodes": [
+            {
+                "argv": list(n.argv),
+                "purpose": n.purpose,
+                "expected_outputs": list(n.expected_outputs),
+                "env": dict(n.env),
+            }
+            for n in reply.nodes
+        ],
+        "done": reply.done,
+        "answer": reply.answer,
+        "compiler": reply.compiler,
+        "files": dict(reply.files),
+    }
+
+
+def reply_from_json(data: JsonObject) -> PlannerReply:
+    nodes = data.get("nodes")
+    files = data.get("files")
+    answer = data.get("answer")
+    return PlannerReply(
+        nodes=tuple(
+            NodeDraft(
+                argv=[str(a) for a in n["argv"]],
+                purpose=str(n.get("purpose") or ""),
+                expected_outputs=tuple(str(o) for o in n.get("expected_outputs") or ()),
+                env={str(k): str(v) for k, v in (n.get("env") or {}).items()},
+            )
+            for n in (nodes if isinstance(nodes, list) else [])
+        ),
+        done=bool(data.get("done")),
+        answer=None if answer is None else str(answer),
+        compiler=str(data.get("compiler") or ""),
+        files={str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {},
+    )

@@ -17,6 +17,7 @@ from pydantic import (
 from jejakekal.domain.errors import BadRequest
 from jejakekal.domain.ids import is_valid_id
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH, check_json_tree, check_text
+from jejakekal.domain.recipes import RecipeSpec
 
 StrictModel = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
@@ -147,6 +148,13 @@ class RunIntentInput(BaseModel):
     # None in a run started before these fields existed; CompileST then reads the intent.
     goal: str | None = None
     inputs: dict[str, Any] | None = None
+    # The recipe's spec as the run started (RecipeSpec's JSON); None before release 3,
+    # which had only stub-planner recipes.
+    recipe: dict[str, Any] | None = None
+
+    @property
+    def spec(self) -> RecipeSpec:
+        return RecipeSpec.model_validate(self.recipe or {})
 
 
 class ExecNodeInput(BaseModel):
@@ -160,7 +168,16 @@ class ExecNodeInput(BaseModel):
     timeout_sec: float
     fail_mode: str = "none"  # none | always | first
     max_attempts: int = 3
-    node_count: int = 1  # nodes in the run: the last one to finish closes ExecuteST
+    node_count: int = 1  # nodes in the wave: the last one to finish closes its ExecuteST
+    # Added in release 3 (absent from earlier checkpoints: the defaults are their behaviour).
+    step_id: str = "ExecuteST"  # ExecuteST, or ExecuteST#<n> in the agent loop
+    closes_run: bool = True  # False in the agent loop: ObserveST follows the wave
+    files: dict[str, str] = Field(default_factory=dict)
+    retry_nonzero: bool = True  # release 2 retried every failure
+    isolated_only: bool = False  # a user's or a model's command: refuse to run unisolated
+    output_cap_bytes: int = 1024 * 1024
+    max_out_files: int = 32
+    max_out_file_bytes: int = 1024 * 1024
 
 
 M = TypeVar("M", bound=BaseModel)

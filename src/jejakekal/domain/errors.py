@@ -171,6 +171,36 @@ class DecisionInvalid(JejakekalError):
     default_message = "decider response failed schema validation"
 
 
+class ModelUnavailable(JejakekalError):
+    """A model endpoint failed in a way worth retrying: a network error, 429 or 5xx."""
+
+    code = "model_unavailable"
+    default_message = "the model endpoint is unavailable"
+
+
+class PlanInvalid(JejakekalError):
+    """A planner answered something that is not a valid plan; `raw_reply` keeps it."""
+
+    code = "plan_invalid"
+    default_message = "the planner's answer is not a valid plan"
+
+    def __init__(self, message: str | None = None, *, raw_reply: str = "", **fields: object):
+        super().__init__(message, **fields)
+        self.raw_reply = raw_reply
+
+
+class SandboxNotIsolated(Conflict):
+    """A recipe that runs a user's or a model's commands, where no isolating sandbox is
+    usable and the operator has not opted in (JEJAKEKAL_ALLOW_UNISOLATED=1)."""
+
+    code = "sandbox_not_isolated"
+    default_message = (
+        "this recipe runs commands from a user or a model, and no isolating sandbox "
+        "(bubblewrap) is usable here; install bubblewrap, or set "
+        "JEJAKEKAL_ALLOW_UNISOLATED=1 to run them unisolated"
+    )
+
+
 class DecisionRejected(JejakekalError):
     """The decider looked at the plan and said no."""
 
@@ -245,6 +275,7 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     RunNotRetryable,
     RunNotCancelable,
     RunNotResumable,
+    SandboxNotIsolated,
     PayloadTooLarge,
     UnsupportedMediaType,
 )

@@ -164,8 +164,8 @@ def initial_status(kind: RunKind) -> RunStatus | DocStatus:
     return RunStatus.QUEUED if kind == RunKind.INTENT else DocStatus.RUNNING
 
 
-def compiled() -> RunChange:
-    return RunChange(status=RunStatus.RUNNING, last_step=names.STEP_COMPILE)
+def compiled(step_id: str = names.STEP_COMPILE) -> RunChange:
+    return RunChange(status=RunStatus.RUNNING, last_step=step_id)
 
 
 def step_finished(step_id: str) -> RunChange:
@@ -173,13 +173,19 @@ def step_finished(step_id: str) -> RunChange:
     return RunChange(last_step=step_id)
 
 
-def rejected(reason: str) -> RunChange:
+def rejected(reason: str, step_id: str = names.STEP_DECIDE) -> RunChange:
     """The decider rejected the plan: the workflow ends in error, a retry asks again."""
     return RunChange(
         status=RunStatus.FAILED,
         error=f"decider rejected the plan: {reason}",
-        last_step=names.STEP_DECIDE,
+        last_step=step_id,
     )
+
+
+def step_failed(step_id: str, error: str) -> RunChange:
+    """A step gave up with an error a human can act on (a plan that does not validate, a
+    model that keeps failing, an agent loop out of iterations)."""
+    return RunChange(status=RunStatus.FAILED, error=error, last_step=step_id)
 
 
 def awaiting_input() -> RunChange:
@@ -191,16 +197,16 @@ def answered() -> RunChange:
     return RunChange(status=RunStatus.RUNNING, only_from=(RunStatus.WAITING_INPUT,))
 
 
-def execute_opened(*, after_input: bool) -> RunChange:
+def execute_opened(*, after_input: bool, step_id: str = names.STEP_EXECUTE) -> RunChange:
     """ExecuteST begins (in the transaction that ends what precedes it)."""
     status = RunStatus.RUNNING if after_input else None
-    return RunChange(status=status, last_step=names.STEP_EXECUTE)
+    return RunChange(status=status, last_step=step_id)
 
 
-def succeeded() -> RunChange:
-    """The last node finished. Only a live run (a retried one is still `queued`): a
-    cancel that landed first keeps its word."""
-    return RunChange(status=RunStatus.SUCCEEDED, only_from=LIVE)
+def succeeded(last_step: str | None = None) -> RunChange:
+    """The last node finished (or the planner answered). Only a live run (a retried one
+    is still `queued`): a cancel that landed first keeps its word."""
+    return RunChange(status=RunStatus.SUCCEEDED, last_step=last_step, only_from=LIVE)
 
 
 def retries_exceeded(error: str) -> RunChange:

@@ -41,6 +41,11 @@ class PlanNode(_Frozen):
     kind: str
     argv: list[str]
     env: dict[str, str]
+    # What a planner said the node is for and leaves behind; absent from stub plans.
+    purpose: str | None = None
+    expected_outputs: list[str] | None = None
+    # name -> text written into the node's workspace first (the script recipe's `files`).
+    files: dict[str, str] | None = None
 
 
 class PatchOp(_Frozen):
@@ -62,6 +67,14 @@ class Plan(_Frozen):
     patch: list[PatchOp]
     workload: Workload
     plan_sha256: str
+    # The agent loop's iteration (absent for the first plan) and, when the planner
+    # answered `done` instead of nodes, its answer.
+    iteration: int | None = None
+    answer: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.answer is not None
 
     @property
     def goal(self) -> str:

@@ -7,12 +7,13 @@ use case or a step, and handed to `storage.runs` whole.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.recipes import RecipeSpec
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,4 @@ class Recipe:
     max_concurrency: int
     max_steps: int
     max_sandbox_minutes: float
+    spec: RecipeSpec = field(default_factory=RecipeSpec)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
+from jejakekal.domain.ports import ISOLATING
 
 
 class View(BaseModel):
@@ -87,6 +88,17 @@ class RunState(View):
     dbos_status: str | None
     last_step: str | None = Field(alias="lastStep")
     retry_count: int = Field(alias="retryCount")
+    # What the run is: its intent's goal (a title) and its recipe; None for documents.
+    goal: str | None = None
+    recipe: str | None = None
+
+
+class PlannedNode(View):
+    """One node of the run's latest plan, as soon as CompileST recorded it."""
+
+    node_id: str
+    argv: list[str]
+    purpose: str | None = None
 
 
 class RunView(RunState):
@@ -99,6 +111,7 @@ class RunView(RunState):
     steps: tuple[StepView, ...]
     timeline: tuple[Operation, ...]
     artifacts: tuple[str, ...]
+    plan: tuple[PlannedNode, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         # The API has shown the id as `run_id` and as `runId`, side by side, from the start.
@@ -219,9 +232,33 @@ class ExportedRun(View):
     run_bundle_path: str
 
 
+class SandboxPosture(View):
+    """What a user's or a model's commands would meet here: the isolation a node gets
+    (`bwrap` isolates, `subprocess` does not), the operator's opt-in to running them
+    without it (JEJAKEKAL_ALLOW_UNISOLATED), and so whether such recipes run at all."""
+
+    isolation: str
+    allow_unisolated: bool
+    foreign_commands: Literal["allowed", "refused"]
+
+    @classmethod
+    def of(cls, isolation: str, *, allow_unisolated: bool) -> SandboxPosture:
+        allowed = isolation == ISOLATING or allow_unisolated
+        return cls(
+            isolation=isolation,
+            allow_unisolated=allow_unisolated,
+            foreign_commands="allowed" if allowed else "refused",
+        )
+
+    @property
+    def unisolated(self) -> bool:
+        """Foreign commands run, and nothing isolates them."""
+        return self.isolation != ISOLATING and self.foreign_commands == "allowed"
+
+
 class Health(View):
-    """`GET /healthz` of the API: liveness, and the workers of this version alive to run
-    what is queued."""
+    """`GET /healthz` of the API: liveness, the workers of this version alive to run
+    what is queued, and what a user's commands would run under."""
 
     ok: bool
     role: str
@@ -229,9 +266,10 @@ class Health(View):
     db: str
     workers: tuple[str, ...]
     queues: str | None
+    sandbox: SandboxPosture
 
     def to_json(self) -> dict[str, object]:
         shown = super().to_json()
         # The count stands before the workers' names, where the API has always had it.
-        rest = {key: shown.pop(key) for key in ("workers", "queues")}
+        rest = {key: shown.pop(key) for key in ("workers", "queues", "sandbox")}
         return {**shown, "workers_alive": len(self.workers), **rest}

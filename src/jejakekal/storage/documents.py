@@ -9,12 +9,13 @@ from typing import TypedDict
 import sqlalchemy as sa
 
 from jejakekal.domain.artifact_bodies import Provenance
-from jejakekal.domain.names import ARTIFACT_TYPES
+from jejakekal.domain.names import ALL_ARTIFACT_TYPES
+from jejakekal.domain.outputs import NodeArtifact, OutputChunk
 from jejakekal.domain.snapshots import ArtifactMetaRow, ArtifactRow
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Tx
 
-_TYPE_ORDER = sa.case({t: i for i, t in enumerate(ARTIFACT_TYPES)}, value=s.artifacts.c.type)
+_TYPE_ORDER = sa.case({t: i for i, t in enumerate(ALL_ARTIFACT_TYPES)}, value=s.artifacts.c.type)
 META_COLUMNS = (
     s.artifacts.c.id,
     s.artifacts.c.run_id,
@@ -100,6 +101,67 @@ def insert_artifacts(tx: Tx, run_id: str, rows: Sequence[NewArtifact]) -> list[s
     return ids
 
 
+def insert_node_outputs(
+    tx: Tx, run_id: str, made: Sequence[NodeArtifact], chunks: Sequence[OutputChunk]
+) -> None:
+    """One node attempt's artifacts and search chunks (`domain.outputs`), appended."""
+    stamp = datetime.now(UTC)
+    tx.execute(
+        s.artifacts.insert(),
+        [
+            {
+                "id": a.artifact_id,
+                "run_id": run_id,
+                "type": a.type,
+                "visibility": "user",
+                "status": "final",
+                "content_type": a.content_type,
+                "sha256": a.sha256,
+                "size": len(a.content),
+                "content": a.content,
+                "producer_step": a.prov["step"],
+                "producer_function_id": None,
+                "prov": a.prov,
+                "created_at": stamp,
+            }
+            for a in made
+        ],
+    )
+    insert_chunks(
+        tx,
+        run_id,
+        [
+            ChunkRow(
+                chunk_id=c.chunk_id,
+                ord=0,
+                text=c.text,
+                start=0,
+                end=len(c.text),
+                sha256=c.sha256,
+                confidence=1.0,
+            )
+            for c in chunks
+        ],
+    )
+
+
+def node_attempts(tx: Tx, run_id: str, node_id: str) -> int:
+    """How many attempts of this node ran in a sandbox (and stored their outputs)."""
+    stmt = sa.select(sa.func.count()).where(
+        s.artifacts.c.run_id == run_id,
+        s.artifacts.c.type == "node-result",
+        s.artifacts.c.id.startswith(f"{run_id}:{node_id}:a", autoescape=True),
+    )
+    return int(tx.execute(stmt).scalar_one())
+
+
+def artifact_json(tx: Tx, artifact_id_: str) -> bytes | None:
+    row = tx.execute(
+        sa.select(s.artifacts.c.content).where(s.artifacts.c.id == artifact_id_)
+    ).first()
+    return bytes(row[0]) if row else None
+
+
 def insert_chunks(tx: Tx, run_id: str, rows: Sequence[ChunkRow]) -> None:
     """Chunk rows; the full-text index is written with them (trigger or generated column)."""
     if rows:
@@ -121,7 +183,7 @@ def list_artifacts(
     if visibility:
         stmt = stmt.where(s.artifacts.c.visibility == visibility)
     if run_id:
-        stmt = stmt.where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
+        stmt = stmt.where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER, s.artifacts.c.id)
     else:
         stmt = stmt.order_by(s.artifacts.c.created_at.desc(), s.artifacts.c.id)
     rows = tx.execute(stmt.limit(limit).offset(offset)).mappings()
@@ -137,7 +199,9 @@ def get_artifact(tx: Tx, artifact_id_: str) -> ArtifactRow | None:
 def run_artifacts(tx: Tx, run_id: str) -> list[ArtifactRow]:
     """A run's artifacts, bytes included, in production order (raw, docir, chunk-index, memo)."""
     rows = tx.execute(
-        sa.select(s.artifacts).where(s.artifacts.c.run_id == run_id).order_by(_TYPE_ORDER)
+        sa.select(s.artifacts)
+        .where(s.artifacts.c.run_id == run_id)
+        .order_by(_TYPE_ORDER, s.artifacts.c.id)
     ).mappings()
     return [_artifact_row(r) for r in rows]
 
@@ -145,7 +209,7 @@ def run_artifacts(tx: Tx, run_id: str) -> list[ArtifactRow]:
 _ARTIFACT_IDS = (
     sa.select(s.artifacts.c.id)
     .where(s.artifacts.c.run_id == sa.bindparam("run_id_"))
-    .order_by(_TYPE_ORDER)
+    .order_by(_TYPE_ORDER, s.artifacts.c.id)
 )
 
 

@@ -99,6 +99,29 @@ def call_idempotent_effect(
     return result
 
 
+def recorded_effect(db: Db, effect_key: str) -> tuple[bool, Any]:
+    """(whether the ledger holds `effect_key`, its recorded result)."""
+    row = db.execute(_EFFECT_RESULT, {"key_": effect_key}).first()
+    return (False, None) if row is None else (True, row[0])
+
+
+def record_effect(db: Db, effect_key: str, run_id: str, step_id: str, result: Any) -> Any:
+    """Record an effect that happened outside the transaction (a model's reply), once:
+    when a concurrent execution recorded it first, its result wins and is returned."""
+    claimed = insert_ignore(
+        db,
+        s.effects,
+        effect_key=effect_key,
+        run_id=run_id,
+        step_id=step_id,
+        result=result,
+        created_at=datetime.now(UTC),
+    )
+    if claimed:
+        return result
+    return db.execute(_EFFECT_RESULT, {"key_": effect_key}).scalar_one()
+
+
 def deliver_receipt(db: Db, receipt_key: str, payload: JsonObject) -> Receipt:
     """The mock external system: counts every delivery; `seen_count > 1` is a duplicate."""
     now = datetime.now(UTC)

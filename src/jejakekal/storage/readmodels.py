@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -11,7 +12,14 @@ import sqlalchemy as sa
 
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain.lifecycle import RunKind, view_status
-from jejakekal.domain.views import Operation, RunHeader, RunSummary, RunView, StepView
+from jejakekal.domain.views import (
+    Operation,
+    PlannedNode,
+    RunHeader,
+    RunSummary,
+    RunView,
+    StepView,
+)
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
 from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
@@ -19,8 +27,19 @@ from jejakekal.storage.documents import artifact_ids
 from jejakekal.storage.runs import run_lookup
 
 STEP_ORDER = {
-    name: i for steps in (names.INTENT_STEPS, names.DOC_STEPS) for i, name in enumerate(steps)
+    name: i
+    for steps in ((*names.INTENT_STEPS, names.STEP_OBSERVE), names.DOC_STEPS)
+    for i, name in enumerate(steps)
 }
+
+
+def _step_key(step_id: str) -> tuple[int, int, str]:
+    """Run order: by the agent loop's iteration, then the step's place in one iteration
+    (AnswerST, the loop's end, last)."""
+    base, _, iteration = step_id.partition("#")
+    if base == names.STEP_ANSWER:
+        return (sys.maxsize, 0, step_id)
+    return (int(iteration) if iteration.isdigit() else 1, STEP_ORDER.get(base, 99), step_id)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -70,7 +89,7 @@ _STEPS = sa.select(s.run_steps).where(s.run_steps.c.run_id == sa.bindparam("run_
 
 def _steps(tx: Tx, run_id: str) -> tuple[StepView, ...]:
     rows = tx.execute(_STEPS, {"run_id_": run_id}).mappings()
-    ordered = sorted(rows, key=lambda r: (STEP_ORDER.get(r["step_id"], 99), r["step_id"]))
+    ordered = sorted(rows, key=lambda r: _step_key(r["step_id"]))
     return tuple(
         StepView(
             step_id=r["step_id"],
@@ -103,6 +122,7 @@ def run_with_engine(
     if row is None:
         return None
     run = {c.name: row[c.name] for c in s.runs.c}
+    run["goal"] = row["goal"]
     engine_row = {c.name: row[f"ws_{c.name}"] for c in ws.c}
     return run, engine_row if engine_row["workflow_uuid"] is not None else None
 
@@ -112,8 +132,9 @@ def _run_with_engine_stmt(dialect: str) -> sa.Select[Any]:
     ws = workflow_status(dialect)
     engine_cols = [c.label(f"ws_{c.name}") for c in ws.c]
     return (
-        sa.select(s.runs, *engine_cols)
+        sa.select(s.runs, *engine_cols, s.intents.c.goal)
         .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .outerjoin(s.intents, s.intents.c.id == s.runs.c.intent_id)
         .where(run_lookup(_KEY))
     )
 
@@ -143,13 +164,25 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         dbos_status=ws["status"] if ws else None,
         last_step=run["last_step"],
         retry_count=run["retry_count"],
+        goal=run.get("goal"),
+        recipe=run["recipe_name"],
         next_action=next_action,
         error=run["error"],
         header=_header(ws),
         steps=steps,
         timeline=ops,
         artifacts=tuple(artifacts),
+        plan=_latest_plan(steps),
     )
+
+
+def _latest_plan(steps: tuple[StepView, ...]) -> tuple[PlannedNode, ...]:
+    """The nodes of the last plan a CompileST (or CompileST#n) recorded."""
+    for step in reversed(steps):
+        planned = (step.output or {}).get("plan")
+        if names.base_step(step.step_id) == names.STEP_COMPILE and isinstance(planned, list):
+            return tuple(PlannedNode.model_validate(n) for n in planned)
+    return ()
 
 
 def _header(ws: dict[str, Any] | None) -> RunHeader:
@@ -174,6 +207,8 @@ def run_summary(run: Mapping[str, Any], dbos_status: str | None) -> RunSummary:
         dbos_status=dbos_status,
         last_step=run["last_step"],
         retry_count=run["retry_count"],
+        goal=run.get("goal"),
+        recipe=run["recipe_name"],
         created_at=iso(run["created_at"]),
         updated_at=iso(run["updated_at"]),
     )
@@ -185,8 +220,9 @@ def list_runs(
     """A page of run summaries, newest first; each run and its engine status in one read."""
     ws = workflow_status(tx.dialect.name)
     stmt = (
-        sa.select(s.runs, ws.c.status.label("ws_status"))
+        sa.select(s.runs, ws.c.status.label("ws_status"), s.intents.c.goal)
         .outerjoin(ws, ws.c.workflow_uuid == s.runs.c.workflow_id)
+        .outerjoin(s.intents, s.intents.c.id == s.runs.c.intent_id)
         .order_by(s.runs.c.created_at.desc(), s.runs.c.id.desc())
     )
     if status:

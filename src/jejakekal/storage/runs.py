@@ -16,6 +16,7 @@ from jejakekal.domain import lifecycle
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange, RunKind
 from jejakekal.domain.ports import Decision, DecisionBody
+from jejakekal.domain.recipes import RecipeSpec
 from jejakekal.domain.records import Intent, NewRun, Recipe, StepPhase, StepRecord, StoredRun
 from jejakekal.domain.views import Operation
 from jejakekal.storage import dialects
@@ -61,6 +62,7 @@ _INTENT_AND_RECIPE = (
         s.recipes.c.max_concurrency,
         s.recipes.c.max_steps,
         s.recipes.c.max_sandbox_minutes,
+        s.recipes.c.spec,
     )
     .select_from(s.intents)
     .outerjoin(s.recipes, s.recipes.c.name == sa.bindparam("recipe_name_"))
@@ -84,6 +86,7 @@ def intent_and_recipe(
         max_concurrency=row.max_concurrency,
         max_steps=row.max_steps,
         max_sandbox_minutes=row.max_sandbox_minutes,
+        spec=RecipeSpec.model_validate(row.spec or {}),
     )
     return intent, recipe
 
@@ -203,6 +206,16 @@ def step_output_for_update(tx: Tx, run_id: str, step_id: str) -> JsonObject | No
     return dict(row[0] or {}) if row else None
 
 
+def step_output(tx: Tx, run_id: str, step_id: str) -> JsonObject | None:
+    """A step's recorded output (no lock: a read)."""
+    row = tx.execute(
+        sa.select(s.run_steps.c.output).where(
+            s.run_steps.c.run_id == run_id, s.run_steps.c.step_id == step_id
+        )
+    ).first()
+    return dict(row[0] or {}) if row else None
+
+
 _RUN_ATTEMPT = sa.select(s.runs.c.retry_count).where(s.runs.c.id == sa.bindparam("run_id"))
 
 
@@ -234,6 +247,36 @@ def record_decision(
         response=response,
         created_at=now(),
     )
+
+
+def record_model_call(
+    tx: Tx, run_id: str, step_id: str, request: JsonObject, response: JsonObject, attempt: int
+) -> None:
+    """A planner's model call, request and raw reply, beside the decider's (same table)."""
+    insert_ignore(
+        tx,
+        s.opencode_calls,
+        id=f"{run_id}:{step_id}:plan:{attempt}",
+        run_id=run_id,
+        step_id=step_id,
+        request=request,
+        response=response,
+        created_at=now(),
+    )
+
+
+def failed_execute_step(tx: Tx, run_id: str) -> str | None:
+    """The ExecuteST (or ExecuteST#n) row that failed, if any: where a retry re-enters."""
+    row = tx.execute(
+        sa.select(s.run_steps.c.step_id)
+        .where(
+            s.run_steps.c.run_id == run_id,
+            s.run_steps.c.phase == StepPhase.FAILED.value,
+            s.run_steps.c.step_id.startswith("ExecuteST"),
+        )
+        .order_by(s.run_steps.c.started_at.desc())
+    ).first()
+    return None if row is None else str(row[0])
 
 
 # -- reads beside DBOS's tables ----------------------------------------------------------

@@ -184,4 +184,36 @@ SEED_RECIPES = (
         "max_sandbox_minutes": 30.0,
         "spec": {"compiler": "compile-default/1", "sandbox": "shell"},
     },
+    # Release 3: the intent's `inputs.commands` are the nodes (README, "Planners and recipes").
+    {
+        "name": "script",
+        "version": 1,
+        "max_concurrency": 8,
+        "max_steps": 64,
+        "max_sandbox_minutes": 10.0,
+        "spec": {"planner": "script", "sandbox": "shell", "max_commands": 16},
+    },
+    # An OpenAI-compatible endpoint plans the nodes (JEJAKEKAL_OPENAI_*).
+    {
+        "name": "openai",
+        "version": 1,
+        "max_concurrency": 8,
+        "max_steps": 64,
+        "max_sandbox_minutes": 10.0,
+        "spec": {"planner": "openai", "sandbox": "shell", "max_commands": 16},
+    },
+    # The same, in a loop: plan, run, observe, plan again, until the model answers done.
+    {
+        "name": "agent",
+        "version": 1,
+        "max_concurrency": 8,
+        "max_steps": 64,
+        "max_sandbox_minutes": 10.0,
+        "spec": {
+            "planner": "openai",
+            "sandbox": "shell",
+            "max_commands": 16,
+            "agent": {"max_iterations": 4},
+        },
+    },
 )

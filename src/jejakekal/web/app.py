@@ -23,7 +23,7 @@ from jejakekal.web import login, routes
 from jejakekal.web.assets import VersionedStaticFiles
 from jejakekal.web.client import HttpClient, UiClient
 from jejakekal.web.guard import UiGuard
-from jejakekal.web.views import status_label, ui_state
+from jejakekal.web.views import artifact_label, command_line, status_label, ui_state
 
 HERE = Path(__file__).parent
 # htmx's settings, read by htmx from the page's <meta name="htmx-config"> as it starts.
@@ -101,6 +101,8 @@ def _templates(static: VersionedStaticFiles, app_css: str) -> Jinja2Templates:
     environment.globals.update(
         ui_state=ui_state,
         status_label=status_label,
+        command_line=command_line,
+        artifact_label=artifact_label,
         static_url=static.url,
         # Inline in every full page: a first visit renders without a second round trip.
         app_css=Markup(app_css),

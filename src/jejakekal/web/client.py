@@ -29,8 +29,10 @@ from jejakekal.domain.views import (
     Retried,
     RunSummary,
     RunView,
+    SandboxPosture,
     StartedDocRun,
 )
+from jejakekal.web.views import download_name
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,16 @@ class UpstreamHealth:
     ok: bool
     app_version: str | None
     workers_alive: int | None
+    sandbox: SandboxPosture | None = None  # None from an API too old to say
+
+
+@dataclass(frozen=True)
+class Download:
+    """An artifact's stored bytes, as a browser saves them."""
+
+    content: bytes
+    content_type: str
+    filename: str
 
 
 class UiClient(Protocol):
@@ -54,7 +66,9 @@ class UiClient(Protocol):
     async def cancel_run(self, run_id: str) -> Canceled: ...
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]: ...
     async def artifact(self, artifact_id: str) -> ArtifactDocument: ...
+    async def download(self, artifact_id: str) -> Download: ...
     async def health(self) -> UpstreamHealth: ...
+    async def sandbox(self) -> SandboxPosture | None: ...
     async def aclose(self) -> None: ...
 
 
@@ -104,10 +118,25 @@ class InProcessClient:
     async def artifact(self, artifact_id: str) -> ArtifactDocument:
         return await run_in_threadpool(self.control.artifact_document, artifact_id)
 
+    async def download(self, artifact_id: str) -> Download:
+        stored = await run_in_threadpool(self.control.artifact, artifact_id)
+        meta = stored.meta
+        return Download(
+            stored.content, meta.content_type, download_name(meta.id, meta.content_type)
+        )
+
     async def health(self) -> UpstreamHealth:
         live = await run_in_threadpool(self.control.live_workers)
         version = self.control.settings.app_version
-        return UpstreamHealth(ok=True, app_version=version, workers_alive=len(live))
+        return UpstreamHealth(
+            ok=True, app_version=version, workers_alive=len(live), sandbox=await self.sandbox()
+        )
+
+    async def sandbox(self) -> SandboxPosture:
+        # The first call may probe the sandbox (a process that runs no workflows).
+        isolation = await run_in_threadpool(self.control.ctx.isolation)
+        allow = self.control.settings.allow_unisolated
+        return SandboxPosture.of(isolation, allow_unisolated=allow)
 
     async def aclose(self) -> None:
         return None  # the kernel belongs to whoever built it
@@ -131,14 +160,17 @@ class HttpClient:
         self.api_url = api_url.rstrip("/")
         self.http = httpx.AsyncClient(base_url=self.api_url, headers=headers, timeout=timeout)
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             reply = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiUnavailable(f"{self.api_url}: {type(exc).__name__}") from exc
         if reply.status_code >= 400:
             raise _as_typed_error(reply)
-        return reply.json()
+        return reply
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self._request(method, path, **kwargs)).json()
 
     async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
         return StartedDocRun.from_json(await self._call("POST", "/runs", json=_sent(body)))
@@ -180,13 +212,22 @@ class HttpClient:
         document = await self._call("GET", f"/artifacts/{_seg(artifact_id)}")
         return ArtifactDocument.from_json(document)
 
+    async def download(self, artifact_id: str) -> Download:
+        reply = await self._request("GET", f"/artifacts/{_seg(artifact_id)}/download")
+        content_type = reply.headers.get("content-type", "application/octet-stream")
+        return Download(reply.content, content_type, download_name(artifact_id, content_type))
+
     async def health(self) -> UpstreamHealth:
         health = await self._call("GET", "/healthz")
         return UpstreamHealth(
             ok=bool(health.get("ok")),
             app_version=health.get("app_version"),
             workers_alive=health.get("workers_alive"),
+            sandbox=_posture(health.get("sandbox")),
         )
+
+    async def sandbox(self) -> SandboxPosture | None:
+        return (await self.health()).sandbox
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -195,6 +236,16 @@ class HttpClient:
 def _sent(body: BaseModel) -> JsonObject:
     # The fields as the route set them, so the API reads the body the form gave.
     return body.model_dump(mode="json", exclude_unset=True)
+
+
+def _posture(shown: object) -> SandboxPosture | None:
+    """The API's `sandbox` in /healthz; None when it is missing or not understood."""
+    if not isinstance(shown, dict):
+        return None
+    try:
+        return SandboxPosture.from_json(shown)
+    except ValueError:
+        return None
 
 
 def _seg(value: str) -> str:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from jejakekal.domain import errors
 from jejakekal.domain.ids import parse_run_id
-from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView
+from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView, SandboxPosture
 from jejakekal.web.client import UiClient
 from jejakekal.web.views import (
     Actions,
@@ -81,6 +81,8 @@ def list_item(view: RunView) -> RunSummary:
         dbos_status=view.dbos_status,
         last_step=view.last_step,
         retry_count=view.retry_count,
+        goal=view.goal,
+        recipe=view.recipe,
         created_at=_iso(view.header.created_at),
         updated_at=_iso(view.header.updated_at),
     )
@@ -133,6 +135,15 @@ async def _docir_text(client: UiClient, run_id: str) -> str | None:
     content = (await client.artifact(docir.id)).content
     text = content.get("text") if isinstance(content, dict) else None
     return text if isinstance(text, str) else None
+
+
+async def sandbox_posture(client: UiClient) -> SandboxPosture | None:
+    """What a user's commands would run under, for the page's banner; None when the API
+    cannot say (the page still renders)."""
+    try:
+        return await client.sandbox()
+    except errors.JejakekalError:
+        return None
 
 
 async def run_list(client: UiClient) -> list[RunSummary]:

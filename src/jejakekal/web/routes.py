@@ -33,6 +33,7 @@ from jejakekal.web.pages import (
     run_context,
     run_list,
     safe_run_context,
+    sandbox_posture,
     shown_artifact,
 )
 from jejakekal.web.views import parse_sleep_ms, parse_step
@@ -82,6 +83,7 @@ async def full_page(
         "mode": request.app.state.ui_mode,
         "sleep_ms": parse_sleep_ms(request.query_params.get("sleepMs")),
         "runs": await run_list(client_of(request)),
+        "sandbox": await sandbox_posture(client_of(request)),
         "run": None,
         "bars": [],
         "artifacts": [],
@@ -107,6 +109,8 @@ async def healthz(request: Request) -> JSONResponse:
             app_version=upstream.app_version,
             workers_alive=upstream.workers_alive,
         )
+        if upstream.sandbox is not None:
+            body["sandbox"] = upstream.sandbox.to_json()
     except errors.JejakekalError as exc:
         body.update(api_ok=False, api_error=exc.message)
     return JSONResponse(body)
@@ -159,6 +163,18 @@ async def artifact_page(request: Request, artifact_id: str) -> HTMLResponse:
         return render(request, "_viewer.html", {"shown": shown})
     context, _ = await safe_run_context(client, shown.meta.run_id, step=None)
     return await full_page(request, {**context, "shown": shown}, title=f"Artifact {artifact_id}")
+
+
+@router.get("/artifacts/{artifact_id}/download")
+async def artifact_download(request: Request, artifact_id: str) -> Response:
+    """The artifact's stored bytes as a file to save; never rendered by the browser."""
+    download = await client_of(request).download(parse_artifact_id(artifact_id))
+    disposition = f'attachment; filename="{download.filename}"'
+    return Response(
+        content=download.content,
+        media_type=download.content_type,
+        headers={"Content-Disposition": disposition, "X-Content-Type-Options": "nosniff"},
+    )
 
 
 @router.get("/fragments/artifacts/{artifact_id}", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ functions, no I/O."""
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 from jejakekal.domain import names
 from jejakekal.domain.contracts import MAX_SLEEP_MS
 from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus, allowed_actions
-from jejakekal.domain.views import ArtifactDetail, ArtifactDocument, RunView
+from jejakekal.domain.views import ArtifactDetail, ArtifactDocument, ArtifactMeta, RunView
 
 # The UI's four states (README, "Web UI": `data-state`). A status missing here is not
 # known to the UI, so it shows as an error instead of a spinner that never ends.
@@ -34,6 +35,30 @@ STATE_LABELS = {"idle": "Idle", "running": "Running", "done": "Done", "error": "
 # ExecuteST runs in child workflows; in the parent's timeline it is the await of them.
 _STEP_OF_OP = {names.OP_GET_RESULT: names.STEP_EXECUTE}
 MIN_BAR_PCT = 0.8  # an operation of a millisecond still gets a bar one can see
+# A node's shell command, as the script planner writes it: shown as the script alone.
+_SHELLS = ("/bin/sh", "sh", "/bin/bash", "bash")
+
+
+def command_line(argv: list[str]) -> str:
+    """A plan node's argv as one would type it: the script of `sh -c <script>`, else the
+    words quoted where the shell would need it."""
+    if len(argv) == 3 and argv[0] in _SHELLS and argv[1] == "-c":
+        return argv[2]
+    return shlex.join(argv)
+
+
+def artifact_label(meta: ArtifactMeta) -> str | None:
+    """What tells a node's artifacts apart in the list (`exec-1:a1:stdout`, the node, the
+    attempt and the output); None for a document's, which are one of each type."""
+    if meta.type not in names.NODE_ARTIFACT_TYPES:
+        return None
+    return meta.id.removeprefix(meta.run_id + ":")
+
+
+def download_name(artifact_id: str, content_type: str) -> str:
+    """The file name a download is saved under (as the API's `download` names it)."""
+    extension = "json" if content_type.startswith("application/json") else "txt"
+    return f"{artifact_id.replace(':', '_')}.{extension}"
 
 
 def ui_state(kind: str | None, status: str | None) -> str:

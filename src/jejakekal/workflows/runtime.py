@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from jejakekal.config import Settings
-from jejakekal.domain.ports import Decider, DocumentParser, Sandbox
+from jejakekal.domain.ports import Decider, DocumentParser, Planner, Sandbox
 from jejakekal.storage.database import Database, Tx
 
 T = TypeVar("T")
@@ -61,6 +61,7 @@ class Runtime:
     sandbox: Sandbox
     results: ResultPacer  # how workflows here wait for their children
     parsers: Mapping[str, DocumentParser] = field(default_factory=dict)  # by docir format
+    planners: Mapping[str, Planner] = field(default_factory=dict)  # by recipe `planner`
 
 
 _runtime: Runtime | None = None

@@ -9,26 +9,49 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import NoReturn, TypedDict
+from typing import NotRequired, TypedDict, cast
 
 from dbos import DBOS
 
 from jejakekal import runlog
-from jejakekal.domain import lifecycle, names
+from jejakekal.domain import lifecycle, names, outputs
 from jejakekal.domain.canonical import canonical_json
-from jejakekal.domain.compiler import apply_patch, compile_plan, sha256_text
+from jejakekal.domain.compiler import (
+    apply_patch,
+    build_plan,
+    reply_from_json,
+    reply_json,
+    sha256_text,
+)
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
-from jejakekal.domain.errors import DecisionInvalid, DecisionRejected, NodeFailed
-from jejakekal.domain.execute import Node
+from jejakekal.domain.errors import (
+    DecisionInvalid,
+    DecisionRejected,
+    ModelUnavailable,
+    NodeFailed,
+    PlanInvalid,
+)
+from jejakekal.domain.execute import Node, Receipt
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange
 from jejakekal.domain.plan import Plan
-from jejakekal.domain.ports import Decision, DecisionRequest, ExecNode, ExecResultJson
+from jejakekal.domain.ports import (
+    ISOLATING,
+    Decision,
+    DecisionRequest,
+    ExecNode,
+    ExecResult,
+    ExecResultJson,
+    Observation,
+    Planner,
+    PlannerReply,
+    PlanRequest,
+)
 from jejakekal.domain.records import StepPhase, StepRecord
-from jejakekal.storage import execute, runs
+from jejakekal.storage import documents, effects, execute, runs
 from jejakekal.storage.database import Tx
 from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
-from jejakekal.workflows.runtime import current
+from jejakekal.workflows.runtime import Runtime, current
 
 
 class PatchResult(TypedDict):
@@ -36,25 +59,127 @@ class PatchResult(TypedDict):
 
 
 class NodeResult(Node):
-    """ExecuteST's checkpoint for one node: its summary and the sandbox's result."""
+    """ExecuteST's checkpoint for one node: its summary and the sandbox's result (the
+    streams' tails: the artifacts keep them whole). `failure` when the node gave up."""
 
     result: ExecResultJson
+    failure: NotRequired[str]
 
 
-def compile_st(tx: Tx, request: JsonObject) -> JsonObject:
-    """Compile the plan; its checkpoint is the plan's JSON (`Plan.checkpoint`)."""
-    inp = RunIntentInput.model_validate(request)
-    started = runs.now()
-    goal, inputs = inp.goal, inp.inputs
-    if goal is None or inputs is None:
+def _intent(inp: RunIntentInput) -> tuple[str, JsonObject]:
+    if inp.goal is not None and inp.inputs is not None:
+        return inp.goal, inp.inputs
+    # A run started before run inputs carried the intent.
+    with current().db.read() as tx:
         intent = runs.get_intent(tx, inp.intent_id)
-        if intent is None:
-            raise LookupError(f"intent {inp.intent_id} vanished")
-        goal, inputs = intent.goal, intent.inputs
-    plan = compile_plan(goal, inputs, inp.recipe_name, inp.steps, inp.concurrency)
-    output = {"attempt": 1, "plan_sha256": plan.plan_sha256, "nodes": inp.steps}
-    _step_done(tx, inp.run_id, names.STEP_COMPILE, output, started, lifecycle.compiled())
+    if intent is None:
+        raise LookupError(f"intent {inp.intent_id} vanished")
+    return intent.goal, intent.inputs
+
+
+def compile_st(
+    request: JsonObject, iteration: int = 1, observed: list[JsonObject] | None = None
+) -> JsonObject:
+    """Ask the recipe's planner for the next wave; the checkpoint is the plan's JSON
+    (`Plan.checkpoint`), with `answer` set when the planner is done."""
+    inp = RunIntentInput.model_validate(request)
+    rt = current()
+    spec = inp.spec
+    step_id = names.iterated(names.STEP_COMPILE, iteration)
+    started = runs.now()
+    goal, inputs = _intent(inp)
+    ask = PlanRequest(
+        run_id=inp.run_id,
+        goal=goal,
+        inputs=inputs,
+        recipe_name=inp.recipe_name,
+        iteration=iteration,
+        observations=tuple(Observation(**o) for o in observed or []),  # type: ignore[arg-type]
+        steps=inp.steps,
+    )
+    reply = _planner_reply(rt, rt.planners[spec.planner], ask, step_id)
+    plan = build_plan(
+        goal, inputs, inp.recipe_name, reply, concurrency=inp.concurrency, iteration=iteration
+    )
+    nodes = plan.workload.nodes
+    if spec.runs_foreign_commands and len(nodes) > spec.max_commands:
+        error = f"{step_id}: the plan has {len(nodes)} nodes, the recipe allows {spec.max_commands}"
+        _fail_step(rt, inp.run_id, step_id, error)
+        raise PlanInvalid(error)
+    output = {
+        "attempt": 1,
+        "plan_sha256": plan.plan_sha256,
+        "nodes": len(nodes),
+        "planner": spec.planner,
+        "compiler": plan.compiler,
+        "plan": [
+            {"node_id": n.node_id, "argv": n.argv, **({"purpose": n.purpose} if n.purpose else {})}
+            for n in nodes
+        ],
+        **({"answer": plan.answer} if plan.done else {}),
+    }
+    with rt.db.write() as tx:
+        _step_done(tx, inp.run_id, step_id, output, started, lifecycle.compiled(step_id))
     return plan.checkpoint()
+
+
+def _planner_reply(rt: Runtime, planner: Planner, ask: PlanRequest, step_id: str) -> PlannerReply:
+    """The planner's reply, through the effect ledger when a model answers it: a replay
+    after a crash reads the recorded reply instead of calling again."""
+    if planner.name in ("stub", "script"):
+        return planner.plan(ask)  # deterministic, and calls nothing
+    run_id = ask.run_id
+    with rt.db.read() as tx:
+        attempt = runs.run_attempt(tx, run_id)
+        key = f"{run_id}:{step_id}:plan:{attempt}"
+        found, recorded = effects.recorded_effect(tx, key)
+    if found:
+        return reply_from_json(recorded)
+    try:
+        reply = planner.plan(ask)
+    except PlanInvalid as exc:
+        error = f"{step_id}: the planner's answer is not a valid plan: {exc.message}"
+        with rt.db.write() as tx:
+            runs.record_model_call(
+                tx,
+                run_id,
+                step_id,
+                {"goal": ask.goal, "iteration": ask.iteration},
+                {"error": exc.message, "raw_reply": exc.raw_reply},
+                attempt,
+            )
+            runs.change_run(tx, run_id, lifecycle.step_failed(step_id, error))
+        runlog.outcome(run_id, step_id, error, level=logging.WARNING)
+        raise PlanInvalid(error, raw_reply=exc.raw_reply) from exc
+    except ModelUnavailable as exc:
+        _unavailable(rt, run_id, step_id, exc)
+        raise
+    stored = reply_json(reply)
+    with rt.db.write() as tx:
+        stored = effects.record_effect(tx, key, run_id, step_id, stored)
+        if reply.call is not None:
+            response: JsonObject = {
+                "provider": reply.call.provider,
+                "raw_reply": reply.call.raw_reply,
+            }
+            runs.record_model_call(tx, run_id, step_id, reply.call.request, response, attempt)
+    return reply_from_json(stored)
+
+
+def _unavailable(rt: Runtime, run_id: str, step_id: str, exc: ModelUnavailable) -> None:
+    """On the step's last attempt, say in the run why it gives up (DBOS retries before)."""
+    status = DBOS.step_status
+    attempt = (status.current_attempt or 0) + 1 if status else 1
+    attempts = rt.settings.step_max_attempts
+    if attempt >= attempts:
+        error = f"{step_id}: the model endpoint failed {attempts} times: {exc.message}"
+        _fail_step(rt, run_id, step_id, error)
+
+
+def _fail_step(rt: Runtime, run_id: str, step_id: str, error: str) -> None:
+    with rt.db.write() as tx:
+        runs.change_run(tx, run_id, lifecycle.step_failed(step_id, error))
+    runlog.outcome(run_id, step_id, error, level=logging.WARNING)
 
 
 def apply_patch_st(tx: Tx, run_id: str, plan: Plan) -> PatchResult:
@@ -62,7 +187,8 @@ def apply_patch_st(tx: Tx, run_id: str, plan: Plan) -> PatchResult:
     state = apply_patch({}, plan.patch)
     state_sha = sha256_text(canonical_json(state))
     output = {"attempt": 1, "ops": len(plan.patch), "state_sha256": state_sha}
-    _step_done(tx, run_id, names.STEP_APPLY_PATCH, output, started)
+    step_id = names.iterated(names.STEP_APPLY_PATCH, plan.iteration or 1)
+    _step_done(tx, run_id, step_id, output, started)
     return PatchResult(state_sha256=state_sha)
 
 
@@ -75,34 +201,42 @@ def decide_st(run_id: str, plan: Plan, opens_execute: bool) -> Decision:
     """
     rt = current()
     started = runs.now()
+    iteration = plan.iteration or 1
+    step_id = names.iterated(names.STEP_DECIDE, iteration)
     request = DecisionRequest(
         run_id=run_id, goal=plan.goal, plan_sha256=plan.plan_sha256, nodes=plan.node_ids
     )
     try:
         envelope = rt.decider.decide(request)
     except DecisionInvalid as exc:
-        what = f"the decider's answer is invalid: {exc}"
-        runlog.outcome(run_id, names.STEP_DECIDE, what, level=logging.WARNING)
+        error = f"{step_id}: the decider's answer is invalid: {exc.message}"
+        _fail_step(rt, run_id, step_id, error)
+        raise
+    except ModelUnavailable as exc:
+        _unavailable(rt, run_id, step_id, exc)
         raise
     action = envelope.response["action"]
     with rt.db.write() as tx:
         attempt = runs.run_attempt(tx, run_id)
         output = {"attempt": attempt, "provider": envelope.provider, "action": action}
         runs.record_decision(
-            tx, run_id, names.STEP_DECIDE, envelope.request, envelope.response, attempt=attempt
+            tx, run_id, step_id, envelope.request, envelope.response, attempt=attempt
         )
         if action == "reject":
-            rejected = lifecycle.rejected(envelope.response.get("reason", ""))
-            _step_done(tx, run_id, names.STEP_DECIDE, output, started, rejected)
+            rejected = lifecycle.rejected(envelope.response.get("reason", ""), step_id)
+            _step_done(tx, run_id, step_id, output, started, rejected)
         elif opens_execute:
-            runs.record_step(tx, _done(run_id, names.STEP_DECIDE, output, started))
-            execute.open_step(tx, run_id, after_input=False)  # moves last_step on to ExecuteST
+            runs.record_step(tx, _done(run_id, step_id, output, started))
+            # Moves last_step on to ExecuteST.
+            execute.open_step(
+                tx, run_id, after_input=False, step_id=names.iterated(names.STEP_EXECUTE, iteration)
+            )
         else:
-            _step_done(tx, run_id, names.STEP_DECIDE, output, started)
+            _step_done(tx, run_id, step_id, output, started)
     if action == "reject":
         reason = envelope.response.get("reason", "rejected")
         what = f"rejected on attempt {attempt}: {reason}"
-        runlog.outcome(run_id, names.STEP_DECIDE, what, level=logging.WARNING)
+        runlog.outcome(run_id, step_id, what, level=logging.WARNING)
         # Failing the step ends the workflow in ERROR; a retry re-enters at DecideST.
         raise DecisionRejected(reason)
     return envelope.response
@@ -142,59 +276,260 @@ def input_received(tx: Tx, run_id: str, answer: object) -> None:
     execute.open_step(tx, run_id, after_input=True)
 
 
-def execute_fail(tx: Tx, run_id: str, attempts: int, error: str) -> None:
-    execute.fail(tx, run_id, attempts, error)
-    what = f"{lifecycle.RunStatus.RETRIES_EXCEEDED} after {attempts} attempts"
-    runlog.outcome(run_id, names.STEP_EXECUTE, what, level=logging.WARNING)
+def execute_fail(
+    tx: Tx, run_id: str, attempts: int, error: str, step_id: str = names.STEP_EXECUTE
+) -> None:
+    execute.fail(tx, run_id, attempts, error, step_id)
+    what = f"{lifecycle.RunStatus.RETRIES_EXCEEDED}: {error}"
+    runlog.outcome(run_id, step_id, what, level=logging.WARNING)
 
 
 def execute_node_st(request: JsonObject) -> NodeResult:
-    """One execution node: run it in the sandbox, then deliver its receipt exactly once."""
+    """One execution node: run it in the sandbox, keep its outputs as artifacts, and
+    deliver its receipt exactly once.
+
+    A failure DBOS should retry raises; on the last attempt, and for a failure not worth
+    retrying (a command's own non-zero exit, unless the recipe retries those), the node
+    gives up by returning `failure`, and its child workflow fails with that message.
+    """
     node = ExecNodeInput.model_validate(request)
     status = DBOS.step_status
     attempt = (status.current_attempt or 0) + 1 if status else 1
-    if node.fail_mode == "always" or (node.fail_mode == "first" and attempt == 1):
-        _node_failed(node, attempt, f"{node.node_id}: simulated failure on attempt {attempt}")
+    last = attempt >= node.max_attempts
     rt = current()
-    result = rt.sandbox.execute(
-        ExecNode(node_id=node.node_id, argv=node.argv, env=node.env, timeout_sec=node.timeout_sec)
-    )
-    if result.exit_code != 0:
-        _node_failed(
-            node, attempt, f"{node.node_id}: exit code {result.exit_code}: {result.stderr[-200:]}"
+    key = f"{node.run_id}:{node.step_id}:{node.node_id}"
+    finished = _finished_before(rt, node, key)
+    if finished is not None:
+        return finished
+    if node.fail_mode == "always" or (node.fail_mode == "first" and attempt == 1):
+        lane = "fail" if node.fail_mode == "always" else "flaky"
+        message = (
+            f"{node.step_id}: node {node.node_id} failed on purpose (the goal's "
+            f"`{lane}` lane) after {attempt} attempt{'s' if attempt != 1 else ''}"
         )
-    key = f"{node.run_id}:{names.STEP_EXECUTE}:{node.node_id}"
-    payload: JsonObject = {
-        "run_id": node.run_id,
-        "node_id": node.node_id,
-        "stdout_sha256": result.hashes.get("stdout"),
-    }
+        return _node_failed(node, attempt, message, retryable=not last)
+    if (
+        node.isolated_only
+        and rt.sandbox.isolation != ISOLATING
+        and not rt.settings.allow_unisolated
+    ):
+        message = (
+            f"{node.step_id}: node {node.node_id} was not run: no isolating sandbox "
+            f"(bubblewrap) is usable here, and JEJAKEKAL_ALLOW_UNISOLATED is not set"
+        )
+        return _node_failed(node, attempt, message, retryable=False)
+    try:
+        result = rt.sandbox.execute(
+            ExecNode(
+                node_id=node.node_id,
+                argv=node.argv,
+                env=node.env,
+                timeout_sec=node.timeout_sec,
+                files=node.files,
+                output_cap_bytes=node.output_cap_bytes,
+                max_out_files=node.max_out_files,
+                max_out_file_bytes=node.max_out_file_bytes,
+            )
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        # The sandbox could not run the node at all (a workspace it could not make, a
+        # file it refused): a fault of the sandbox, retried like one.
+        message = f"{node.step_id}: node {node.node_id} could not be run by the sandbox: {exc}"
+        return _node_failed(node, attempt, message, retryable=not last)
+    ok = result.exit_code == 0
     with rt.db.write() as tx:
-        receipt = call_idempotent_effect(
-            tx, key, node.run_id, names.STEP_EXECUTE, lambda db: deliver_receipt(db, key, payload)
+        seq = documents.node_attempts(tx, node.run_id, node.node_id) + 1
+        made, chunks = outputs.node_artifacts(
+            node.run_id, node.step_id, node.node_id, seq, node.argv, result, node.output_cap_bytes
         )
-        summary = Node(
-            node_id=node.node_id,
-            attempt=attempt,
-            exit_code=result.exit_code,
-            isolation=result.isolation,
-            receipt=receipt,
-        )
-        execute.node_done(tx, node.run_id, node.node_count, summary)
+        documents.insert_node_outputs(tx, node.run_id, made, chunks)
+        if ok:
+            summary = _deliver(tx, node, key, attempt, result)
+    if not ok:
+        retryable = result.fault is not None or node.retry_nonzero
+        message = outputs.failure_message(node.step_id, node.node_id, result, attempt)
+        return _node_failed(node, attempt, message, retryable=retryable and not last, result=result)
     return NodeResult(
         node_id=summary["node_id"],
         attempt=summary["attempt"],
         exit_code=summary["exit_code"],
         isolation=summary["isolation"],
         receipt=summary["receipt"],
-        result=result.as_dict(),
+        result=_checkpointed(result),
     )
 
 
-def _node_failed(node: ExecNodeInput, attempt: int, message: str) -> NoReturn:
-    """Fail this attempt of ExecuteST for one node; DBOS retries it up to `max_attempts`."""
-    last = attempt >= node.max_attempts
-    what = f"attempt {attempt} of {node.max_attempts} failed, {'giving up' if last else 'retrying'}"
-    level = logging.WARNING if last else logging.INFO
-    runlog.outcome(node.run_id, names.STEP_EXECUTE, f"{what}: {message}", level=level)
-    raise NodeFailed(message)
+def _deliver(tx: Tx, node: ExecNodeInput, key: str, attempt: int, result: ExecResult) -> Node:
+    """The receipt, once per node, and the node's place in its ExecuteST (which the last
+    node of the wave closes)."""
+    payload: JsonObject = {
+        "run_id": node.run_id,
+        "node_id": node.node_id,
+        "stdout_sha256": result.hashes.get("stdout"),
+    }
+    receipt = call_idempotent_effect(
+        tx, key, node.run_id, node.step_id, lambda db: deliver_receipt(db, key, payload)
+    )
+    summary = Node(
+        node_id=node.node_id,
+        attempt=attempt,
+        exit_code=result.exit_code,
+        isolation=result.isolation,
+        receipt=receipt,
+    )
+    execute.node_done(
+        tx,
+        node.run_id,
+        node.node_count,
+        summary,
+        step_id=node.step_id,
+        closes_run=node.closes_run,
+    )
+    return summary
+
+
+def _finished_before(rt: Runtime, node: ExecNodeInput, key: str) -> NodeResult | None:
+    """A node whose transaction committed before a crash took its checkpoint: its
+    receipt is in the ledger, so it is not run again; its recorded summary stands."""
+    with rt.db.read() as tx:
+        found, _ = effects.recorded_effect(tx, key)
+        if not found:
+            return None
+        recorded = runs.step_output(tx, node.run_id, node.step_id) or {}
+    entries = recorded.get("nodes")
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("node_id") == node.node_id:
+            summary = cast(Node, entry)
+            return NodeResult(
+                node_id=summary["node_id"],
+                attempt=summary["attempt"],
+                exit_code=summary["exit_code"],
+                isolation=summary["isolation"],
+                receipt=summary["receipt"],
+                result=_recorded_result(summary),
+            )
+    return None
+
+
+def _recorded_result(summary: Node) -> ExecResultJson:
+    return ExecResultJson(
+        exit_code=summary["exit_code"],
+        stdout="",
+        stderr="",
+        files={},
+        duration_ms=0.0,
+        isolation=summary["isolation"],
+        timed_out=False,
+        hashes={},
+        process_bound="",
+    )
+
+
+def _checkpointed(result: ExecResult) -> ExecResultJson:
+    """The result as the checkpoint keeps it: the streams' tails (artifacts keep the rest)."""
+    data = result.as_dict()
+    data["stdout"] = outputs.tail(result.stdout)
+    data["stderr"] = outputs.tail(result.stderr)
+    return data
+
+
+def _node_failed(
+    node: ExecNodeInput,
+    attempt: int,
+    message: str,
+    *,
+    retryable: bool,
+    result: ExecResult | None = None,
+) -> NodeResult:
+    """Fail this attempt: raise for DBOS to retry it, or give up with `failure`."""
+    then = "retrying" if retryable else "giving up"
+    what = f"attempt {attempt} of {node.max_attempts} failed, {then}"
+    level = logging.INFO if retryable else logging.WARNING
+    runlog.outcome(node.run_id, node.step_id, f"{what}: {message}", level=level)
+    if retryable:
+        raise NodeFailed(message)
+    return NodeResult(
+        node_id=node.node_id,
+        attempt=attempt,
+        exit_code=result.exit_code if result else -1,
+        isolation=result.isolation if result else "none",
+        receipt=Receipt(receipt_key="", accepted_at=""),
+        result=_checkpointed(result)
+        if result
+        else _recorded_result(
+            Node(
+                node_id=node.node_id,
+                attempt=attempt,
+                exit_code=-1,
+                isolation="none",
+                receipt=Receipt(receipt_key="", accepted_at=""),
+            )
+        ),
+        failure=message,
+    )
+
+
+def observe_st(
+    tx: Tx, run_id: str, step_id: str, plan: Plan, results: list[NodeResult]
+) -> list[JsonObject]:
+    """ObserveST: what the wave did, as the planner will see it (tails and hashes)."""
+    started = runs.now()
+    argv = {n.node_id: n.argv for n in plan.workload.nodes}
+    observed: list[JsonObject] = []
+    for r in results:
+        res = r["result"]
+        observed.append(
+            {
+                "node_id": r["node_id"],
+                "argv": argv.get(r["node_id"], []),
+                "exit_code": r["exit_code"],
+                "fault": res.get("fault"),
+                "stdout_tail": outputs.tail(res["stdout"], 2048),
+                "stdout_sha256": res["hashes"].get("stdout", ""),
+                "stderr_tail": outputs.tail(res["stderr"], 2048),
+                "stderr_sha256": res["hashes"].get("stderr", ""),
+                "out_files": res["files"],
+            }
+        )
+    summary = [
+        {k: o[k] for k in ("node_id", "exit_code", "fault", "stdout_sha256", "stderr_sha256")}
+        for o in observed
+    ]
+    _step_done(tx, run_id, step_id, {"attempt": 1, "observed": summary}, started)
+    return observed
+
+
+def answer_st(tx: Tx, run_id: str, step_id: str, answer: str) -> None:
+    """AnswerST: the planner is done; its answer becomes the run's `answer` artifact."""
+    started = runs.now()
+    content = answer.encode()
+    prov: outputs.NodeProvenance = {
+        "step": step_id,
+        "producer_function_id": None,
+        "node_id": "",
+        "attempt": 1,
+        "argv_sha256": "",
+        "inputs": [],
+        "path": None,
+    }
+    artifact = outputs.NodeArtifact(
+        artifact_id=f"{run_id}:answer",
+        type="answer",
+        content=content,
+        content_type="text/plain; charset=utf-8",
+        sha256=outputs.sha256_bytes(content),
+        prov=prov,
+    )
+    if documents.artifact_json(tx, artifact.artifact_id) is None:
+        documents.insert_node_outputs(tx, run_id, [artifact], [])
+    output = {"attempt": 1, "answer_sha256": artifact.sha256}
+    _step_done(tx, run_id, step_id, output, started, lifecycle.succeeded(step_id))
+
+
+def loop_exhausted(tx: Tx, run_id: str, iterations: int) -> None:
+    error = (
+        f"the planner gave no answer within {iterations} iterations "
+        "(the recipe's agent.max_iterations)"
+    )
+    runs.change_run(tx, run_id, lifecycle.step_failed(names.OP_LOOP_EXHAUSTED, error))
+    runlog.outcome(run_id, names.OP_LOOP_EXHAUSTED, error, level=logging.WARNING)
