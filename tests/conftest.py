@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -34,6 +35,7 @@ from jejakekal.config import Settings, load_settings
 from jejakekal.processes import free_port
 from jejakekal.storage.console import run_readonly
 from jejakekal.storage.engine import is_sqlite
+from openai_loopback import ScriptedModel, scripted_model
 from pgserver import ThrowawayPostgres, postgres_url_for_tests
 
 BACKENDS = ("sqlite", "postgresql")
@@ -165,8 +167,9 @@ def serve_app_in_thread(app: Any) -> tuple[uvicorn.Server, threading.Thread, int
     return server, thread, port
 
 
-@pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
+@contextmanager
+def served_api(settings: Settings) -> Iterator[Api]:
+    """A full API process's app (API and workers) on a loopback port, until the block ends."""
     server, thread, port = serve_in_thread(settings)
     base = f"http://127.0.0.1:{port}"
     with httpx.Client(base_url=base, timeout=30) as client:
@@ -175,6 +178,48 @@ def api(settings: Settings) -> Iterator[Api]:
         finally:
             server.should_exit = True
             thread.join(timeout=30)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    with served_api(settings) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def model_server() -> Iterator[ScriptedModel]:
+    """A scripted OpenAI-compatible endpoint on loopback, shared by a module's tests."""
+    with scripted_model() as model:
+        yield model
+
+
+@pytest.fixture
+def model(model_server: ScriptedModel) -> ScriptedModel:
+    """The module's scripted endpoint, its script and records emptied for this test."""
+    model_server.reset()
+    return model_server
+
+
+# What a fresh operator shell has none of: the suite's own settings.
+_SETTINGS = ("JEJAKEKAL_", "DATABASE_URL", "API_PORT", "PORT", "UI_", "DBOS__")
+CLI = [sys.executable, "-m", "jejakekal.cli.main"]
+
+
+def run_cli(
+    folder: Path, *args: str, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`jejakekal ARGS` as a real process in `folder`, as from a fresh shell plus `env`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    return subprocess.run(
+        [*CLI, *args],
+        env={**clean, **env},
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 _exit_status: list[int] = []

@@ -7,31 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
-from conftest import Api, serve_in_thread
+from conftest import Api, served_api
 from jejakekal.config import Settings
-from openai_loopback import ScriptedModel, answer, content, scripted_model, status, tool_call
-
-
-@pytest.fixture
-def model() -> Iterator[ScriptedModel]:
-    with scripted_model() as scripted:
-        yield scripted
+from openai_loopback import ScriptedModel, answer, content, status, tool_call
 
 
 @pytest.fixture
 def loop_api(settings: Settings, model: ScriptedModel) -> Iterator[Api]:
-    wired = settings.with_overrides(openai_base_url=model.url, openai_model="loop-test")
-    server, thread, port = serve_in_thread(wired)
-    base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=30) as client:
-        try:
-            yield Api(base, client, wired)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+    with served_api(settings.with_overrides(openai_base_url=model.url)) as served:
+        yield served
 
 
 def _start(api: Api, recipe: str, goal: str = "add two numbers") -> str:
@@ -116,3 +102,40 @@ def test_an_endpoint_that_keeps_failing_fails_the_run_readably(
     view = loop_api.wait_status(run_id, "failed", timeout=60)
     assert view["error"].startswith("CompileST: the model endpoint failed 3 times"), view
     assert model.calls == 3
+
+
+@pytest.fixture
+def deciding_api(settings: Settings, model: ScriptedModel) -> Iterator[Api]:
+    """The endpoint both plans and decides."""
+    wired = settings.with_overrides(openai_base_url=model.url, decider="openai")
+    with served_api(wired) as served:
+        yield served
+
+
+def test_the_decider_retries_a_429_and_then_executes(
+    deciding_api: Api, model: ScriptedModel
+) -> None:
+    model.script(
+        answer(_wave("echo decided")),
+        status(429, "slow down"),
+        answer({"action": "execute", "reason": "looks fine"}),
+    )
+    run_id = _start(deciding_api, "openai")
+    deciding_api.wait_status(run_id, "succeeded", timeout=60)
+    assert model.calls == 3
+    decisions = deciding_api.sql(
+        f"SELECT id FROM app.opencode_calls WHERE run_id = '{run_id}' AND step_id = 'DecideST'"
+    )
+    assert [d["id"] for d in decisions] == [f"{run_id}:DecideST"]
+
+
+def test_a_refused_decider_call_fails_decide_at_once(
+    deciding_api: Api, model: ScriptedModel
+) -> None:
+    model.script(answer(_wave("echo never")), status(401, "bad key"))
+    run_id = _start(deciding_api, "openai")
+    view = deciding_api.wait_status(run_id, "failed", timeout=60)
+    assert view["error"].startswith("DecideST: "), view
+    assert "DBOS" not in view["error"]
+    assert model.calls == 2  # not retried
+    assert deciding_api.count(f"SELECT COUNT(*) FROM app.artifacts WHERE run_id = '{run_id}'") == 0

@@ -7,7 +7,6 @@ folder, so that whatever it creates on its way would show.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,29 +14,17 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import Api, make_settings
+from conftest import Api, make_settings, run_cli
 from jejakekal.bootstrap import prepare_database
 from jejakekal.storage.database import Database
 from jejakekal.storage.engine import is_sqlite, normalise_url, sqlite_path
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
 UNREACHABLE_PG = "postgresql://jejakekal:secret@127.0.0.1:1/nothing"
-_SETTINGS = ("JEJAKEKAL_", "DATABASE_URL", "API_PORT", "PORT", "UI_", "DBOS__")
 
 
 def _cli(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    folder.mkdir(parents=True, exist_ok=True)
-    # The suite's own settings must not leak into the operator's fresh shell.
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
-    return subprocess.run(
-        [*CLI, *args],
-        env={**clean, **env},
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(folder, *args, **env)
 
 
 def _assert_one_line_error(result: subprocess.CompletedProcess[str], *named: str) -> None:

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from conftest import run_cli
 from jejakekal.cli.smoke import SMOKE_GOAL, sandbox_verdict
 from jejakekal.domain.ports import ExecNode, ExecResult
 from openai_loopback import ScriptedModel, answer, content, scripted_model
 
 CLI = [sys.executable, "-m", "jejakekal.cli.main"]
-_SETTINGS = ("JEJAKEKAL_", "DATABASE_URL", "API_PORT", "PORT", "UI_", "DBOS__")
 PLAN = {
     "done": False,
     "answer": None,
@@ -29,16 +28,7 @@ PLAN = {
 
 
 def _cli(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
-    return subprocess.run(
-        [*CLI, *args],
-        env={**clean, **env},
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_cli(folder, *args, timeout=60, **env)
 
 
 def _verdict(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:

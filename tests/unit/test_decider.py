@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,18 +12,6 @@ from jejakekal.domain.ports import DecisionRequest
 from openai_loopback import ScriptedModel, answer, content, scripted_model, status, tool_call
 
 REQUEST = DecisionRequest(run_id="run-1", goal="demo", plan_sha256="ab" * 32, nodes=["exec-1"])
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedModel]:
-    with scripted_model() as model:
-        yield model
-
-
-@pytest.fixture
-def model(server: ScriptedModel) -> ScriptedModel:
-    server.reset()
-    return server
 
 
 def test_stub_decides_the_same_way_every_time() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -45,18 +44,6 @@ WAVE = {
         {"purpose": "list", "command": None, "argv": ["ls", "-l"], "expected_outputs": []},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedModel]:
-    with scripted_model() as model:
-        yield model
-
-
-@pytest.fixture
-def model(server: ScriptedModel) -> ScriptedModel:
-    server.reset()
-    return server
 
 
 def _planner(url: str, key: str | None = "secret") -> OpenAIPlanner:

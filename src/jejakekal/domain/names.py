@@ -42,7 +42,7 @@ def failed_op(step_id: str) -> str:
 # Engine-level operations of run_intent around the four steps (they show in the timeline).
 OP_AWAIT_INPUT = "AwaitInput"
 OP_INPUT_RECEIVED = "InputReceived"
-OP_EXECUTE_FAIL = "ExecuteST.fail"
+OP_EXECUTE_FAIL = "ExecuteST.fail"  # failed_op(STEP_EXECUTE): a later wave's is ExecuteST#2.fail
 OP_GET_RESULT = "DBOS.getResult"  # DBOS's own name for awaiting a child workflow
 
 STEP_PREPARE = "prepare"

@@ -145,14 +145,41 @@ def insert_node_outputs(
     )
 
 
-def node_attempts(tx: Tx, run_id: str, node_id: str) -> int:
-    """How many attempts of this node ran in a sandbox (and stored their outputs)."""
-    stmt = sa.select(sa.func.count()).where(
-        s.artifacts.c.run_id == run_id,
+def _like_prefix(prefix: str) -> str:
+    for special in ("\\", "%", "_"):
+        prefix = prefix.replace(special, "\\" + special)
+    return prefix + "%"
+
+
+# Built once: building a statement costs more than running this one (see effects.py).
+# One read before a node runs: whether its receipt is in the ledger (it finished before a
+# crash took its checkpoint), and how many of its attempts stored their outputs.
+_NODE_HISTORY = sa.select(
+    sa.select(s.effects.c.effect_key)
+    .where(s.effects.c.effect_key == sa.bindparam("key_"))
+    .exists()
+    .label("finished"),
+    sa.select(sa.func.count())
+    .where(
+        s.artifacts.c.run_id == sa.bindparam("run_id_"),
         s.artifacts.c.type == "node-result",
-        s.artifacts.c.id.startswith(f"{run_id}:{node_id}:a", autoescape=True),
+        s.artifacts.c.id.like(sa.bindparam("prefix_"), escape="\\"),
     )
-    return int(tx.execute(stmt).scalar_one())
+    .scalar_subquery()
+    .label("attempts"),
+)
+
+
+def node_history(tx: Tx, run_id: str, node_id: str, receipt_key: str) -> tuple[bool, int]:
+    """(whether the node's receipt is in the ledger, how many of its attempts ran in a
+    sandbox and stored their outputs), in one statement."""
+    params = {
+        "key_": receipt_key,
+        "run_id_": run_id,
+        "prefix_": _like_prefix(f"{run_id}:{node_id}:a"),
+    }
+    row = tx.execute(_NODE_HISTORY, params).one()
+    return bool(row.finished), int(row.attempts)
 
 
 def artifact_json(tx: Tx, artifact_id_: str) -> bytes | None:

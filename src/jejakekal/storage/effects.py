@@ -83,20 +83,24 @@ def call_idempotent_effect(
     Must be called inside a transaction: the caller's commit publishes the ledger row,
     the effect's writes and the result together.
     """
-    claimed = insert_ignore(
+    if not _claim(db, effect_key, run_id, step_id, None):
+        return db.execute(_EFFECT_RESULT, {"key_": effect_key}).scalar_one()
+    result = effect(db)
+    db.execute(_SET_EFFECT_RESULT, {"key_": effect_key, "result": result})
+    return result
+
+
+def _claim(db: Db, effect_key: str, run_id: str, step_id: str, result: Any) -> bool:
+    """Insert the ledger row unless the key has one; True when this call inserted it."""
+    return insert_ignore(
         db,
         s.effects,
         effect_key=effect_key,
         run_id=run_id,
         step_id=step_id,
-        result=None,
+        result=result,
         created_at=datetime.now(UTC),
     )
-    if not claimed:
-        return db.execute(_EFFECT_RESULT, {"key_": effect_key}).scalar_one()
-    result = effect(db)
-    db.execute(_SET_EFFECT_RESULT, {"key_": effect_key, "result": result})
-    return result
 
 
 def recorded_effect(db: Db, effect_key: str) -> tuple[bool, Any]:
@@ -108,16 +112,7 @@ def recorded_effect(db: Db, effect_key: str) -> tuple[bool, Any]:
 def record_effect(db: Db, effect_key: str, run_id: str, step_id: str, result: Any) -> Any:
     """Record an effect that happened outside the transaction (a model's reply), once:
     when a concurrent execution recorded it first, its result wins and is returned."""
-    claimed = insert_ignore(
-        db,
-        s.effects,
-        effect_key=effect_key,
-        run_id=run_id,
-        step_id=step_id,
-        result=result,
-        created_at=datetime.now(UTC),
-    )
-    if claimed:
+    if _claim(db, effect_key, run_id, step_id, result):
         return result
     return db.execute(_EFFECT_RESULT, {"key_": effect_key}).scalar_one()
 

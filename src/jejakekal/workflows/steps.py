@@ -298,9 +298,11 @@ def execute_node_st(request: JsonObject) -> NodeResult:
     last = attempt >= node.max_attempts
     rt = current()
     key = f"{node.run_id}:{node.step_id}:{node.node_id}"
-    finished = _finished_before(rt, node, key)
-    if finished is not None:
-        return finished
+    with rt.db.read() as tx:
+        finished, attempts_run = documents.node_history(tx, node.run_id, node.node_id, key)
+    if finished:
+        # Its transaction committed before a crash took the checkpoint: not run again.
+        return _finished_before(rt, node)
     if node.fail_mode == "always" or (node.fail_mode == "first" and attempt == 1):
         lane = "fail" if node.fail_mode == "always" else "flaky"
         message = (
@@ -338,9 +340,14 @@ def execute_node_st(request: JsonObject) -> NodeResult:
         return _node_failed(node, attempt, message, retryable=not last)
     ok = result.exit_code == 0
     with rt.db.write() as tx:
-        seq = documents.node_attempts(tx, node.run_id, node.node_id) + 1
         made, chunks = outputs.node_artifacts(
-            node.run_id, node.step_id, node.node_id, seq, node.argv, result, node.output_cap_bytes
+            node.run_id,
+            node.step_id,
+            node.node_id,
+            attempts_run + 1,
+            node.argv,
+            result,
+            node.output_cap_bytes,
         )
         documents.insert_node_outputs(tx, node.run_id, made, chunks)
         if ok:
@@ -349,13 +356,17 @@ def execute_node_st(request: JsonObject) -> NodeResult:
         retryable = result.fault is not None or node.retry_nonzero
         message = outputs.failure_message(node.step_id, node.node_id, result, attempt)
         return _node_failed(node, attempt, message, retryable=retryable and not last, result=result)
+    return _node_result(summary, _checkpointed(result))
+
+
+def _node_result(summary: Node, result: ExecResultJson) -> NodeResult:
     return NodeResult(
         node_id=summary["node_id"],
         attempt=summary["attempt"],
         exit_code=summary["exit_code"],
         isolation=summary["isolation"],
         receipt=summary["receipt"],
-        result=_checkpointed(result),
+        result=result,
     )
 
 
@@ -388,27 +399,16 @@ def _deliver(tx: Tx, node: ExecNodeInput, key: str, attempt: int, result: ExecRe
     return summary
 
 
-def _finished_before(rt: Runtime, node: ExecNodeInput, key: str) -> NodeResult | None:
-    """A node whose transaction committed before a crash took its checkpoint: its
-    receipt is in the ledger, so it is not run again; its recorded summary stands."""
+def _finished_before(rt: Runtime, node: ExecNodeInput) -> NodeResult:
+    """The recorded summary of a node whose receipt is in the ledger."""
     with rt.db.read() as tx:
-        found, _ = effects.recorded_effect(tx, key)
-        if not found:
-            return None
         recorded = runs.step_output(tx, node.run_id, node.step_id) or {}
     entries = recorded.get("nodes")
     for entry in entries if isinstance(entries, list) else []:
         if isinstance(entry, dict) and entry.get("node_id") == node.node_id:
             summary = cast(Node, entry)
-            return NodeResult(
-                node_id=summary["node_id"],
-                attempt=summary["attempt"],
-                exit_code=summary["exit_code"],
-                isolation=summary["isolation"],
-                receipt=summary["receipt"],
-                result=_recorded_result(summary),
-            )
-    return None
+            return _node_result(summary, _recorded_result(summary))
+    raise LookupError(f"{node.node_id}: its receipt is recorded but ExecuteST lists no result")
 
 
 def _recorded_result(summary: Node) -> ExecResultJson:
@@ -448,25 +448,16 @@ def _node_failed(
     runlog.outcome(node.run_id, node.step_id, f"{what}: {message}", level=level)
     if retryable:
         raise NodeFailed(message)
-    return NodeResult(
+    summary = Node(
         node_id=node.node_id,
         attempt=attempt,
         exit_code=result.exit_code if result else -1,
         isolation=result.isolation if result else "none",
         receipt=Receipt(receipt_key="", accepted_at=""),
-        result=_checkpointed(result)
-        if result
-        else _recorded_result(
-            Node(
-                node_id=node.node_id,
-                attempt=attempt,
-                exit_code=-1,
-                isolation="none",
-                receipt=Receipt(receipt_key="", accepted_at=""),
-            )
-        ),
-        failure=message,
     )
+    gave_up = _node_result(summary, _checkpointed(result) if result else _recorded_result(summary))
+    gave_up["failure"] = message
+    return gave_up
 
 
 def observe_st(
@@ -488,7 +479,7 @@ def observe_st(
                 "stdout_sha256": res["hashes"].get("stdout", ""),
                 "stderr_tail": outputs.tail(res["stderr"], 2048),
                 "stderr_sha256": res["hashes"].get("stderr", ""),
-                "out_files": res["files"],
+                "out_files": {p: h for p, h in res["files"].items() if p.startswith("out/")},
             }
         )
     summary = [
