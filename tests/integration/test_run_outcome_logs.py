@@ -124,7 +124,11 @@ def test_expected_run_outcomes_log_one_line_each_and_no_traceback(api_process: P
         (False, True),
     ]
     assert len(failed_lines) == 4
-    assert f"run {failed} ExecuteST: retries_exceeded after 3 attempts" in failed_lines[3]
+    assert (
+        f"run {failed} ExecuteST: retries_exceeded: node exec-1 failed on purpose"
+        in (failed_lines[3])
+    )
+    assert failed_lines[3].endswith("after 3 attempts")
     flaky_lines = _lines_of(log, flaky)
     assert len(flaky_lines) == 1
     assert "attempt 1 of 3 failed, retrying" in flaky_lines[0]

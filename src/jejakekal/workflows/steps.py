@@ -280,7 +280,8 @@ def execute_fail(
     tx: Tx, run_id: str, attempts: int, error: str, step_id: str = names.STEP_EXECUTE
 ) -> None:
     execute.fail(tx, run_id, attempts, error, step_id)
-    what = f"{lifecycle.RunStatus.RETRIES_EXCEEDED}: {error}"
+    # The log line names the step already: "run R ExecuteST: retries_exceeded: node ...".
+    what = f"{lifecycle.RunStatus.RETRIES_EXCEEDED}: {error.removeprefix(f'{step_id}: ')}"
     runlog.outcome(run_id, step_id, what, level=logging.WARNING)
 
 
