@@ -32,8 +32,12 @@ from jejakekal import processes
 from jejakekal.app import create_api_app
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings, load_settings
+from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
+from jejakekal.domain.records import NewRun
 from jejakekal.processes import free_port
+from jejakekal.storage import runs
 from jejakekal.storage.console import run_readonly
+from jejakekal.storage.database import Database
 from jejakekal.storage.engine import is_sqlite
 from openai_loopback import ScriptedModel, scripted_model
 from pgserver import ThrowawayPostgres, postgres_url_for_tests
@@ -198,6 +202,24 @@ def model(model_server: ScriptedModel) -> ScriptedModel:
     """The module's scripted endpoint, its script and records emptied for this test."""
     model_server.reset()
     return model_server
+
+
+def insert_intent_run(db: Database, run_id: str, status: RunStatus) -> None:
+    """An intent (`intent-...`) and its run row of `status`, written as the use case
+    would, with no workflow behind them: for tests of steps and storage."""
+    intent_id = run_id.replace("run", "intent")
+    run = NewRun(
+        run_id=run_id,
+        kind=RunKind.INTENT,
+        workflow_id=intent_id,
+        request_hash="h",
+        request={},
+        intent_id=intent_id,
+    )
+    with db.write() as tx:
+        runs.insert_intent(tx, intent_id, "g", {}, {})
+        runs.insert_run(tx, run)  # queued, as every intent run starts
+        runs.change_run(tx, run_id, RunChange(status=status))
 
 
 # What a fresh operator shell has none of: the suite's own settings.

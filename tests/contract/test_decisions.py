@@ -13,14 +13,13 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from conftest import Api, q
+from conftest import Api, insert_intent_run, q
 from jejakekal.adapters.decider import StubDecider
 from jejakekal.config import Settings
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain.compiler import compile_plan
 from jejakekal.domain.errors import DecisionRejected
-from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
-from jejakekal.domain.records import NewRun
+from jejakekal.domain.lifecycle import RunStatus
 from jejakekal.storage import runs
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database
@@ -66,19 +65,7 @@ def bound(db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def _intent_run(db: Database, run_id: str) -> None:
-    intent_id = run_id.replace("run", "intent")
-    run = NewRun(
-        run_id=run_id,
-        kind=RunKind.INTENT,
-        workflow_id=intent_id,
-        request_hash="h",
-        request={},
-        intent_id=intent_id,
-    )
-    with db.write() as tx:
-        runs.insert_intent(tx, intent_id, "g", {}, {})
-        runs.insert_run(tx, run)
-        runs.change_run(tx, run_id, RunChange(status=RunStatus.RUNNING))
+    insert_intent_run(db, run_id, RunStatus.RUNNING)
 
 
 def _decide(run_id: str, goal: str) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from conftest import insert_intent_run
 from jejakekal.config import Settings
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain.execute import Node
-from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
-from jejakekal.domain.records import NewRun, StepPhase, StepRecord
+from jejakekal.domain.lifecycle import RunChange, RunStatus
+from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import execute, runs
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database
@@ -193,19 +194,8 @@ def _node(node_id: str, attempt: int) -> Node:
 
 def _run_with_open_execute(db: Database, run_id: str, status: RunStatus) -> None:
     """An intent run of `status` whose ExecuteST row is open, as DecideST leaves it."""
-    intent_id = run_id.replace("run", "intent")
-    run = NewRun(
-        run_id=run_id,
-        kind=RunKind.INTENT,
-        workflow_id=intent_id,
-        request_hash="h",
-        request={},
-        intent_id=intent_id,
-    )
+    insert_intent_run(db, run_id, status)
     with db.write() as tx:
-        runs.insert_intent(tx, intent_id, "g", {}, {})
-        runs.insert_run(tx, run)  # queued, as every intent run starts
-        runs.change_run(tx, run_id, RunChange(status=status))
         execute.open_step(tx, run_id, after_input=False)
 
 

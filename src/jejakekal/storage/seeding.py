@@ -12,6 +12,7 @@ from typing import TypedDict
 
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database
+from jejakekal.storage.documents import ChunkRow
 
 BATCH_RUNS = 200
 
@@ -29,15 +30,10 @@ class RunRow(TypedDict):
     updated_at: datetime
 
 
-class ChunkRow(TypedDict):
+class SeededChunk(ChunkRow):
+    """An `app.chunks` row with its run id: seeding writes many runs' chunks at once."""
+
     run_id: str
-    chunk_id: str
-    ord: int
-    text: str
-    start: int
-    end: int
-    sha256: str
-    confidence: float
 
 
 def seed_doc_runs(
@@ -53,7 +49,7 @@ def seed_doc_runs(
     run_ids: list[str] = []
     for first in range(0, runs, BATCH_RUNS):
         run_rows: list[RunRow] = []
-        chunk_rows: list[ChunkRow] = []
+        chunk_rows: list[SeededChunk] = []
         for n in range(first, min(runs, first + BATCH_RUNS)):
             run_id = f"{prefix}-{n:06d}"
             run_ids.append(run_id)
@@ -82,9 +78,9 @@ def _run_row(run_id: str, stamp: datetime) -> RunRow:
     }
 
 
-def _chunk_rows(run_id: str, n: int, texts: Sequence[str]) -> list[ChunkRow]:
+def _chunk_rows(run_id: str, n: int, texts: Sequence[str]) -> list[SeededChunk]:
     """The chunks of run `n`, laid end to end with one separator between them."""
-    rows: list[ChunkRow] = []
+    rows: list[SeededChunk] = []
     offset = 0
     for ord_, text in enumerate(texts):
         rows.append(
