@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from jejakekal.adapters.openai_client import ChatEndpoint
 from jejakekal.domain.canonical import canonical_json
-from jejakekal.domain.errors import PlanInvalid
+from jejakekal.domain.errors import InvalidRunRequest, PlanInvalid
+from jejakekal.domain.gates import parse_gates
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.ports import ModelCall, NodeDraft, PlannerReply, PlanRequest
 
@@ -34,8 +36,24 @@ SYSTEM_PROMPT = (
     "If the observations already answer the goal, set done to true, give the answer and no "
     f"nodes. Otherwise set done to false and give 1 to {MAX_NODES} nodes; each has exactly "
     "one of `command` (run by /bin/sh -c) or `argv`, the other null. Files a node should "
-    "keep go under out/."
+    "keep go under out/. To ask a human before the nodes run, add gates: "
+    '{"key": lowercase word, "question": string, "choices": [string, ...] or null (null: '
+    'free text), "timeout_s": number or null, "on_timeout": "fail" or "reject" or null}; '
+    "otherwise gates is an empty list."
 )
+
+_GATE_SCHEMA: JsonObject = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["key", "question", "choices", "timeout_s", "on_timeout"],
+    "properties": {
+        "key": {"type": "string"},
+        "question": {"type": "string"},
+        "choices": {"type": ["array", "null"], "items": {"type": "string"}},
+        "timeout_s": {"type": ["number", "null"]},
+        "on_timeout": {"type": ["string", "null"], "enum": ["fail", "reject", None]},
+    },
+}
 
 _NODE_SCHEMA: JsonObject = {
     "type": "object",
@@ -52,11 +70,12 @@ _NODE_SCHEMA: JsonObject = {
 PLAN_SCHEMA: JsonObject = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["done", "answer", "nodes"],
+    "required": ["done", "answer", "nodes", "gates"],
     "properties": {
         "done": {"type": "boolean"},
         "answer": {"type": ["string", "null"]},
         "nodes": {"type": "array", "items": _NODE_SCHEMA},
+        "gates": {"type": "array", "items": _GATE_SCHEMA},
     },
 }
 
@@ -92,11 +111,36 @@ class NodeAnswer(BaseModel):
         )
 
 
+class GateAnswer(BaseModel):
+    """A gate as the model proposes it (strict mode spells "absent" null)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    key: str
+    question: str
+    choices: list[str] | None = None
+    timeout_s: float | int | None = None
+    on_timeout: Literal["fail", "reject"] | None = None
+
+    def gate(self) -> JsonObject:
+        answer: JsonObject = (
+            {"type": "choice", "choices": self.choices}
+            if self.choices is not None
+            else {"type": "text"}
+        )
+        gate: JsonObject = {"key": self.key, "question": self.question, "answer": answer}
+        if self.timeout_s is not None:
+            gate["timeout_s"] = self.timeout_s
+        if self.on_timeout is not None:
+            gate["on_timeout"] = self.on_timeout
+        return gate
+
+
 class PlanAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     done: bool
     answer: str | None = None
     nodes: list[NodeAnswer] = Field(default_factory=list)
+    gates: list[GateAnswer] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _done_or_a_wave(self) -> PlanAnswer:
@@ -125,8 +169,14 @@ class OpenAIPlanner:
         raw = self._endpoint.complete(payload, _invalid)
         answer = parse_plan(raw)
         model = self._endpoint.model
+        try:
+            gates = parse_gates([g.gate() for g in answer.gates], "gates")
+        except InvalidRunRequest as exc:
+            message = f"planner answer is not a valid plan: {exc.message}"
+            raise PlanInvalid(message, raw_reply=raw) from exc
         return PlannerReply(
             nodes=tuple(node.draft() for node in answer.nodes),
+            gates=tuple(gates) if not answer.done else (),
             done=answer.done,
             answer=answer.answer if answer.done else None,
             compiler=f"openai/1:{model}",

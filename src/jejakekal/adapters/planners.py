@@ -8,6 +8,7 @@ CompileST needs no ledger for them.
 from __future__ import annotations
 
 from jejakekal.domain.compiler import COMPILER_VERSION, lanes_of, stub_nodes
+from jejakekal.domain.gates import parse_gates
 from jejakekal.domain.ports import PlannerReply, PlanRequest
 from jejakekal.domain.recipes import RecipeSpec
 from jejakekal.domain.script import script_inputs, script_nodes
@@ -41,7 +42,10 @@ class ScriptPlanner:
         # The recipe's caps were checked when the run started; the shape is checked again.
         script = script_inputs(request.inputs, RecipeSpec(planner="script", **_NO_CAPS))
         return PlannerReply(
-            nodes=tuple(script_nodes(script)), compiler=SCRIPT_COMPILER, files=script.files
+            nodes=tuple(script_nodes(script)),
+            compiler=SCRIPT_COMPILER,
+            files=script.files,
+            gates=tuple(parse_gates(script.gates, "inputs.gates")),
         )
 
 

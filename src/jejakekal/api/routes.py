@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -10,6 +12,14 @@ from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.control import Control
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
+from jejakekal.domain.gates import (
+    ANONYMOUS,
+    TOKEN_ACTOR,
+    GateAnswer,
+    parse_actor,
+    parse_key,
+    parse_origin,
+)
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
 from jejakekal.domain.views import Health, SandboxPosture
@@ -17,6 +27,7 @@ from jejakekal.domain.views import Health, SandboxPosture
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
 RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
+GateStatus = Literal["open", "answered", "rejected", "timed_out"]
 
 
 def control_of(request: Request) -> Control:
@@ -120,11 +131,53 @@ async def get_run(
     tags=["runs"],
 )
 async def post_event(run_id: str, request: Request) -> dict[str, bool]:
-    """[API-4] Answer a run that waits for input."""
+    """[API-4] Answer a run that waits for input: the event's type names the gate."""
     run_id = parse_run_id(run_id)
     event = parse_request(EventRequest, await read_json(request), errors.InvalidEvent)
-    await run_in_threadpool(control_of(request).send_event, run_id, event)
+    actor, origin = actor_of(request), parse_origin(request.headers.get("x-origin"))
+    await run_in_threadpool(
+        lambda: control_of(request).send_event(run_id, event, actor=actor, origin=origin)
+    )
     return {"accepted": True}
+
+
+@router.post(
+    "/runs/{run_id}/gates/{key}",
+    status_code=202,
+    openapi_extra=openapi_body(GateAnswer),
+    tags=["gates"],
+)
+async def answer_gate(run_id: str, key: str, request: Request) -> dict[str, object]:
+    """Answer a run's open gate; `X-Actor` names who answers (README, "Human gates")."""
+    run_id, key = parse_run_id(run_id), parse_key(key)
+    body = parse_request(GateAnswer, await read_json(request), errors.InvalidAnswer)
+    actor, origin = actor_of(request), parse_origin(request.headers.get("x-origin"))
+    receipt = await run_in_threadpool(
+        lambda: control_of(request).answer_gate(run_id, key, body, actor=actor, origin=origin)
+    )
+    return receipt.to_json()
+
+
+@router.get("/gates", tags=["gates"])
+async def list_gates(
+    request: Request,
+    status: GateStatus = "open",
+    limit: int = Query(50, ge=1, le=500),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+) -> dict[str, object]:
+    """Gates across runs, oldest first: the inbox of open ones by default."""
+    items = await run_in_threadpool(
+        lambda: control_of(request).gate_inbox(status=status, limit=limit, offset=offset)
+    )
+    return {"items": [item.to_json() for item in items], "limit": limit, "offset": offset}
+
+
+def actor_of(request: Request) -> str:
+    """`X-Actor`, else the API token's holder when a token is configured."""
+    raw = request.headers.get("x-actor")
+    if raw is not None:
+        return parse_actor(raw)
+    return TOKEN_ACTOR if request.app.state.kernel.settings.api_token else ANONYMOUS
 
 
 @router.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])

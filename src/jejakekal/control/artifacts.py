@@ -11,7 +11,7 @@ from jejakekal.domain.views import (
     SearchHit,
     StoredArtifact,
 )
-from jejakekal.storage import documents, readmodels, search
+from jejakekal.storage import documents, runs, search
 
 
 class Artifacts:
@@ -46,7 +46,7 @@ class Artifacts:
                 sha256=r["sha256"],
                 size=r["size"],
                 content_type=r["content_type"],
-                created_at=readmodels.iso(r["created_at"]),
+                created_at=runs.iso(r["created_at"]),
             )
             for r in rows
         ]
@@ -65,7 +65,7 @@ class Artifacts:
             sha256=row["sha256"],
             size=row["size"],
             content_type=row["content_type"],
-            created_at=readmodels.iso(row["created_at"]),
+            created_at=runs.iso(row["created_at"]),
             producer_step=row["producer_step"],
             producer_function_id=row["producer_function_id"],
         )

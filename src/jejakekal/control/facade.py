@@ -14,15 +14,19 @@ from jejakekal.config import Settings
 from jejakekal.control.artifacts import Artifacts
 from jejakekal.control.context import Context, DocStarter
 from jejakekal.control.documents import DocumentRuns
+from jejakekal.control.gates import Gates
 from jejakekal.control.intents import Intents, StartedRun
 from jejakekal.control.operations import RunOperations
 from jejakekal.control.reads import RunReads
 from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.gates import GateAnswer, Origin
 from jejakekal.domain.views import (
     ArtifactDocument,
     ArtifactMeta,
     Canceled,
     ExportedRun,
+    GateReceipt,
+    GateView,
     Resumed,
     Retried,
     RunSummary,
@@ -50,6 +54,7 @@ class Control:
         self.documents = DocumentRuns(self.ctx, start_doc)
         self.reads = RunReads(self.ctx)
         self.operations = RunOperations(self.ctx, self.reads)
+        self.gates = Gates(self.ctx, self.reads)
         self.artifacts = Artifacts(self.ctx)
 
     @property
@@ -95,8 +100,18 @@ class Control:
         return self.reads.wait_view(run_id, wait_sec)
 
     # -- operator actions ---------------------------------------------------------------
-    def send_event(self, run_id: str, event: EventRequest) -> None:
-        self.operations.answer(run_id, event)
+    def send_event(
+        self, run_id: str, event: EventRequest, *, actor: str, origin: Origin = Origin.API
+    ) -> None:
+        self.gates.answer_event(run_id, event, actor=actor, origin=origin)
+
+    def answer_gate(
+        self, run_id: str, key: str, body: GateAnswer, *, actor: str, origin: Origin
+    ) -> GateReceipt:
+        return self.gates.answer(run_id, key, body, actor=actor, origin=origin)
+
+    def gate_inbox(self, *, status: str, limit: int, offset: int) -> list[GateView]:
+        return self.gates.inbox(status=status, limit=limit, offset=offset)
 
     def retry_run(self, run_id: str) -> Retried:
         return self.operations.retry(run_id)

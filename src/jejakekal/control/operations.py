@@ -1,4 +1,4 @@
-"""What an operator does to a run: answer it, retry it, resume it, cancel it.
+"""What an operator does to a run: retry it, resume it, cancel it (answers: gates.py).
 
 Each checks the life cycle's rule first (a refused action is a typed 409 that writes
 nothing), then changes the run and tells DBOS, through `DBOSClient`, so this works the
@@ -10,34 +10,17 @@ from __future__ import annotations
 from jejakekal import runlog
 from jejakekal.control.context import Context
 from jejakekal.control.reads import RunReads
-from jejakekal.domain import errors, lifecycle, names
-from jejakekal.domain.contracts import EventRequest
+from jejakekal.domain import errors, gates, lifecycle, names
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
 from jejakekal.domain.views import Canceled, Resumed, Retried
 from jejakekal.storage import execute, runs
+from jejakekal.storage import gates as gate_store
 
 
 class RunOperations:
     def __init__(self, ctx: Context, reads: RunReads) -> None:
         self.ctx = ctx
         self.reads = reads
-
-    def answer(self, run_id: str, event: EventRequest) -> None:
-        """Deliver a human's answer, only while the run waits for that event type.
-
-        The status flip and the message commit together, so of two racing answers
-        exactly one is accepted.
-        """
-        view = self.reads.view(run_id)
-        lifecycle.check_answer(view.run_id, view.kind, view.status, event.type)
-        with self.ctx.db.write() as tx:
-            if not runs.change_run(tx, view.run_id, lifecycle.answered()):
-                raise errors.EventNotExpected(
-                    "the run stopped waiting for input", run_id=view.run_id
-                )
-            self.ctx.client.send_in_transaction(
-                tx, view.workflow_id, event.payload, topic=names.INPUT_TOPIC
-            )
 
     def retry(self, run_id: str) -> Retried:
         """Re-enter a failed run where it failed, same run id, earlier steps untouched.
@@ -96,17 +79,31 @@ class RunOperations:
         if kind == RunKind.INTENT:
             ops = {op.function_name for op in view.timeline}
             # A run cancelled while it waited for a human waits again after the resume.
-            waiting = names.OP_AWAIT_INPUT in ops and names.OP_INPUT_RECEIVED not in ops
+            with self.ctx.db.read() as tx:
+                waiting = gate_store.open_of_run(tx, view.run_id) is not None
+            waiting = waiting or (
+                names.OP_AWAIT_INPUT in ops and names.OP_INPUT_RECEIVED not in ops
+            )
             with self.ctx.db.write() as tx:
                 runs.change_run(tx, view.run_id, lifecycle.resumed(waiting=waiting))
         # Through intentQ, the quickly polled queue (DBOS would use its slower internal one).
         self.ctx.client.resume_workflow(view.workflow_id, queue_name=names.INTENT_QUEUE)
         return Resumed(run_id=view.run_id, status=RunStatus.RUNNING.value)
 
+    def _wake(self, run_id: str, workflow_id: str) -> None:
+        """A run cancelled while it waits at a gate: its `recv` returns now, so its thread
+        is free at once (the wake-up is no answer: a resumed run waits again)."""
+        with self.ctx.db.read() as tx:
+            gate = gate_store.open_of_run(tx, run_id)
+        topic = gate.gate().topic if gate else names.INPUT_TOPIC
+        self.ctx.client.send(workflow_id, gates.WAKE, topic=topic)
+
     def cancel(self, run_id: str) -> Canceled:
         view = self.reads.view(run_id)
         lifecycle.check_cancel(view.run_id, view.kind, view.status, view.dbos_status)
         self.ctx.client.cancel_workflow(view.workflow_id)
+        if view.status == RunStatus.WAITING_INPUT:
+            self._wake(view.run_id, view.workflow_id)
         runlog.outcome(view.run_id, view.last_step or "-", "canceled")
         if view.kind == RunKind.DOC:
             # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 
 from jejakekal.domain.canonical import canonical_json
+from jejakekal.domain.gates import Gate, plan_gate
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import PatchOp, Plan, PlanLanes
 from jejakekal.domain.ports import NodeDraft, PlannerReply
@@ -90,6 +92,7 @@ def build_plan(
     *,
     concurrency: int,
     iteration: int,
+    approval: bool = False,
 ) -> Plan:
     """A plan from a planner's reply: a patch to apply, and the execution nodes (none
     when the planner answered `done`). Its hash covers everything else in it."""
@@ -125,6 +128,11 @@ def build_plan(
         plan["iteration"] = iteration
     if reply.done:
         plan["answer"] = reply.answer or ""
+    gates = [g.spec() for g in reply.gates]
+    if approval and nodes:
+        gates.insert(0, plan_gate([shlex.join(d.argv) for d in reply.nodes]).spec())
+    if gates and nodes:
+        plan["gates"] = gates
     return Plan.model_validate({**plan, "plan_sha256": sha256_text(canonical_json(plan))})
 
 
@@ -156,6 +164,7 @@ def reply_json(reply: PlannerReply) -> JsonObject:
         "answer": reply.answer,
         "compiler": reply.compiler,
         "files": dict(reply.files),
+        **({"gates": [g.spec() for g in reply.gates]} if reply.gates else {}),
     }
 
 
@@ -177,4 +186,9 @@ def reply_from_json(data: JsonObject) -> PlannerReply:
         answer=None if answer is None else str(answer),
         compiler=str(data.get("compiler") or ""),
         files={str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {},
+        gates=tuple(Gate.model_validate(g) for g in _list(data.get("gates"))),
     )
+
+
+def _list(value: object) -> list[object]:
+    return value if isinstance(value, list) else []

@@ -48,6 +48,16 @@ class InvalidEvent(BadRequest):
     default_message = "event does not match the schema"
 
 
+class InvalidAnswer(BadRequest):
+    code = "invalid_answer"
+    default_message = "the answer does not match the gate's schema"
+
+
+class InvalidActor(BadRequest):
+    code = "invalid_actor"
+    default_message = "X-Actor or X-Origin is not valid"
+
+
 class InvalidQuery(BadRequest):
     code = "invalid_query"
     default_message = "query parameters do not match the schema"
@@ -134,6 +144,21 @@ class WorkflowIdPayloadMismatch(Conflict):
 class EventNotExpected(Conflict):
     code = "event_not_expected"
     default_message = "the run is not waiting for this event"
+
+
+class GateNotOpen(Conflict):
+    code = "gate_not_open"
+    default_message = "the run has no open gate of that key"
+
+
+class GateAlreadyAnswered(Conflict):
+    code = "gate_already_answered"
+    default_message = "the gate was answered already"
+
+
+class DedupeKeyReused(Conflict):
+    code = "dedupe_key_reused"
+    default_message = "this dedupeKey was used with a different answer"
 
 
 class RunNotRetryable(Conflict):
@@ -259,6 +284,8 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     InvalidIntent,
     InvalidRunRequest,
     InvalidEvent,
+    InvalidAnswer,
+    InvalidActor,
     InvalidRunId,
     InvalidIntentId,
     InvalidArtifactId,
@@ -272,6 +299,9 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     RunPayloadMismatch,
     WorkflowIdPayloadMismatch,
     EventNotExpected,
+    GateNotOpen,
+    GateAlreadyAnswered,
+    DedupeKeyReused,
     RunNotRetryable,
     RunNotCancelable,
     RunNotResumable,

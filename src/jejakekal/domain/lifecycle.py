@@ -192,6 +192,16 @@ def awaiting_input() -> RunChange:
     return RunChange(status=RunStatus.WAITING_INPUT)
 
 
+def gate_failed(error: str) -> RunChange:
+    """A gate was rejected, or timed out with `on_timeout` fail or reject: the run ends."""
+    return RunChange(status=RunStatus.FAILED, error=error, only_from=LIVE)
+
+
+def gate_closed_by_timeout() -> RunChange:
+    """A gate's deadline passed and its default answer applies: the run goes on."""
+    return RunChange(status=RunStatus.RUNNING, only_from=(RunStatus.WAITING_INPUT,))
+
+
 def answered() -> RunChange:
     """A human's answer arrived: only a run still waiting takes it."""
     return RunChange(status=RunStatus.RUNNING, only_from=(RunStatus.WAITING_INPUT,))
@@ -270,10 +280,10 @@ def allowed_actions(kind: str, status: str, dbos_status: str | None) -> frozense
     return frozenset(allowed)
 
 
-def check_answer(run_id: str, kind: str, status: str, event_type: str) -> None:
-    if status != RunStatus.WAITING_INPUT or event_type != names.INPUT_TOPIC:
+def check_answer(run_id: str, kind: str, status: str) -> None:
+    if status != RunStatus.WAITING_INPUT:
         raise errors.EventNotExpected(
-            f"run is {status}; it accepts no {event_type!r} event now",
+            f"run is {status}; it accepts no event now",
             run_id=run_id,
             status=status,
         )
@@ -332,6 +342,11 @@ def next_action(
     if status == RunStatus.CANCELED:
         return f"POST /runs/{run_id}/resume"
     return None
+
+
+def gate_action(run_id: str, key: str) -> str:
+    """A waiting run's next action when it waits at a gate other than `input`."""
+    return f'POST /runs/{run_id}/gates/{key} {{"answer": ...}}'
 
 
 def no_worker_action(app_version: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from jejakekal.domain.gates import Gate, input_gate
 from jejakekal.domain.jsontypes import JsonObject
 
 FailMode = Literal["none", "always", "first"]
@@ -71,6 +72,8 @@ class Plan(_Frozen):
     # answered `done` instead of nodes, its answer.
     iteration: int | None = None
     answer: str | None = None
+    # The human gates asked after DecideST, in order (absent when there are none).
+    gates: list[Gate] | None = None
 
     @property
     def done(self) -> bool:
@@ -85,6 +88,13 @@ class Plan(_Frozen):
         raise ValueError("the plan's patch sets no /goal")
 
     @property
+    def asks(self) -> list[Gate]:
+        """The gates the run stops at: the plan's own, or the `ask` lane's `input` gate."""
+        if self.gates:
+            return list(self.gates)
+        return [input_gate()] if self.lanes.ask else []
+
+    @property
     def node_ids(self) -> list[str]:
         return [node.node_id for node in self.workload.nodes]
 
@@ -92,4 +102,4 @@ class Plan(_Frozen):
         """The plan as CompileST's checkpoint holds it (and as its hash covers it).
 
         Fields an older plan lacks stay absent (no plan field is ever null otherwise)."""
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", exclude_none=True, by_alias=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NotRequired, Protocol, TypedDict
 
+from jejakekal.domain.gates import Gate
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import PlanLanes
 
@@ -204,6 +205,7 @@ class PlannerReply:
     call: ModelCall | None = None
     lanes: PlanLanes | None = None  # the stub's demo lanes
     files: Mapping[str, str] = field(default_factory=dict)  # written into every node's workspace
+    gates: tuple[Gate, ...] = ()  # asked, in order, after DecideST (README, "Human gates")
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ class RecipeSpec(BaseModel):
     sandbox: str = "shell"
     planner: PlannerName = "stub"
     agent: AgentLoop | None = None
+    # `plan`: after DecideST the run waits for a human to approve the plan (README,
+    # "Human gates").
+    approval: Literal["plan"] | None = None
     # A command that exits non-zero is retried only when this is true; sandbox faults
     # (a timeout, a limit) always are.
     retry_nonzero: bool = False

@@ -1,22 +1,25 @@
 """The `script` recipe's `inputs` contract (README, "Planners and recipes").
 
     {"commands": ["pytest -q", ["python3", "transform.py"]],
-     "files": {"transform.py": "...", "data/in.csv": "..."}}
+     "files": {"transform.py": "...", "data/in.csv": "..."},
+     "gates": [{"key": "go", "question": "Run the transform?"}]}
 
 Each command is one execution node: a string runs under `/bin/sh -c`, a list is the
 argv itself. `files` are written into every node's workspace before it runs. Checked
 when the run starts (a typed 400 naming the field, nothing written), with the caps of
-the recipe; the planner reads the same model, so what started is what runs.
+the recipe; the planner reads the same model, so what started is what runs. `gates` are
+asked after DecideST, before the commands run (`domain.gates`).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from jejakekal.domain.errors import InvalidRunRequest
+from jejakekal.domain.gates import parse_gates
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.ports import NodeDraft
 from jejakekal.domain.recipes import RecipeSpec
@@ -35,6 +38,8 @@ class ScriptInputs(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
     commands: list[Command | Annotated[list[Arg], Field(min_length=1)]] = Field(min_length=1)
     files: dict[str, str] = Field(default_factory=dict)
+    # Checked by `gates.parse_gates` (README, "Human gates").
+    gates: list[Any] = Field(default_factory=list)
 
 
 def script_inputs(inputs: JsonObject, spec: RecipeSpec) -> ScriptInputs:
@@ -46,6 +51,7 @@ def script_inputs(inputs: JsonObject, spec: RecipeSpec) -> ScriptInputs:
         where = ".".join(str(p) for p in first["loc"][:2])
         raise InvalidRunRequest(f"inputs.{where}: {first['msg']}", field=f"inputs.{where}") from exc
     _check(script, spec)
+    parse_gates(script.gates, "inputs.gates")
     return script
 
 

@@ -7,7 +7,7 @@ other, so the shapes live here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from jejakekal.domain.jsontypes import JsonObject
 
@@ -55,6 +55,7 @@ class RunSnapshot(TypedDict):
     timeline: list[StoredRow]
     decisions: list[StoredRow]
     effects: list[StoredRow]
+    gates: NotRequired[list[StoredRow]]  # the gate ledger (absent from older snapshots)
     artifacts: list[ArtifactRow]
     workflow_status: StoredRow | None
     operation_outputs: list[StoredRow]

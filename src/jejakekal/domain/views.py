@@ -19,6 +19,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jejakekal.domain.gates import Gate
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunKind
 from jejakekal.domain.ports import ISOLATING
@@ -112,6 +113,8 @@ class RunView(RunState):
     timeline: tuple[Operation, ...]
     artifacts: tuple[str, ...]
     plan: tuple[PlannedNode, ...] = ()
+    gates: tuple[GateView, ...] = ()
+    ledger: tuple[LedgerEntry, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         # The API has shown the id as `run_id` and as `runId`, side by side, from the start.
@@ -273,3 +276,82 @@ class Health(View):
         # The count stands before the workers' names, where the API has always had it.
         rest = {key: shown.pop(key) for key in ("workers", "queues", "sandbox")}
         return {**shown, "workers_alive": len(self.workers), **rest}
+
+
+class GateView(View):
+    """A human gate of a run (README, "Human gates"): what it asks, how it may be
+    answered, its deadline, and who answered what and when."""
+
+    gate_id: str = Field(alias="gateId")
+    run_id: str = Field(alias="runId")
+    key: str
+    iteration: int
+    question: str
+    question_sha256: str = Field(alias="questionSha256")
+    answer_schema: dict[str, object] = Field(alias="answerSchema")
+    timeout_s: float | None = Field(alias="timeoutS")
+    on_timeout: object = Field(alias="onTimeout")
+    escalate_after_s: float | None = Field(default=None, alias="escalateAfterS")
+    status: str  # open|answered|rejected|timed_out
+    opened_at: str | None = Field(alias="openedAt")
+    deadline_at: str | None = Field(alias="deadlineAt")
+    escalated_at: str | None = Field(alias="escalatedAt")
+    answer: object = None
+    actor: str | None = None
+    origin: str | None = None
+    dedupe_key: str | None = Field(default=None, alias="dedupeKey")
+    reason: str | None = None
+    answered_at: str | None = Field(default=None, alias="answeredAt")
+    # The run's goal (the inbox shows it); None for a view of the run itself.
+    goal: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    def gate(self) -> Gate:
+        """The gate as the plan declared it."""
+        return Gate.model_validate(
+            {
+                "key": self.key,
+                "question": self.question,
+                "answer": self.answer_schema,
+                "timeout_s": self.timeout_s,
+                "on_timeout": self.on_timeout,
+                "escalate_after_s": self.escalate_after_s,
+            }
+        )
+
+    @property
+    def choices(self) -> list[str]:
+        found = self.answer_schema.get("choices")
+        return [str(c) for c in found] if isinstance(found, list) else []
+
+
+class LedgerEntry(View):
+    """One row of the gate ledger: a gate opened, escalated, answered or timed out."""
+
+    gate_id: str = Field(alias="gateId")
+    key: str
+    kind: str
+    question_sha256: str = Field(alias="questionSha256")
+    answer: object = None
+    actor: str | None = None
+    origin: str | None = None
+    dedupe_key: str | None = Field(default=None, alias="dedupeKey")
+    reason: str | None = None
+    at: str | None
+
+
+class GateReceipt(View):
+    """`POST /runs/{id}/gates/{key}`: the accepted answer (the first one, when this was a
+    repeat of it)."""
+
+    accepted: Literal[True] = True
+    run_id: str = Field(alias="runId")
+    key: str
+    answer: object
+    actor: str | None
+    origin: str | None
+    answered_at: str | None = Field(alias="answeredAt")
+    duplicate: bool = False

@@ -105,6 +105,7 @@ def build(snapshot: RunSnapshot) -> dict[str, bytes]:
                 "steps": snapshot["steps"],
                 "decisions": snapshot["decisions"],
                 "effects": snapshot["effects"],
+                "gates": snapshot.get("gates", []),
             }
         ),
         "artifacts.json": json_file([artifact_entry(a) for a in artifacts]),

@@ -46,11 +46,16 @@ def _v4_one_mark_per_step(conn: sa.Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _v5_gates(conn: sa.Connection) -> None:
+    s.metadata.create_all(conn, tables=[s.gates, s.gate_ledger], checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _v1_core_tables),
     (2, "document artifacts, chunks and their full-text index", _v2_documents),
     (3, "worker heartbeats", _v3_workers),
     (4, "one crash-drill mark per run and step", _v4_one_mark_per_step),
+    (5, "human gates and their ledger", _v5_gates),
 ]
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from jejakekal.domain import lifecycle, names
+from jejakekal.domain.gates import INPUT_GATE
 from jejakekal.domain.lifecycle import RunKind, view_status
 from jejakekal.domain.views import (
     Operation,
@@ -20,11 +20,12 @@ from jejakekal.domain.views import (
     RunView,
     StepView,
 )
+from jejakekal.storage import gates as gate_store
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
 from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
 from jejakekal.storage.documents import artifact_ids
-from jejakekal.storage.runs import run_lookup
+from jejakekal.storage.runs import iso, run_lookup
 
 STEP_ORDER = {
     name: i
@@ -40,14 +41,6 @@ def _step_key(step_id: str) -> tuple[int, int, str]:
     if base == names.STEP_ANSWER:
         return (sys.maxsize, 0, step_id)
     return (int(iteration) if iteration.isdigit() else 1, STEP_ORDER.get(base, 99), step_id)
-
-
-def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    # SQLite hands back naive datetimes; every timestamp we write is UTC.
-    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # The views are read often (the UI polls them): their statements are built once per
@@ -149,6 +142,7 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         steps = _steps(tx, run["id"])
         ops = operations(tx, run["workflow_id"])
         artifacts = artifact_ids(tx, run["id"])
+        gates, ledger = gate_store.of_run(tx, run["id"])
     next_action = lifecycle.next_action(
         run["id"],
         run["kind"],
@@ -156,6 +150,10 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         last_step=run["last_step"],
         retry_count=run["retry_count"],
     )
+    waiting_at = [g for g in gates if g.is_open and g.key != INPUT_GATE]
+    if run["status"] == lifecycle.RunStatus.WAITING_INPUT and waiting_at:
+        # The `input` gate keeps the courses' `/events` line; another gate names itself.
+        next_action = lifecycle.gate_action(run["id"], waiting_at[-1].key)
     return RunView(
         run_id=run["id"],
         workflow_id=run["workflow_id"],
@@ -173,6 +171,8 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         timeline=ops,
         artifacts=tuple(artifacts),
         plan=_latest_plan(steps),
+        gates=tuple(gates),
+        ledger=tuple(ledger),
     )
 
 

@@ -30,6 +30,15 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: datetime | None) -> str | None:
+    """A stored timestamp as the API shows it: UTC, ISO-8601, milliseconds."""
+    if value is None:
+        return None
+    # SQLite hands back naive datetimes; every timestamp we write is UTC.
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 # -- intents and recipes ---------------------------------------------------------------
 
 

@@ -167,6 +167,53 @@ workers = sa.Table(
     sa.Column("recovered_at_ms", sa.BigInteger, nullable=True),
 )
 
+# A human gate a run stopped at (README, "Human gates"): one row per gate per asking,
+# id `<run_id>:<opening operation>` (e.g. `run-...:AwaitInput:plan#2`).
+gates = sa.Table(
+    "gates",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("gate_key", sa.Text, nullable=False),
+    sa.Column("iteration", sa.Integer, nullable=False),
+    sa.Column("topic", sa.Text, nullable=False),
+    sa.Column("question", sa.Text, nullable=False),
+    sa.Column("question_sha256", sa.Text, nullable=False),
+    sa.Column("spec", Json, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # open|answered|rejected|timed_out
+    sa.Column("opened_at", Timestamp, nullable=False),
+    sa.Column("deadline_at", Timestamp, nullable=True),
+    sa.Column("escalated_at", Timestamp, nullable=True),
+    sa.Column("answer", Json, nullable=True),
+    sa.Column("actor", sa.Text, nullable=True),
+    sa.Column("origin", sa.Text, nullable=True),
+    sa.Column("dedupe_key", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("answered_at", Timestamp, nullable=True),
+    sa.Index("ix_gates_run_key", "run_id", "gate_key"),
+    sa.Index("ix_gates_status", "status", "opened_at"),
+)
+
+# The gate ledger: each gate opened, escalated, answered or timed out, once (id
+# `<gate id>:<kind>`).
+gate_ledger = sa.Table(
+    "gate_ledger",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("gate_id", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("gate_key", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("question_sha256", sa.Text, nullable=False),
+    sa.Column("answer", Json, nullable=True),
+    sa.Column("actor", sa.Text, nullable=True),
+    sa.Column("origin", sa.Text, nullable=True),
+    sa.Column("dedupe_key", sa.Text, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Index("ix_gate_ledger_run", "run_id", "at"),
+)
+
 SEED_RECIPES = (
     {
         "name": "compile-default",
@@ -215,5 +262,14 @@ SEED_RECIPES = (
             "max_commands": 16,
             "agent": {"max_iterations": 4},
         },
+    },
+    # The script recipe, with the plan shown to a human for approval before it runs.
+    {
+        "name": "script-approval",
+        "version": 1,
+        "max_concurrency": 8,
+        "max_steps": 64,
+        "max_sandbox_minutes": 10.0,
+        "spec": {"planner": "script", "sandbox": "shell", "max_commands": 16, "approval": "plan"},
     },
 )

@@ -61,6 +61,7 @@ def run_snapshot(db: Database, run_or_workflow_id: str) -> RunSnapshot | None:
             # In the order asked (ids sort `:DecideST:10` before `:DecideST:2`).
             "decisions": _rows(tx, s.opencode_calls, run["id"], "created_at", "id"),
             "effects": _rows(tx, s.effects, run["id"], "effect_key"),
+            "gates": _rows(tx, s.gate_ledger, run["id"], "at", "id"),
             "artifacts": run_artifacts(tx, run["id"]),
             "workflow_status": engine_row,
             "operation_outputs": ops,

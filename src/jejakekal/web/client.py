@@ -20,11 +20,14 @@ from jejakekal.control import Control
 from jejakekal.control.intents import StartedRun
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.gates import GateAnswer, Origin
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.views import (
     ArtifactDocument,
     ArtifactMeta,
     Canceled,
+    GateReceipt,
+    GateView,
     Resumed,
     Retried,
     RunSummary,
@@ -60,7 +63,11 @@ class UiClient(Protocol):
     async def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun: ...
     async def run_view(self, run_id: str) -> RunView: ...
     async def list_runs(self, *, limit: int = 50) -> list[RunSummary]: ...
-    async def send_event(self, run_id: str, event: EventRequest) -> None: ...
+    async def send_event(self, run_id: str, event: EventRequest, *, actor: str) -> None: ...
+    async def answer_gate(
+        self, run_id: str, key: str, body: GateAnswer, *, actor: str
+    ) -> GateReceipt: ...
+    async def gate_inbox(self, *, limit: int = 100) -> list[GateView]: ...
     async def retry_run(self, run_id: str) -> Retried: ...
     async def resume_run(self, run_id: str) -> Resumed: ...
     async def cancel_run(self, run_id: str) -> Canceled: ...
@@ -96,8 +103,22 @@ class InProcessClient:
             lambda: self.control.list_runs(status=None, kind=None, limit=limit, offset=0)
         )
 
-    async def send_event(self, run_id: str, event: EventRequest) -> None:
-        await run_in_threadpool(self.control.send_event, run_id, event)
+    async def send_event(self, run_id: str, event: EventRequest, *, actor: str) -> None:
+        await run_in_threadpool(
+            lambda: self.control.send_event(run_id, event, actor=actor, origin=Origin.UI)
+        )
+
+    async def answer_gate(
+        self, run_id: str, key: str, body: GateAnswer, *, actor: str
+    ) -> GateReceipt:
+        return await run_in_threadpool(
+            lambda: self.control.answer_gate(run_id, key, body, actor=actor, origin=Origin.UI)
+        )
+
+    async def gate_inbox(self, *, limit: int = 100) -> list[GateView]:
+        return await run_in_threadpool(
+            lambda: self.control.gate_inbox(status="open", limit=limit, offset=0)
+        )
 
     async def retry_run(self, run_id: str) -> Retried:
         return await run_in_threadpool(self.control.retry_run, run_id)
@@ -191,8 +212,22 @@ class HttpClient:
         page = await self._call("GET", "/runs", params={"limit": limit})
         return [RunSummary.from_json(item) for item in page["items"]]
 
-    async def send_event(self, run_id: str, event: EventRequest) -> None:
-        await self._call("POST", f"/runs/{_seg(run_id)}/events", json=_sent(event))
+    async def send_event(self, run_id: str, event: EventRequest, *, actor: str) -> None:
+        path = f"/runs/{_seg(run_id)}/events"
+        await self._call("POST", path, json=_sent(event), headers=_as_ui(actor))
+
+    async def answer_gate(
+        self, run_id: str, key: str, body: GateAnswer, *, actor: str
+    ) -> GateReceipt:
+        path = f"/runs/{_seg(run_id)}/gates/{_seg(key)}"
+        sent = body.model_dump(mode="json", exclude_none=True)
+        return GateReceipt.from_json(
+            await self._call("POST", path, json=sent, headers=_as_ui(actor))
+        )
+
+    async def gate_inbox(self, *, limit: int = 100) -> list[GateView]:
+        page = await self._call("GET", "/gates", params={"status": "open", "limit": limit})
+        return [GateView.from_json(item) for item in page["items"]]
 
     async def retry_run(self, run_id: str) -> Retried:
         return Retried.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/retry"))
@@ -267,3 +302,8 @@ def _as_typed_error(reply: httpx.Response) -> errors.JejakekalError:
     if cls is None:
         return errors.HttpStatusError(reply.status_code, code or "api_error", message, **fields)
     return cls(message, **fields)
+
+
+def _as_ui(actor: str) -> dict[str, str]:
+    """An answer sent from the UI says so, and who sent it."""
+    return {"x-actor": actor, "x-origin": Origin.UI.value}

@@ -8,6 +8,7 @@ reloaded, bookmarked or opened in a new tab.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -22,6 +23,7 @@ from jejakekal.domain.contracts import (
     RunRequest,
     parse_request,
 )
+from jejakekal.domain.gates import parse_actor
 from jejakekal.domain.ids import parse_artifact_id, parse_run_id
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.web import csrf
@@ -249,7 +251,7 @@ async def answer(request: Request, run_id: str) -> Response:
     if not text:
         raise errors.InvalidEvent("type an answer first", field="answer")
     event = EventRequest(type="input", payload={"answer": text})
-    await client_of(request).send_event(run_id, event)
+    await client_of(request).send_event(run_id, event, actor=ui_actor(form))
     return await _after_action(request, run_id)
 
 
@@ -303,3 +305,9 @@ async def error_response(request: Request, exc: errors.JejakekalError) -> Respon
     except errors.JejakekalError:
         # The page itself needs the API (its run list): say so in plain text.
         return HTMLResponse(notice.text, status_code=exc.status)
+
+
+def ui_actor(form: Mapping[str, str]) -> str:
+    """Who answers from the UI: the name typed in the form, else the signed-in user."""
+    given = form.get("actor", "").strip()
+    return parse_actor(given, "actor") if given else "ui-user"

@@ -11,9 +11,10 @@ from typing import TypedDict
 
 from dbos import DBOS, PortableWorkflowError, SetWorkflowID, StepOptions
 
-from jejakekal.domain import names
+from jejakekal.domain import gates, names
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
 from jejakekal.domain.errors import ModelUnavailable, NodeFailed
+from jejakekal.domain.gates import Gate
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import Plan
 from jejakekal.workflows import steps
@@ -51,8 +52,10 @@ def run_intent(request: JsonObject) -> IntentResult:
             assert plan.answer is not None
             tx_step(names.STEP_ANSWER, steps.answer_st, inp.run_id, names.STEP_ANSWER, plan.answer)
             return IntentResult(run_id=inp.run_id, status="succeeded", nodes=nodes)
-        _apply_and_decide(inp, plan, iteration)
         execute_step = names.iterated(names.STEP_EXECUTE, iteration)
+        if not _apply_decide_and_ask(inp, plan, iteration, execute_step):
+            # A gate was rejected or timed out: its step ended the run `failed`.
+            return IntentResult(run_id=inp.run_id, status="failed", nodes=nodes)
         results = _execute_wave(inp, plan, execute_step, closes_run=spec.agent is None)
         nodes += len(results)
         if spec.agent is None:
@@ -90,19 +93,78 @@ def _compile(request: JsonObject, iteration: int, observed: list[JsonObject]) ->
     return Plan.model_validate(checkpoint)
 
 
-def _apply_and_decide(inp: RunIntentInput, plan: Plan, iteration: int) -> None:
+def _apply_decide_and_ask(
+    inp: RunIntentInput, plan: Plan, iteration: int, execute_step: str
+) -> bool:
+    """ApplyPatchST, DecideST, then the plan's gates in order; False when a gate ended
+    the run."""
     tx_step(
         names.iterated(names.STEP_APPLY_PATCH, iteration), steps.apply_patch_st, inp.run_id, plan
     )
-    ask = plan.lanes.ask
+    asks = plan.asks
     decide = names.iterated(names.STEP_DECIDE, iteration)
-    DBOS.run_step({"name": decide, **_model_retries()}, steps.decide_st, inp.run_id, plan, not ask)
-    if ask:
-        tx_step(names.OP_AWAIT_INPUT, steps.await_input, inp.run_id)
-        answer = None
-        while answer is None:
-            answer = DBOS.recv(names.INPUT_TOPIC, timeout_seconds=_INPUT_WAIT_SEC)
-        tx_step(names.OP_INPUT_RECEIVED, steps.input_received, inp.run_id, answer)
+    DBOS.run_step({"name": decide, **_model_retries()}, steps.decide_st, inp.run_id, plan, not asks)
+    for i, gate in enumerate(asks):
+        last = i == len(asks) - 1
+        if not _ask(inp.run_id, gate, iteration, execute_step if last else None):
+            return False
+    return True
+
+
+def _ask(run_id: str, gate: Gate, iteration: int, execute_step: str | None) -> bool:
+    """Open the gate, wait for its answer or its deadline, close it (README, "Human
+    gates"). The `input` gate's operations are release 2's, so its runs replay."""
+    open_op, close_op = gates.ops(gate, iteration)
+    spec = gate.spec()
+    # A release-3 run replaying its `AwaitInput` gets that step's recorded None back.
+    opened: steps.GateOpened | None = tx_step(
+        open_op, steps.gate_opened, run_id, spec, iteration, open_op
+    )
+    if gate.timeout_s is None or opened is None:
+        message = _wait_untimed(gate.topic)
+    else:
+        message = _wait_timed(run_id, gate, opened, spec, close_op)
+    closed = tx_step(
+        close_op, steps.gate_closed, run_id, spec, opened, message is None, execute_step
+    )
+    # Release 3's InputReceived recorded None.
+    return closed is None or closed["outcome"] == gates.Outcome.ANSWERED
+
+
+def _wait_untimed(topic: str) -> object:
+    """An answer, however long it takes; a cancel's wake-up is not one."""
+    while True:
+        message = DBOS.recv(topic, timeout_seconds=_INPUT_WAIT_SEC)
+        if message is not None and message != gates.WAKE:
+            return message
+
+
+def _wait_timed(
+    run_id: str, gate: Gate, opened: steps.GateOpened, spec: JsonObject, close_op: str
+) -> object | None:
+    """An answer, or None at the deadline. DBOS keeps each wait's end durably, so a
+    restart neither resets nor skips it; after a cancel's wake-up (then a resume) the
+    wait goes on to the same deadline, read from the clock in a step."""
+    deadline = opened["deadline"]
+    assert deadline is not None and gate.timeout_s is not None
+    escalate_at = opened["escalate_at"]
+    clock = close_op.replace(names.OP_INPUT_RECEIVED, "GateClock", 1)
+    first = gate.escalate_after_s if escalate_at is not None else gate.timeout_s
+    message = _recv_until(gate.topic, first, escalate_at or deadline, clock)
+    if message is None and escalate_at is not None:
+        escalate_op = close_op.replace(names.OP_INPUT_RECEIVED, "GateEscalated", 1)
+        left = tx_step(escalate_op, steps.gate_escalated, run_id, spec, opened["gate_id"], deadline)
+        message = _recv_until(gate.topic, left, deadline, clock)
+    return message
+
+
+def _recv_until(topic: str, seconds: float | None, until: float, clock: str) -> object | None:
+    assert seconds is not None
+    message: object = DBOS.recv(topic, timeout_seconds=seconds)
+    while message == gates.WAKE:
+        left = DBOS.run_step({"name": clock}, steps.seconds_until, until)
+        message = DBOS.recv(topic, timeout_seconds=left)
+    return message
 
 
 def _execute_wave(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NotRequired, TypedDict, cast
 
 from dbos import DBOS
@@ -32,6 +32,7 @@ from jejakekal.domain.errors import (
     PlanInvalid,
 )
 from jejakekal.domain.execute import Node, Receipt
+from jejakekal.domain.gates import DefaultAnswer, Gate, LedgerKind, Origin, Outcome, rejects
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange
 from jejakekal.domain.plan import Plan
@@ -49,6 +50,7 @@ from jejakekal.domain.ports import (
 )
 from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import documents, effects, execute, runs
+from jejakekal.storage import gates as gate_store
 from jejakekal.storage.database import Tx
 from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt
 from jejakekal.workflows.runtime import Runtime, current
@@ -99,7 +101,13 @@ def compile_st(
     )
     reply = _planner_reply(rt, rt.planners[spec.planner], ask, step_id)
     plan = build_plan(
-        goal, inputs, inp.recipe_name, reply, concurrency=inp.concurrency, iteration=iteration
+        goal,
+        inputs,
+        inp.recipe_name,
+        reply,
+        concurrency=inp.concurrency,
+        iteration=iteration,
+        approval=spec.approval == "plan",
     )
     nodes = plan.workload.nodes
     if spec.runs_foreign_commands and len(nodes) > spec.max_commands:
@@ -268,12 +276,126 @@ def _step_done(
     )
 
 
-def await_input(tx: Tx, run_id: str) -> None:
+class GateOpened(TypedDict):
+    """A gate's opening checkpoint: its row, and its deadlines as epoch seconds."""
+
+    gate_id: str
+    deadline: float | None
+    escalate_at: float | None
+
+
+class GateClosed(TypedDict):
+    """How a gate closed (`gates.Outcome`); `error` when that ends the run."""
+
+    outcome: str
+    error: NotRequired[str]
+
+
+def gate_opened(tx: Tx, run_id: str, spec: JsonObject, iteration: int, op: str) -> GateOpened:
+    """The run waits: the gate's row and ledger entry, its deadline fixed now."""
+    gate = Gate.model_validate(spec)
+    opened = runs.now()
+    gate_id = f"{run_id}:{op}"
+
+    def after(seconds: float | None) -> datetime | None:
+        return None if seconds is None else opened + timedelta(seconds=seconds)
+
+    deadline = after(gate.timeout_s)
+    gate_store.open_gate(
+        tx,
+        gate_id=gate_id,
+        run_id=run_id,
+        gate=gate,
+        iteration=iteration,
+        opened_at=opened,
+        deadline_at=deadline,
+    )
     runs.change_run(tx, run_id, lifecycle.awaiting_input())
+    escalate = after(gate.escalate_after_s)
+    return GateOpened(
+        gate_id=gate_id,
+        deadline=deadline.timestamp() if deadline else None,
+        escalate_at=escalate.timestamp() if escalate else None,
+    )
 
 
-def input_received(tx: Tx, run_id: str, answer: object) -> None:
-    execute.open_step(tx, run_id, after_input=True)
+def seconds_until(epoch: float) -> float:
+    """What is left of a gate's wait (a replayed wait keeps its first deadline)."""
+    return max(0.0, epoch - runs.now().timestamp())
+
+
+def gate_escalated(tx: Tx, run_id: str, spec: JsonObject, gate_id: str, deadline: float) -> float:
+    """The gate is still unanswered at its escalation time: a ledger row and a warning;
+    returns the seconds left before its deadline."""
+    gate = Gate.model_validate(spec)
+    at = runs.now()
+    gate_store.escalate(tx, gate_id, at)
+    gate_store.ledger(tx, gate_id, run_id, gate, LedgerKind.ESCALATED, at=at)
+    runlog.outcome(
+        run_id, gate_id.removeprefix(f"{run_id}:"), "gate escalated", level=logging.WARNING
+    )
+    return max(0.0, deadline - at.timestamp())
+
+
+def gate_closed(
+    tx: Tx,
+    run_id: str,
+    spec: JsonObject,
+    opened: GateOpened | None,
+    timed_out: bool,
+    execute_step: str | None,
+) -> GateClosed:
+    """Close the gate: an answer arrived (its row says which), or the deadline passed and
+    `on_timeout` applies. A rejection or a timeout without a default ends the run
+    `failed`; otherwise, after the last gate, ExecuteST opens (`execute_step`)."""
+    gate = Gate.model_validate(spec)
+    if opened is None:
+        # A run of release 3 that waited in `AwaitInput` before gates had rows.
+        if execute_step is not None:
+            execute.open_step(tx, run_id, after_input=True, step_id=execute_step)
+        return GateClosed(outcome=Outcome.ANSWERED)
+    gate_id = opened["gate_id"]
+    at = runs.now()
+    if timed_out and not isinstance(gate.on_timeout, DefaultAnswer):
+        # Unless an answer committed just before the deadline closed the gate.
+        if gate_store.settle(tx, gate_id, Outcome.TIMED_OUT, at=at):
+            gate_store.ledger(tx, gate_id, run_id, gate, LedgerKind.TIMED_OUT, at=at)
+            verb = "rejected on timeout" if gate.on_timeout == "reject" else "timed out"
+            error = f"gate {gate.key!r} {verb} after {gate.timeout_s:g}s"
+            return _gate_failed(tx, run_id, gate, error)
+    elif timed_out:
+        _apply_default(tx, run_id, gate, gate_id, at)
+    row = gate_store.get(tx, gate_id)
+    assert row is not None
+    if row.status == Outcome.REJECTED:
+        reason = f": {row.reason}" if row.reason else ""
+        return _gate_failed(tx, run_id, gate, f"gate {gate.key!r} rejected by {row.actor}{reason}")
+    if execute_step is not None:
+        execute.open_step(tx, run_id, after_input=True, step_id=execute_step)
+    return GateClosed(outcome=Outcome.ANSWERED)
+
+
+def _apply_default(tx: Tx, run_id: str, gate: Gate, gate_id: str, at: datetime) -> None:
+    """The deadline passed: the gate takes its default answer, as the ledger says."""
+    assert isinstance(gate.on_timeout, DefaultAnswer)
+    answer = gate.on_timeout.default
+    status = Outcome.REJECTED if rejects(gate, answer) else Outcome.ANSWERED
+    why = {"actor": "timeout", "origin": Origin.SYSTEM.value, "reason": "the default answer"}
+    if not gate_store.settle(tx, gate_id, status, at=at, answer=answer, **why):
+        return  # an answer committed just before the deadline closed the gate
+    gate_store.ledger(tx, gate_id, run_id, gate, LedgerKind.TIMED_OUT, at=at)
+    # A microsecond later: the ledger reads in time order, the timeout first.
+    later = at + timedelta(microseconds=1)
+    gate_store.ledger(
+        tx, gate_id, run_id, gate, LedgerKind.ANSWERED, at=later, answer=answer, **why
+    )
+    runs.change_run(tx, run_id, lifecycle.gate_closed_by_timeout())
+
+
+def _gate_failed(tx: Tx, run_id: str, gate: Gate, error: str) -> GateClosed:
+    runs.change_run(tx, run_id, lifecycle.gate_failed(error))
+    runlog.outcome(run_id, f"gate {gate.key}", f"failed: {error}", level=logging.WARNING)
+    return GateClosed(outcome=Outcome.REJECTED, error=error)
 
 
 def execute_fail(
