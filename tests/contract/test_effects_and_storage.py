@@ -115,7 +115,7 @@ def test_db_reset_empties_both_table_families_and_reseeds(
 
     assert reset.returncode == 0, reset.stderr
     assert json.loads(marks.stdout) == [{"n": 0}]
-    assert json.loads(recipes.stdout) == [{"n": 5}]
+    assert json.loads(recipes.stdout) == [{"n": 6}]
     assert json.loads(workflows.stdout) == [{"n": 0}]
 
 

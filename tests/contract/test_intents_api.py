@@ -34,7 +34,7 @@ STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
 VIEW_KEYS = [
     "run_id", "runId", "workflowId", "kind", "status", "dbos_status", "lastStep",
     "retryCount", "goal", "recipe", "nextAction", "error", "header", "steps", "timeline",
-    "artifacts", "plan",
+    "artifacts", "plan", "gates", "ledger",
 ]  # fmt: skip
 HEADER_KEYS = [
     "name",

@@ -119,7 +119,7 @@ def test_sql_refuses_to_write(api_process: tuple[str, dict[str, str]]) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: sql failed")
     count = _cli(env, "sql", "--json", "SELECT COUNT(*) AS n FROM app.recipes")
-    assert json.loads(count.stdout) == [{"n": 5}]  # the seeded recipes, all still there
+    assert json.loads(count.stdout) == [{"n": 6}]  # the seeded recipes, all still there
 
 
 def test_wait_health_fails_non_zero_when_nothing_listens(tmp_path: Path) -> None:

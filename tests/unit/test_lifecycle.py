@@ -112,14 +112,6 @@ def test_an_answer_to_a_run_not_waiting_is_refused_with_its_status() -> None:
     }
 
 
-def test_a_waiting_run_refuses_an_event_of_another_type() -> None:
-    with pytest.raises(errors.EventNotExpected) as caught:
-        lifecycle.check_answer(RUN, "intent", "waiting_input", "approval")
-
-    assert caught.value.message == "run is waiting_input; it accepts no 'approval' event now"
-    assert caught.value.fields == {"run_id": RUN, "status": "waiting_input"}
-
-
 def test_a_waiting_run_takes_an_input_event() -> None:
     lifecycle.check_answer(RUN, "intent", "waiting_input", names.INPUT_TOPIC)
 

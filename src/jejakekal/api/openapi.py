@@ -17,9 +17,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from jejakekal.api.parsing import MAX_BODY_BYTES
-from jejakekal.api.routes import RUN_STATUSES
+from jejakekal.api.routes import GATE_STATUSES, RUN_STATUSES
 from jejakekal.domain import errors as e
 from jejakekal.domain.contracts import MAX_DOC_RUN_ID
+from jejakekal.domain.gates import GATE_KEY
 from jejakekal.domain.ids import ID_PATTERN
 from jejakekal.domain.jsonrules import MAX_JSON_DEPTH
 from jejakekal.domain.jsontypes import JsonObject
@@ -109,7 +110,22 @@ SCHEMAS: dict[str, Schema] = {
         goal=NULLABLE_STR,
         recipe=NULLABLE_STR,
         plan=ARRAY,
+        gates=ARRAY,
+        ledger=ARRAY,
     ),
+    "GateReceipt": obj(
+        {
+            "accepted": {"const": True},
+            "runId": STR,
+            "key": STR,
+            "answer": {},
+            "actor": NULLABLE_STR,
+            "origin": NULLABLE_STR,
+            "answeredAt": NULLABLE_STR,
+            "duplicate": BOOL,
+        }
+    ),
+    "GateList": obj({"items": {"type": "array", "items": OBJECT}, "limit": INT, "offset": INT}),
     "RunList": obj({"items": {"type": "array", "items": OBJECT}, "limit": INT, "offset": INT}),
     "RunExport": obj(
         {
@@ -206,11 +222,33 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "EventAccepted",
         {
             **RUN_ID_ERRORS,
-            400: (e.InvalidRunId.code, e.InvalidJson.code, e.InvalidEvent.code),
-            409: (e.EventNotExpected.code,),
+            400: (
+                e.InvalidRunId.code,
+                e.InvalidJson.code,
+                e.InvalidEvent.code,
+                e.InvalidAnswer.code,
+                e.InvalidActor.code,
+            ),
+            409: (e.EventNotExpected.code, e.GateNotOpen.code, e.GateAlreadyAnswered.code),
         },
         reads_body=True,
     ),
+    ("post", "/runs/{run_id}/gates/{key}"): Op(
+        202,
+        "GateReceipt",
+        {
+            **RUN_ID_ERRORS,
+            400: (
+                e.InvalidRunId.code,
+                e.InvalidJson.code,
+                e.InvalidAnswer.code,
+                e.InvalidActor.code,
+            ),
+            409: (e.GateNotOpen.code, e.GateAlreadyAnswered.code, e.DedupeKeyReused.code),
+        },
+        reads_body=True,
+    ),
+    ("get", "/gates"): Op(200, "GateList", {400: (e.InvalidQuery.code,)}),
     ("post", "/runs/{run_id}/retry"): Op(
         202, "RetryAccepted", {**RUN_ID_ERRORS, 409: (e.RunNotRetryable.code,)}
     ),
@@ -243,6 +281,11 @@ PARAMETERS: dict[str, Schema] = {
     "status": {"type": "string", "enum": list(RUN_STATUSES)},
     "kind": KIND,
     "type": {"type": "string", "enum": list(ALL_ARTIFACT_TYPES)},
+    "key": {"type": "string", "pattern": GATE_KEY.pattern, "description": "a gate's key"},
+}
+# Where one path's parameter of a shared name takes another vocabulary.
+PATH_PARAMETERS: dict[str, dict[str, Schema]] = {
+    "/gates": {"status": {"type": "string", "enum": list(GATE_STATUSES), "default": "open"}},
 }
 
 
@@ -264,7 +307,7 @@ def build_openapi(app: FastAPI, *, token_required: bool) -> JsonObject:
             if op is None:
                 raise LookupError(f"{method.upper()} {path} is missing from api/openapi.py")
             _hoist_body(operation, schemas)
-            _describe_parameters(operation)
+            _describe_parameters(operation, PATH_PARAMETERS.get(path, {}))
             secured = token_required and path != "/healthz"
             operation["responses"] = _responses(op, method, secured=secured)
             if secured:
@@ -355,14 +398,14 @@ def _rewrite_refs(node: Any) -> Any:
     return node
 
 
-def _describe_parameters(operation: Generated) -> None:
+def _describe_parameters(operation: Generated, own: dict[str, Schema]) -> None:
     for parameter in operation.get("parameters", []):
         schema = parameter["schema"]
         # An absent query parameter is how a client says "none": null is not a value.
         branches = [s for s in schema.pop("anyOf", []) if s.get("type") != "null"]
         if branches:
             schema.update(branches[0])
-        override = PARAMETERS.get(parameter["name"])
+        override = own.get(parameter["name"]) or PARAMETERS.get(parameter["name"])
         if override is not None:
             schema.pop("$ref", None)
             schema.update(override)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -28,6 +28,7 @@ router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
 RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
 GateStatus = Literal["open", "answered", "rejected", "timed_out"]
+GATE_STATUSES = get_args(GateStatus)
 
 
 def control_of(request: Request) -> Control:

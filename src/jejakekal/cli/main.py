@@ -15,6 +15,7 @@ from rich.table import Table
 
 from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
+from jejakekal.cli.gates import gates_app
 from jejakekal.cli.output import CELL_LIMIT, describe, fail, one_line, shorten
 from jejakekal.cli.smoke import smoke_app
 from jejakekal.cli.workflow import workflow_app
@@ -39,6 +40,7 @@ app.add_typer(golden_app, name="golden")
 app.add_typer(drill_app, name="drill")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(smoke_app, name="smoke")
+app.add_typer(gates_app, name="gates")
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
@@ -299,6 +301,30 @@ def bench_longpoll(
     from jejakekal.cli.bench import longpoll
 
     longpoll(waiters=waiters, seconds=seconds, urls=db or [], shim=shim)
+
+
+@bench_app.command("gates")
+def bench_gates(
+    runs: Annotated[int, typer.Option(min=1, help="Runs waiting on a gate at once.")] = 200,
+    clients: Annotated[int, typer.Option(min=1, help="Threads answering them.")] = 16,
+    db: DbOpt = None,
+) -> None:
+    """Runs waiting on a gate, answered in one burst: lost or doubled answers (SQL),
+    /healthz p50/p99 and answer-to-resumed p50/p95."""
+    from jejakekal.bench.gates import describe, measure, problems
+    from jejakekal.cli.bench import scratch_space, write_result
+    from jejakekal.storage.engine import db_kind
+
+    results = []
+    with scratch_space() as scratch:
+        for url in scratch.urls(db or []):
+            typer.echo(f"gates on {db_kind(url)}: {runs} runs, answered by {clients} clients ...")
+            results.append(measure(url, scratch.home(), runs, clients))
+            typer.echo("\n".join(describe(results[-1])))
+    typer.echo(f"written {write_result('gates', results)}")
+    found = [f"{r['db']}: {p}" for r in results for p in problems(r)]
+    if found:
+        fail("bench gates: " + "; ".join(found))
 
 
 @bench_app.command("check")

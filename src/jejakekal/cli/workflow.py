@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 
-from jejakekal.cli.databases import existing_database
+from jejakekal.cli.databases import existing_database, opened_client
 from jejakekal.cli.output import fail, one_line
 from jejakekal.config import load_settings
 
@@ -53,35 +53,12 @@ DbOpt = Annotated[
 @contextmanager
 def _client(db: str | None) -> Iterator[_Client]:
     """A client on the product's engine, reading inputs and outputs as portable JSON."""
-    import logging
-
-    from dbos import DBOSClient, DBOSPortableJSONSerializer
-
-    from jejakekal.storage.database import Database
-
-    # DBOS logs a failed connection before raising it; the one-line `fail` says it all.
-    logging.getLogger("dbos").setLevel(logging.CRITICAL)
     if db:
         url = existing_database(db)
     else:
         url = existing_database(load_settings().resolved_database_url, "the database URL")
-    # What the checks above cannot see fails here, in the database's own words.
-    try:
-        database = Database.open(url, pool_size=1)
-    except Exception as exc:
-        _fail_from(exc, "cannot open the database: ")
-    try:
-        client = DBOSClient(
-            system_database_engine=database.engine, serializer=DBOSPortableJSONSerializer()
-        )
-    except Exception as exc:
-        database.dispose()
-        _fail_from(exc, "cannot open the database: ")
-    try:
+    with opened_client(url) as (database, client):
         yield _Client(client, database)
-    finally:
-        client.destroy()
-        database.dispose()
 
 
 class _Client:

@@ -91,7 +91,7 @@ class Gates:
         """[API-4] `POST /runs/{id}/events`: the event's type names the gate (the `ask`
         lane's is `input`); only a run waiting for input takes one."""
         view = self.reads.view(run_id)
-        lifecycle.check_answer(view.run_id, view.kind, view.status)
+        lifecycle.check_answer(view.run_id, view.kind, view.status, event.type)
         with self.ctx.db.read() as tx:
             found = gate_store.latest(tx, view.run_id, event.type)
         if found is None and event.type == gates.INPUT_GATE:
@@ -116,10 +116,6 @@ class Gates:
     def inbox(self, *, status: str, limit: int, offset: int) -> list[GateView]:
         with self.ctx.db.read() as tx:
             return gate_store.inbox(tx, status=status, limit=limit, offset=offset)
-
-    def open_gate(self, run_id: str) -> GateView | None:
-        with self.ctx.db.read() as tx:
-            return gate_store.open_of_run(tx, run_id)
 
 
 def _settled(row: GateView, body: GateAnswer) -> GateReceipt:

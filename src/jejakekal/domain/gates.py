@@ -31,7 +31,8 @@ from pydantic import (
 from jejakekal.domain import errors, names
 from jejakekal.domain.canonical import canonical_json
 
-GateKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]  # _KEY
+GATE_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+GateKey = Annotated[str, StringConstraints(pattern=GATE_KEY.pattern)]
 Choice = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 # The choice that rejects: the run ends `failed`, naming the gate, the actor and the reason.
@@ -266,16 +267,11 @@ def ops(gate: Gate, iteration: int) -> tuple[str, str]:
     return names.iterated(opened, iteration), names.iterated(closed, iteration)
 
 
-def answer_sha256(value: Any) -> str:
-    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
-
-
 def same_answer(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
 _ACTOR = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
-_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 # Who answered when no one said: the API token's holder, or no one known.
 TOKEN_ACTOR = "token"
 ANONYMOUS = "anonymous"
@@ -301,7 +297,7 @@ def parse_origin(raw: str | None) -> Origin:
 
 
 def parse_key(raw: str) -> str:
-    if not _KEY.match(raw):
+    if not GATE_KEY.match(raw):
         raise errors.InvalidAnswer(
             "a gate key is a lowercase word: a letter, then letters, digits, '_' or '-'",
             field="key",

@@ -280,10 +280,12 @@ def allowed_actions(kind: str, status: str, dbos_status: str | None) -> frozense
     return frozenset(allowed)
 
 
-def check_answer(run_id: str, kind: str, status: str) -> None:
+def check_answer(run_id: str, kind: str, status: str, event_type: str) -> None:
+    """Only a waiting run takes an event; which gate it names is checked against the
+    run's open gates (`control.gates`)."""
     if status != RunStatus.WAITING_INPUT:
         raise errors.EventNotExpected(
-            f"run is {status}; it accepts no event now",
+            f"run is {status}; it accepts no {event_type!r} event now",
             run_id=run_id,
             status=status,
         )

@@ -7,19 +7,28 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 
 from jejakekal.domain import errors
+from jejakekal.domain.gates import INPUT_GATE, PLAN_GATE
 from jejakekal.domain.ids import parse_run_id
-from jejakekal.domain.views import ArtifactMeta, RunSummary, RunView, SandboxPosture
+from jejakekal.domain.views import ArtifactMeta, PlannedNode, RunSummary, RunView, SandboxPosture
 from jejakekal.web.client import UiClient
 from jejakekal.web.views import (
     Actions,
     Bar,
+    ClosedGateRow,
+    GateCard,
+    LedgerRow,
     ShownArtifact,
     actions_for,
     artifact_view,
+    closed_gate_rows,
+    gate_card,
+    ledger_rows,
     timeline_bars,
 )
 
 RUN_LIST_LIMIT = 50
+INBOX_LIMIT = 100
+INBOX_POLL_URL = "/fragments/inbox"
 # The variables a template is rendered with: built from the typed models below, read
 # only by Jinja.
 TemplateContext = dict[str, object]
@@ -43,6 +52,11 @@ class RunPage:
     run_item: RunSummary
     poll_url: str
     preserve_answer: bool
+    gate_cards: list[GateCard]
+    closed_gates: list[ClosedGateRow]
+    ledger: list[LedgerRow]
+    # The text box that answers the `input` gate as `{"answer": text}` (release 2's form).
+    quick_answer: bool
 
     def context(self) -> TemplateContext:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -56,16 +70,22 @@ async def run_context(
     artifacts = await client.list_artifacts(run_id=view.run_id)
     now_ms = int(time.time() * 1000)
     poll_url = f"/fragments/runs/{view.run_id}" + (f"?step={step}" if step is not None else "")
+    actions = actions_for(view)
+    cards = [gate_card(g, plan=view.plan, now_ms=now_ms) for g in view.gates if g.is_open]
     page = RunPage(
         run=view,
         bars=timeline_bars(view, now_ms=now_ms, selected=step),
-        actions=actions_for(view),
+        actions=actions,
         retried=any((s.attempt or 0) > 1 for s in view.steps),
         artifacts=artifacts,
         run_item=list_item(view),
         poll_url=poll_url,
         # Polls replace #exec every second: keep what the operator is typing.
         preserve_answer=polling,
+        gate_cards=cards,
+        closed_gates=closed_gate_rows(view.gates),
+        ledger=ledger_rows(view.ledger),
+        quick_answer=actions.answer and all(c.gate.key == INPUT_GATE for c in cards),
     )
     return page.context()
 
@@ -148,3 +168,26 @@ async def sandbox_posture(client: UiClient) -> SandboxPosture | None:
 
 async def run_list(client: UiClient) -> list[RunSummary]:
     return await client.list_runs(limit=RUN_LIST_LIMIT)
+
+
+async def inbox_context(client: UiClient, *, polling: bool = False) -> TemplateContext:
+    """Every open gate across runs, each with its form; a plan gate with its plan."""
+    gates = await client.gate_inbox(limit=INBOX_LIMIT)
+    now_ms = int(time.time() * 1000)
+    cards = []
+    for gate in gates:
+        plan = await _plan_of(client, gate.run_id) if gate.key == PLAN_GATE else ()
+        cards.append(gate_card(gate, plan=plan, now_ms=now_ms))
+    return {
+        **no_run(),
+        "inbox": cards,
+        "poll_url": INBOX_POLL_URL,
+        "preserve_answer": polling,
+    }
+
+
+async def _plan_of(client: UiClient, run_id: str) -> tuple[PlannedNode, ...]:
+    try:
+        return (await client.run_view(run_id)).plan
+    except errors.RunNotFound:
+        return ()

@@ -23,7 +23,7 @@ from jejakekal.domain.contracts import (
     RunRequest,
     parse_request,
 )
-from jejakekal.domain.gates import parse_actor
+from jejakekal.domain.gates import parse_actor, parse_key
 from jejakekal.domain.ids import parse_artifact_id, parse_run_id
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.web import csrf
@@ -31,6 +31,7 @@ from jejakekal.web.client import UiClient
 from jejakekal.web.pages import (
     Notice,
     TemplateContext,
+    inbox_context,
     no_run,
     run_context,
     run_list,
@@ -38,7 +39,7 @@ from jejakekal.web.pages import (
     sandbox_posture,
     shown_artifact,
 )
-from jejakekal.web.views import parse_sleep_ms, parse_step
+from jejakekal.web.views import form_answer, parse_sleep_ms, parse_step
 
 router = APIRouter()
 DOC_PREFIX = "/doc"
@@ -151,6 +152,21 @@ async def run_fragment(request: Request, run_id: str) -> HTMLResponse:
     return render(request, "_exec_update.html", context, status)
 
 
+@router.get("/inbox", response_class=HTMLResponse)
+async def inbox_page(request: Request) -> HTMLResponse:
+    """Every open gate across runs, each with its answer form."""
+    context = await inbox_context(client_of(request))
+    if wants_fragment(request):
+        return render(request, "_exec_update.html", {**context, "clear_viewer": True})
+    return await full_page(request, context, title="Inbox")
+
+
+@router.get("/fragments/inbox", response_class=HTMLResponse)
+async def inbox_fragment(request: Request) -> HTMLResponse:
+    """What the inbox's #exec polls: new gates appear, answered ones leave."""
+    return render(request, "_exec.html", await inbox_context(client_of(request), polling=True))
+
+
 @router.get("/artifacts/{artifact_id}", response_class=HTMLResponse)
 async def artifact_page(request: Request, artifact_id: str) -> HTMLResponse:
     client = client_of(request)
@@ -253,6 +269,31 @@ async def answer(request: Request, run_id: str) -> Response:
     event = EventRequest(type="input", payload={"answer": text})
     await client_of(request).send_event(run_id, event, actor=ui_actor(form))
     return await _after_action(request, run_id)
+
+
+@router.post("/runs/{run_id}/gates/{key}", response_class=HTMLResponse)
+async def answer_gate(request: Request, run_id: str, key: str) -> Response:
+    """A gate's form: the answer read as the gate's schema says, sent with the name
+    typed in the form; the run page, or the inbox the form was on, comes back."""
+    form = await checked_form(request)
+    run_id, key = parse_run_id(run_id), parse_key(key)
+    client = client_of(request)
+    body = form_answer(await _answer_kind(client, run_id, key), key, form)
+    await client.answer_gate(run_id, key, body, actor=ui_actor(form))
+    if form.get("back") != "inbox":
+        return await _after_action(request, run_id)
+    if not wants_fragment(request):
+        return RedirectResponse("/inbox", status_code=303)
+    context = await inbox_context(client)
+    return render(request, "_exec_update.html", {**context, "clear_notice": True})
+
+
+async def _answer_kind(client: UiClient, run_id: str, key: str) -> str | None:
+    """The type of answer gate `key` of the run takes (its latest asking); None when the
+    run has no such gate, which the answer then hears from the API (`gate_not_open`)."""
+    asked = [g for g in (await client.run_view(run_id)).gates if g.key == key]
+    opened = [g for g in asked if g.is_open] or asked[-1:]
+    return str(opened[0].answer_schema.get("type")) if opened else None
 
 
 @router.post("/runs/{run_id}/retry", response_class=HTMLResponse)

@@ -137,4 +137,40 @@
     }
   }
   document.addEventListener("DOMContentLoaded", showSelectedStep);
+
+  // Gate deadlines count down live: every `data-deadline` (an ISO time) reads
+  // "due in 4m 05s", then "deadline passed" (views.countdown says the same on the server).
+  function countdownText(deadline) {
+    var left = Math.floor((Date.parse(deadline) - Date.now()) / 1000);
+    if (isNaN(left)) {
+      return null;
+    }
+    if (left < 0) {
+      return "deadline passed";
+    }
+    var hours = Math.floor(left / 3600);
+    var minutes = Math.floor((left % 3600) / 60);
+    var seconds = left % 60;
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    if (hours) {
+      return "due in " + hours + "h " + pad(minutes) + "m " + pad(seconds) + "s";
+    }
+    if (minutes) {
+      return "due in " + minutes + "m " + pad(seconds) + "s";
+    }
+    return "due in " + seconds + "s";
+  }
+  function tickDeadlines() {
+    document.querySelectorAll("[data-deadline]").forEach(function (element) {
+      var text = countdownText(element.getAttribute("data-deadline"));
+      if (text !== null && element.textContent !== text) {
+        element.textContent = text;
+      }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    tickDeadlines();
+    window.setInterval(tickDeadlines, 1000);
+  });
+  document.addEventListener("htmx:load", tickDeadlines);
 })();
