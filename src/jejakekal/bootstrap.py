@@ -71,6 +71,7 @@ class Kernel:
     _dbos: DBOS | None = field(default=None, repr=False)
     _heartbeat: Any = field(default=None, repr=False)
     _pacing: Any = field(default=None, repr=False)
+    _wakeups: Any = field(default=None, repr=False)
 
     @property
     def db_kind(self) -> str:
@@ -84,6 +85,8 @@ class Kernel:
     def close(self) -> None:
         if self._pacing is not None:
             self._pacing.stop()
+        if self._wakeups is not None:
+            self._wakeups.stop()
         if self._heartbeat is not None:
             self._heartbeat.stop()
         self.control.client.destroy()
@@ -134,6 +137,10 @@ def executor_id_for(settings: Settings, role: Role) -> str:
     return "local"
 
 
+# DBOS's own poll of each waiting `recv` on SQLite: only the fallback of our wakeups.
+SQLITE_RECV_FALLBACK_POLL_SEC = 5.0
+
+
 def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
     return {
         "name": "jejakekal",
@@ -141,7 +148,11 @@ def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
         "system_database_engine": db.engine,
         "application_version": settings.app_version,
         "executor_id": settings.executor_id or "local",
-        "notification_listener_polling_interval_sec": settings.queue_poll_sec,
+        # On SQLite our one-query wakeups poll at this pace, DBOS's per-`recv` poll is
+        # their fallback (workflows/wakeups.py); PostgreSQL listens (LISTEN/NOTIFY).
+        "notification_listener_polling_interval_sec": (
+            SQLITE_RECV_FALLBACK_POLL_SEC if db.is_sqlite else settings.queue_poll_sec
+        ),
         "serializer": DBOSPortableJSONSerializer(),
         "log_level": settings.log_level,
     }
@@ -170,7 +181,7 @@ def build_kernel(
     prepare_database(settings, db)
     dbos: DBOS | None = None
     start_doc = None
-    heartbeat = pacing = None
+    heartbeat = pacing = wakeups = None
     sandbox: Sandbox | None = None
     if role in ("full", "worker"):
         settings = settings.with_overrides(executor_id=executor_id_for(settings, role))
@@ -188,11 +199,16 @@ def build_kernel(
         start_doc = start_doc_ingest
         pacing = QueuePacing(db, fast_intervals(settings), settings.queue_idle_poll_sec)
         pacing.start()
+        if db.is_sqlite:
+            from jejakekal.workflows.wakeups import RecvWakeups, waiters_of
+
+            wakeups = RecvWakeups(db, waiters_of(dbos), settings.queue_poll_sec)
+            wakeups.start()
     client = DBOSClient(system_database_engine=db.engine, serializer=DBOSPortableJSONSerializer())
     control = Control(settings, db, client, start_doc, _isolation_of(settings, sandbox))
     if start_doc is not None:
         control.adopt_orphan_doc_runs()
-    return Kernel(settings, role, db, control, dbos, heartbeat, pacing)
+    return Kernel(settings, role, db, control, dbos, heartbeat, pacing, wakeups)
 
 
 def _claim_and_beat(settings: Settings, db: Database, role: Role) -> Any:

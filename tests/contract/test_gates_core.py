@@ -74,3 +74,19 @@ def test_plan_approval_shows_the_plan_and_runs_after_approve(api: Api) -> None:
     reply = api.client.post(f"/runs/{run_id}/gates/plan", json={"answer": "approve"})
     assert reply.status_code == 202, reply.text
     api.wait_status(run_id, "succeeded", timeout=60)
+
+
+def test_plan_approval_rejected_ends_the_run_failed_with_the_reason(api: Api) -> None:
+    run_id = _gate_run(api, [], recipe="script-approval")
+    api.wait_status(run_id, "waiting_input", timeout=60)
+    reply = api.client.post(
+        f"/runs/{run_id}/gates/plan",
+        json={"answer": "reject", "reason": "echo is not allowed"},
+        headers={"X-Actor": "cy"},
+    )
+    assert reply.status_code == 202, reply.text
+    view = api.wait_status(run_id, "failed", timeout=60)
+    assert view["error"] == "gate 'plan' rejected by cy: echo is not allowed"
+    # No node ran: nothing reached the sandbox.
+    assert api.count(f"SELECT COUNT(*) FROM app.artifacts WHERE run_id = '{run_id}'") == 0
+    assert [s["stepId"] for s in view["steps"]] == ["CompileST", "ApplyPatchST", "DecideST"]

@@ -43,6 +43,7 @@ def test_a_gate_is_answered_in_the_page_by_name_and_the_run_succeeds(
     expect(countdown).not_to_have_text(shown, timeout=3_000)
     expect(card.get_by_role("button", name="Reject")).to_have_class("gate-choice action-danger")
     assert not audit(page)["failures"], "the gate's text is readable (WCAG AA)"
+    served_any.shot(page, "gate-waiting-1280")
 
     card.get_by_label("Your name (optional)").fill("Dana Reviewer")
     card.get_by_role("button", name="Approve").click()

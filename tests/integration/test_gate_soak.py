@@ -21,7 +21,15 @@ QUIET = 4
 def test_a_burst_of_answers_finishes_every_run_each_answer_applied_once(
     database_url: str, tmp_path: Path
 ) -> None:
-    result = measure(database_url, tmp_path, RUNS, clients=16, quiet=QUIET, settle_queues=False)
+    result = measure(
+        database_url,
+        tmp_path,
+        RUNS,
+        clients=16,
+        quiet=QUIET,
+        settle_queues=False,
+        cpu_sample_sec=0.1,
+    )
 
     assert result["statuses"] == {"succeeded": RUNS}
     assert result["answer_replies"] == {"202": RUNS - QUIET}

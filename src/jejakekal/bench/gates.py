@@ -4,10 +4,11 @@ One real `jejakekal api` process (API and worker in one) starts `runs` `script` 
 asking gate `go`. Once every gate is open (and the queues have settled to the pace of a
 server waiting on people), `clients` threads answer them all at once through `POST
 /runs/{id}/gates/go` while another thread times `GET /healthz`, until every run has
-ended. Before the burst, `quiet` of the runs are answered one at a time, each left to
-end: their answer-to-resumed is the wake-up with nothing else to do. SQL then says
-whether an answer was lost or applied twice: one `answered` ledger row per gate, one
-gate close and one ExecuteST per run.
+ended. While every gate waits, the server's CPU is sampled (DBOS on SQLite polls for
+each waiting workflow's message). Before the burst, `quiet` of the runs are answered
+one at a time, each left to end: their answer-to-resumed is the wake-up with nothing
+else to do. SQL then says whether an answer was lost or applied twice: one `answered`
+ledger row per gate, one gate close and one ExecuteST per run.
 
 Answer-to-resumed is read from the database, not the client: from the answer's
 `answered_at` (the API process's clock, in the answer's own transaction) to the end of
@@ -42,7 +43,6 @@ GATE_KEY = "go"
 CLOSE_OP = f"InputReceived:{GATE_KEY}"
 ANSWER = {"answer": "approve"}
 HEALTHZ_EVERY_SEC = 0.01
-CPU_SAMPLE_SEC = 3.0
 ENDED = {"succeeded", "failed", "retries_exceeded", "canceled"}
 
 
@@ -262,6 +262,7 @@ def measure(
     clients: int = 16,
     *,
     quiet: int = 10,
+    cpu_sample_sec: float = 3.0,
     settle_queues: bool = True,
     timeout: float = 300.0,
 ) -> GatesResult:
@@ -274,7 +275,7 @@ def measure(
         calm, burst_ids = run_ids[:quiet], run_ids[quiet:]
         if settle_queues:
             settle(base)
-        waiting_cpu = _cpu_cores(pid, CPU_SAMPLE_SEC)
+        waiting_cpu = _cpu_cores(pid, cpu_sample_sec)
         for run_id in calm:
             client.post(f"/runs/{run_id}/gates/{GATE_KEY}", json=ANSWER).raise_for_status()
             _wait(functools.partial(_ended, database_url, run_id), timeout, f"{run_id} to end")

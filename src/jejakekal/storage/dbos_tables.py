@@ -42,3 +42,14 @@ def operation_outputs(dialect: str) -> sa.TableClause:
         sa.column("child_workflow_id"),
         schema=_schema(dialect),
     )
+
+
+@cache
+def notifications(dialect: str) -> sa.TableClause:
+    return sa.table(
+        "notifications",
+        sa.column("destination_uuid"),
+        sa.column("topic"),
+        sa.column("consumed"),
+        schema=_schema(dialect),
+    )

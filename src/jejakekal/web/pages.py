@@ -11,18 +11,20 @@ from jejakekal.domain.gates import INPUT_GATE, PLAN_GATE
 from jejakekal.domain.ids import parse_run_id
 from jejakekal.domain.views import ArtifactMeta, PlannedNode, RunSummary, RunView, SandboxPosture
 from jejakekal.web.client import UiClient
-from jejakekal.web.views import (
-    Actions,
-    Bar,
+from jejakekal.web.gates import (
     ClosedGateRow,
     GateCard,
     LedgerRow,
-    ShownArtifact,
-    actions_for,
-    artifact_view,
     closed_gate_rows,
     gate_card,
     ledger_rows,
+)
+from jejakekal.web.views import (
+    Actions,
+    Bar,
+    ShownArtifact,
+    actions_for,
+    artifact_view,
     timeline_bars,
 )
 

@@ -28,6 +28,7 @@ from jejakekal.domain.ids import parse_artifact_id, parse_run_id
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.web import csrf
 from jejakekal.web.client import UiClient
+from jejakekal.web.gates import form_answer
 from jejakekal.web.pages import (
     Notice,
     TemplateContext,
@@ -39,7 +40,7 @@ from jejakekal.web.pages import (
     sandbox_posture,
     shown_artifact,
 )
-from jejakekal.web.views import form_answer, parse_sleep_ms, parse_step
+from jejakekal.web.views import parse_sleep_ms, parse_step
 
 router = APIRouter()
 DOC_PREFIX = "/doc"
