@@ -10,7 +10,6 @@ Heavy modules are imported inside the commands: `jejakekal --help` must not pay 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from jejakekal.cli.databases import existing_database, opened_client
-from jejakekal.cli.output import CELL_LIMIT, describe, fail, shorten
+from jejakekal.cli.output import describe, fail, print_table
 from jejakekal.config import load_settings
 from jejakekal.domain.errors import JejakekalError
 
@@ -151,19 +150,12 @@ def _print_gates(db: str | None, status: Status, limit: int, as_json: bool) -> N
 
 
 def _print_table(found: list[GateView], status: Status) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     closed = status != "open"
-    since = "opened" if closed else "waiting since"
-    table = Table("run id", "gate", "question", "goal", since, "deadline")
-    if closed:
-        table.add_column(status.replace("_", " "))
-    shortened = 0
+    columns = ["run id", "gate", "question", "goal", "opened" if closed else "waiting since"]
+    columns += ["deadline", *([status.replace("_", " ")] if closed else [])]
+    rows = []
     for gate in found:
-        deadline = gate.deadline_at or "none"
-        if gate.escalated_at:
-            deadline += " (escalated)"
+        deadline = (gate.deadline_at or "none") + (" (escalated)" if gate.escalated_at else "")
         row = [
             gate.run_id,
             gate.key,
@@ -176,17 +168,8 @@ def _print_table(found: list[GateView], status: Status) -> None:
             row.append(
                 f"{json.dumps(gate.answer)} by {gate.actor} ({gate.origin}) at {gate.answered_at}"
             )
-        cells = [shorten(cell) for cell in row]
-        shortened += sum(cut for _, cut in cells)
-        table.add_row(*(text for text, _ in cells))
-    # Piped output gets the full width: ids must not be cut.
-    console = Console() if sys.stdout.isatty() else Console(width=10_000)
-    console.print(table)
-    if shortened:
-        console.print(
-            f"{shortened} cell(s) shortened to {CELL_LIMIT} characters; --json prints them whole",
-            highlight=False,
-        )
+        rows.append(row)
+    print_table(columns, rows)
 
 
 def _parsed(text: str) -> object:

@@ -10,13 +10,11 @@ from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
 from jejakekal.cli.gates import gates_app
-from jejakekal.cli.output import CELL_LIMIT, describe, fail, one_line, shorten
+from jejakekal.cli.output import describe, fail, one_line, print_table
 from jejakekal.cli.smoke import smoke_app
 from jejakekal.cli.workflow import workflow_app
 from jejakekal.config import InvalidSetting, Settings, load_settings
@@ -169,20 +167,7 @@ def sql(
         objects = [dict(zip(columns, row, strict=True)) for row in rows]
         typer.echo(json.dumps(objects, default=_json_default, ensure_ascii=False))
         return
-    table = Table(*columns)
-    shortened = 0
-    for row in rows:
-        cells = [shorten("NULL" if v is None else str(v)) for v in row]
-        shortened += sum(cut for _, cut in cells)
-        table.add_row(*(text for text, _ in cells))
-    # Piped output gets the full width: a forensic query's ids must not be cut.
-    console = Console() if sys.stdout.isatty() else Console(width=10_000)
-    console.print(table)
-    if shortened:
-        console.print(
-            f"{shortened} cell(s) shortened to {CELL_LIMIT} characters; --json prints them whole",
-            highlight=False,
-        )
+    print_table(columns, (["NULL" if v is None else str(v) for v in row] for row in rows))
 
 
 @app.command("wait-health")

@@ -3,6 +3,8 @@ kept to a length a terminal can take."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -34,3 +36,24 @@ def shorten(cell: str) -> tuple[str, bool]:
     if len(cell) <= CELL_LIMIT:
         return cell, False
     return cell[: CELL_LIMIT - 1] + "…", True
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A table with each cell cut to `CELL_LIMIT` (and a note when one was). Piped output
+    gets the full width: ids must not be cut."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*columns)
+    shortened = 0
+    for row in rows:
+        cells = [shorten(cell) for cell in row]
+        shortened += sum(cut for _, cut in cells)
+        table.add_row(*(text for text, _ in cells))
+    console = Console() if sys.stdout.isatty() else Console(width=10_000)
+    console.print(table)
+    if shortened:
+        console.print(
+            f"{shortened} cell(s) shortened to {CELL_LIMIT} characters; --json prints them whole",
+            highlight=False,
+        )

@@ -12,7 +12,7 @@ from jejakekal.control.context import Context
 from jejakekal.control.reads import RunReads
 from jejakekal.domain import errors, gates, lifecycle
 from jejakekal.domain.contracts import EventRequest
-from jejakekal.domain.gates import GateAnswer, LedgerKind, Origin, Outcome
+from jejakekal.domain.gates import GateAnswer, LedgerKind, Origin, Outcome, Said
 from jejakekal.domain.names import INPUT_TOPIC
 from jejakekal.domain.views import GateReceipt, GateView
 from jejakekal.storage import gates as gate_store
@@ -65,16 +65,10 @@ class Gates:
             )
         at = runs.now()
         status = Outcome.REJECTED if gates.rejects(gate, body.answer) else Outcome.ANSWERED
-        who = {
-            "answer": body.answer,
-            "actor": actor,
-            "origin": origin.value,
-            "dedupe_key": body.dedupeKey,
-            "reason": body.reason,
-        }
-        settled = gate_store.settle(tx, row.gate_id, status, at=at, **who)
+        said = Said(body.answer, actor, origin.value, body.dedupeKey, body.reason)
+        settled = gate_store.settle(tx, row.gate_id, status, at=at, said=said)
         assert settled  # the row is locked (PostgreSQL), or the database is (SQLite)
-        gate_store.ledger(tx, row.gate_id, row.run_id, gate, LedgerKind.ANSWERED, at=at, **who)
+        gate_store.ledger(tx, row.gate_id, row.run_id, gate, LedgerKind.ANSWERED, at=at, said=said)
         self.ctx.client.send_in_transaction(
             tx, workflow_id, {"gate_id": row.gate_id}, topic=gate.topic
         )

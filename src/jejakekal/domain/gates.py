@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -170,6 +171,21 @@ class Origin(StrEnum):
     UI = "ui"
     CLI = "cli"
     SYSTEM = "system"  # a timeout's default answer
+
+
+@dataclass(frozen=True)
+class Said:
+    """An accepted answer, who gave it and from where: a gate's and its ledger row's
+    columns."""
+
+    answer: Any
+    actor: str
+    origin: str
+    dedupe_key: str | None = None
+    reason: str | None = None
+
+    def columns(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class GateAnswer(BaseModel):

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jejakekal.domain.gates import Gate, LedgerKind
+from jejakekal.domain.gates import Gate, LedgerKind, Said
 from jejakekal.domain.views import GateView, LedgerEntry
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Tx
@@ -60,11 +60,7 @@ def ledger(
     kind: LedgerKind,
     *,
     at: datetime,
-    answer: Any = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    dedupe_key: str | None = None,
-    reason: str | None = None,
+    said: Said | None = None,
 ) -> None:
     insert_ignore(
         tx,
@@ -75,12 +71,8 @@ def ledger(
         gate_key=gate.key,
         kind=kind.value,
         question_sha256=gate.question_sha256,
-        answer=answer,
-        actor=actor,
-        origin=origin,
-        dedupe_key=dedupe_key,
-        reason=reason,
         at=at,
+        **(said.columns() if said else {}),
     )
 
 
@@ -90,26 +82,14 @@ def settle(
     status: str,
     *,
     at: datetime,
-    answer: Any = None,
-    actor: str | None = None,
-    origin: str | None = None,
-    dedupe_key: str | None = None,
-    reason: str | None = None,
+    said: Said | None = None,
 ) -> bool:
     """Close an open gate; False when it was closed already (another answer, or its
     deadline, came first)."""
     stmt = (
         sa.update(s.gates)
         .where(s.gates.c.id == gate_id, s.gates.c.status == OPEN)
-        .values(
-            status=status,
-            answer=answer,
-            actor=actor,
-            origin=origin,
-            dedupe_key=dedupe_key,
-            reason=reason,
-            answered_at=at,
-        )
+        .values(status=status, answered_at=at, **(said.columns() if said else {}))
         .returning(s.gates.c.id)
     )
     return tx.execute(stmt).first() is not None

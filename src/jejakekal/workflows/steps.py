@@ -32,7 +32,15 @@ from jejakekal.domain.errors import (
     PlanInvalid,
 )
 from jejakekal.domain.execute import Node, Receipt
-from jejakekal.domain.gates import DefaultAnswer, Gate, LedgerKind, Origin, Outcome, rejects
+from jejakekal.domain.gates import (
+    DefaultAnswer,
+    Gate,
+    LedgerKind,
+    Origin,
+    Outcome,
+    Said,
+    rejects,
+)
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import RunChange
 from jejakekal.domain.plan import Plan
@@ -380,15 +388,13 @@ def _apply_default(tx: Tx, run_id: str, gate: Gate, gate_id: str, at: datetime) 
     assert isinstance(gate.on_timeout, DefaultAnswer)
     answer = gate.on_timeout.default
     status = Outcome.REJECTED if rejects(gate, answer) else Outcome.ANSWERED
-    why = {"actor": "timeout", "origin": Origin.SYSTEM.value, "reason": "the default answer"}
-    if not gate_store.settle(tx, gate_id, status, at=at, answer=answer, **why):
+    said = Said(answer, "timeout", Origin.SYSTEM.value, reason="the default answer")
+    if not gate_store.settle(tx, gate_id, status, at=at, said=said):
         return  # an answer committed just before the deadline closed the gate
     gate_store.ledger(tx, gate_id, run_id, gate, LedgerKind.TIMED_OUT, at=at)
     # A microsecond later: the ledger reads in time order, the timeout first.
     later = at + timedelta(microseconds=1)
-    gate_store.ledger(
-        tx, gate_id, run_id, gate, LedgerKind.ANSWERED, at=later, answer=answer, **why
-    )
+    gate_store.ledger(tx, gate_id, run_id, gate, LedgerKind.ANSWERED, at=later, said=said)
     runs.change_run(tx, run_id, lifecycle.gate_closed_by_timeout())
 
 
