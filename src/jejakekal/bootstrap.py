@@ -137,10 +137,6 @@ def executor_id_for(settings: Settings, role: Role) -> str:
     return "local"
 
 
-# DBOS's own poll of each waiting `recv` on SQLite: only the fallback of our wakeups.
-SQLITE_RECV_FALLBACK_POLL_SEC = 5.0
-
-
 def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
     return {
         "name": "jejakekal",
@@ -148,11 +144,8 @@ def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
         "system_database_engine": db.engine,
         "application_version": settings.app_version,
         "executor_id": settings.executor_id or "local",
-        # On SQLite our one-query wakeups poll at this pace, DBOS's per-`recv` poll is
-        # their fallback (workflows/wakeups.py); PostgreSQL listens (LISTEN/NOTIFY).
-        "notification_listener_polling_interval_sec": (
-            SQLITE_RECV_FALLBACK_POLL_SEC if db.is_sqlite else settings.queue_poll_sec
-        ),
+        # On SQLite the wakeups stretch it while runs wait (workflows/wakeups.py).
+        "notification_listener_polling_interval_sec": settings.queue_poll_sec,
         "serializer": DBOSPortableJSONSerializer(),
         "log_level": settings.log_level,
     }
@@ -200,9 +193,9 @@ def build_kernel(
         pacing = QueuePacing(db, fast_intervals(settings), settings.queue_idle_poll_sec)
         pacing.start()
         if db.is_sqlite:
-            from jejakekal.workflows.wakeups import RecvWakeups, waiters_of
+            from jejakekal.workflows.wakeups import RecvWakeups, dbos_waits
 
-            wakeups = RecvWakeups(db, waiters_of(dbos), settings.queue_poll_sec)
+            wakeups = RecvWakeups(db, dbos_waits(dbos), settings.queue_poll_sec)
             wakeups.start()
     client = DBOSClient(system_database_engine=db.engine, serializer=DBOSPortableJSONSerializer())
     control = Control(settings, db, client, start_doc, _isolation_of(settings, sandbox))

@@ -87,7 +87,14 @@ def test_migrations_are_idempotent(db: Database) -> None:
     assert migrate(db) == []
     with db.read() as tx:
         recipes = tx.execute(sa.select(s.recipes.c.name).order_by(s.recipes.c.name)).scalars()
-        assert list(recipes) == ["agent", "compile-default", "openai", "sandbox-default", "script"]
+        assert list(recipes) == [
+            "agent",
+            "compile-default",
+            "openai",
+            "sandbox-default",
+            "script",
+            "script-approval",
+        ]
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from jejakekal.bootstrap import Kernel
 from jejakekal.domain.contracts import IntentCreate, RunRequest
-from jejakekal.workflows.wakeups import RecvWakeups, waiters_of
+from jejakekal.workflows.wakeups import RecvWakeups, dbos_waits, fallback_interval
 
 
 @dataclass
@@ -23,11 +23,15 @@ class Signal:
 
 
 @dataclass
-class FakeWaiters:
+class FakeWaits:
     entries: list[tuple[str, tuple[str, str, str | None], Signal]] = field(default_factory=list)
+    paced: list[float] = field(default_factory=list)
 
     def snapshot(self) -> list[tuple[str, tuple[str, str, str | None], Signal]]:
         return list(self.entries)
+
+    def pace(self, seconds: float) -> None:
+        self.paced.append(seconds)
 
 
 def test_a_tick_wakes_only_the_waiters_with_a_message(kernel: Kernel) -> None:
@@ -43,7 +47,7 @@ def test_a_tick_wakes_only_the_waiters_with_a_message(kernel: Kernel) -> None:
     # A topic no workflow code waits on: nothing consumes it but the oracle below.
     control.client.send(intent_id, {"probe": 1}, topic="probe")
     probe, other, elsewhere = Signal(), Signal(), Signal()
-    waiters = FakeWaiters(
+    waiters = FakeWaits(
         [
             ("a", (intent_id, "probe", None), probe),
             ("b", (intent_id, "other", None), other),
@@ -51,13 +55,24 @@ def test_a_tick_wakes_only_the_waiters_with_a_message(kernel: Kernel) -> None:
         ]
     )
 
-    woken = RecvWakeups(kernel.db, waiters, 0.02).tick()
+    wakeups = RecvWakeups(kernel.db, waiters, 0.02)
+    woken = wakeups.tick()
 
     assert (woken, probe.woken, other.woken, elsewhere.woken) == (1, 1, 0, 0)
-    assert RecvWakeups(kernel.db, FakeWaiters(), 0.02).tick() == 0
+    # DBOS's own poll of the three waiters is stretched threefold; with none, fast again.
+    assert waiters.paced == [pytest.approx(0.06)]
+    waiters.entries.clear()
+    assert wakeups.tick() == 0
+    assert waiters.paced == [pytest.approx(0.06), 0.02]
     control.cancel_run(run_id)
 
 
+def test_the_fallback_poll_costs_the_same_whatever_the_waiters() -> None:
+    assert [fallback_interval(0.02, n) for n in (0, 1, 10, 200, 1000)] == pytest.approx(
+        [0.02, 0.02, 0.2, 4.0, 5.0]
+    )
+
+
 def test_a_dbos_without_the_waiter_map_is_refused() -> None:
-    with pytest.raises(RuntimeError, match="notifications_map"):
-        waiters_of(SimpleNamespace(_sys_db=SimpleNamespace()))  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="waiter map"):
+        dbos_waits(SimpleNamespace(_sys_db=SimpleNamespace()))  # type: ignore[arg-type]
