@@ -11,7 +11,6 @@ anything is written; a choice answer `reject` ends the run `failed`.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -284,7 +283,7 @@ def ops(gate: Gate, iteration: int) -> tuple[str, str]:
 
 
 def same_answer(a: Any, b: Any) -> bool:
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return canonical_json(a) == canonical_json(b)
 
 
 _ACTOR = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
