@@ -33,7 +33,7 @@ quick: lint types ## lint, types and the unit tests
 
 check: test
 
-# Debian packages the suite needs (PostgreSQL server, bubblewrap, Chromium): installed
+# Debian packages the suite needs (PostgreSQL server, bubblewrap, Chromium, Tesseract): installed
 # when this user may, else the script stops at once naming the command to run.
 system-packages:
 	bash scripts/system-packages

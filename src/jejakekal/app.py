@@ -43,6 +43,7 @@ def create_api_app(
         app.state.kernel = kernel
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(documents.upload_router)
     app.include_router(documents.router)
     install_openapi(app, token_required=settings.api_token is not None)
 

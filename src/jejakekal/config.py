@@ -56,6 +56,14 @@ SETTINGS_DOC: dict[str, str] = {
     "JEJAKEKAL_STEP_MAX_ATTEMPTS": "attempts of ExecuteST before retries_exceeded; default 3",
     "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC": "first ExecuteST retry delay (doubles); default 0.1",
     "JEJAKEKAL_LOG_LEVEL": "log level of the DBOS logger; default ERROR",
+    "JEJAKEKAL_MAX_UPLOAD_MB": (
+        "largest document upload in MiB, enforced while the bytes stream in; default 64"
+    ),
+    "JEJAKEKAL_MAX_PAGES": "a PDF with more pages ends its run `error`; default 2000",
+    "JEJAKEKAL_OCR": (
+        "auto (default): OCR the PDF pages without a usable text layer; force: every "
+        "page; off: none (they are marked ocr_off)"
+    ),
 }
 
 
@@ -84,6 +92,23 @@ class Settings:
     step_max_attempts: int = 3
     step_retry_interval_sec: float = 0.1
     log_level: str = "ERROR"
+    max_upload_mb: int = 64
+    max_pages: int = 2000
+    ocr: str = "auto"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def blobs_dir(self) -> Path:
+        """The content-addressed store of uploaded documents (`storage.blobs`)."""
+        return self.home / "blobs"
+
+    @property
+    def pages_dir(self) -> Path:
+        """Rendered PDF pages, cached for the UI's page view."""
+        return self.home / "pages"
 
     @property
     def resolved_database_url(self) -> str:
@@ -129,9 +154,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         allow_unisolated=_flag(
             "JEJAKEKAL_ALLOW_UNISOLATED", e.get("JEJAKEKAL_ALLOW_UNISOLATED") or "0"
         ),
-        step_max_attempts=_attempts(e, "JEJAKEKAL_STEP_MAX_ATTEMPTS", "3"),
+        step_max_attempts=_positive_int(e, "JEJAKEKAL_STEP_MAX_ATTEMPTS", "3"),
         step_retry_interval_sec=_seconds(e, "JEJAKEKAL_STEP_RETRY_INTERVAL_SEC", "0.1"),
         log_level=_choice(e, "JEJAKEKAL_LOG_LEVEL", _LOG_LEVELS, "ERROR"),
+        max_upload_mb=_positive_int(e, "JEJAKEKAL_MAX_UPLOAD_MB", "64"),
+        max_pages=_positive_int(e, "JEJAKEKAL_MAX_PAGES", "2000"),
+        ocr=_choice(e, "JEJAKEKAL_OCR", ("auto", "force", "off")),
     )
 
 
@@ -201,7 +229,7 @@ def _seconds(e: Mapping[str, str], name: str, default: str) -> float:
     return seconds
 
 
-def _attempts(e: Mapping[str, str], name: str, default: str) -> int:
+def _positive_int(e: Mapping[str, str], name: str, default: str) -> int:
     value = e.get(name) or default
     attempts = int(_number(name, value, int))
     if attempts < 1:

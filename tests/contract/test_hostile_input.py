@@ -201,6 +201,8 @@ def test_posts_that_are_not_json_get_415_and_write_nothing(api: Api) -> None:
 
     for path, body in valid.items():
         for content_type in refused_types:
+            if path == "/runs" and content_type.startswith(("text/plain", "multipart/")):
+                continue  # a document upload there (tests/contract/test_uploads.py)
             status, reply = raw_post(api, path, body.encode(), {"Content-Type": content_type})
             assert (status, reply["code"]) == (415, "unsupported_media_type"), (path, reply)
         if body:

@@ -36,6 +36,9 @@ def test_bench_ingest_writes_its_result_and_leaves_no_scratch(tmp_path: Path) ->
     result = json.loads((tmp_path / ".cache/bench/ingest.json").read_text())["results"][0]
     assert result["db"] == "sqlite" and result["runs"] == 2
     assert result["floor"]["in_process"]["p50_ms"] > 0
+    assert result["pdf"]["pages"] == 30 and result["pdf"]["pages_per_sec"] > 0
+    assert result["ocr"]["pages"] == 6 and result["ocr"]["pages_per_sec"] > 0
+    assert "scanned, OCR" in done.stdout
     assert sorted(p.name for p in scratch_root.iterdir() if p.name.startswith("jejakekal-")) == []
     # The operator's home was never touched.
     assert not (tmp_path / "home").exists()

@@ -78,6 +78,7 @@ def test_an_export_and_health_keep_the_api_keys_in_order() -> None:
         "sandbox": {
             "isolation": "subprocess", "allow_unisolated": False, "foreign_commands": "refused",
         },
+        "ocr": None,
     }  # fmt: skip
     assert list(health.to_json())[4] == "workers_alive"
 

@@ -91,6 +91,17 @@ def test_check_judges_the_long_poll_bench_by_healthz_p99_and_extra_cpu(tmp_path:
     assert states == {"longpoll_healthz_p99_ms": "ok", "longpoll_extra_cpu_cores": "over"}
 
 
+def test_check_judges_searches_alone_by_the_query_bench_search_figures(tmp_path: Path) -> None:
+    search = {"p50_ms": 3.1, "p95_ms": 25.0, "mean_ms": 4.0}
+    result = {"db": "sqlite", "p50_ms": 2.0, "p95_ms": 9.0, "search": search}
+    (tmp_path / "query.json").write_text(json.dumps({"results": [result]}))
+    budgets = {"query_p50_ms": 5.0, "search_p50_ms": 5.0, "search_p95_ms": 20.0}
+
+    states = {v.key: v.state for v in check(budgets, tmp_path)}
+
+    assert states == {"query_p50_ms": "ok", "search_p50_ms": "ok", "search_p95_ms": "over"}
+
+
 def test_unqualify_drops_schema_prefixes_but_not_inside_string_literals() -> None:
     sql = (
         "UPDATE dbos.operation_outputs SET output='app.x' "

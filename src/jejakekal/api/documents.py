@@ -2,25 +2,59 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
+from jejakekal.api import uploads
+from jejakekal.api.parsing import (
+    REQUEST_GUARDS,
+    is_json_type,
+    json_only,
+    openapi_upload_body,
+    read_json,
+    storable_query,
+)
 from jejakekal.api.routes import control_of
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import DocRunRequest, parse_request
 from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
 from jejakekal.domain.names import ALL_ARTIFACT_TYPES
+from jejakekal.storage.blobs import BlobStore
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
+# `POST /runs` also takes files, so it checks the body's type itself.
+upload_router = APIRouter(dependencies=[Depends(storable_query)])
 
 
-@router.post("/runs", status_code=202, openapi_extra=openapi_body(DocRunRequest), tags=["runs"])
+@upload_router.post(
+    "/runs", status_code=202, openapi_extra=openapi_upload_body(DocRunRequest), tags=["runs"]
+)
 async def start_doc_run(request: Request) -> dict[str, object]:
-    """[API-6] Start a document run; returns after durable start, before it finishes."""
-    body = parse_request(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
-    started = await run_in_threadpool(control_of(request).start_doc_run, body)
+    """[API-6] Start a document run; returns after durable start, before it finishes.
+
+    The document comes as JSON (`source` or `cmd`), as a multipart form (a `file` part
+    beside `sleepMs`, `workflowId`, `format`), or as the raw bytes under their own
+    Content-Type with `?filename=` (and the same fields as query parameters).
+    """
+    control = control_of(request)
+    declared = request.headers.get("content-type")
+    if declared is None or is_json_type(declared):
+        await json_only(request)
+        body = parse_request(DocRunRequest, await read_json(request), errors.InvalidRunRequest)
+        started = await run_in_threadpool(control.start_doc_run, body)
+        return started.to_json()
+    settings = control.settings
+    received = await uploads.receive(
+        request, BlobStore(settings.blobs_dir), settings.max_upload_bytes
+    )
+    try:
+        upload, workflow_id = uploads.check(received, dict(request.query_params))
+        await run_in_threadpool(control.refuse_conflicting_upload, upload, workflow_id)
+        await run_in_threadpool(received.writer.commit)
+    finally:
+        received.writer.discard()
+    started = await run_in_threadpool(control.start_doc_upload, upload, workflow_id)
     return started.to_json()
 
 
@@ -78,6 +112,20 @@ async def download_artifact(artifact_id: str, request: Request) -> Response:
             "Content-Disposition": f'attachment; filename="{filename}"',
             "X-Content-Type-Options": "nosniff",
         },
+    )
+
+
+@router.get("/runs/{run_id}/pages/{page}.png", tags=["runs"])
+async def page_image(run_id: str, page: str, request: Request) -> Response:
+    """A page of the run's uploaded PDF as a PNG image (rendered once, then cached)."""
+    run_id = parse_run_id(run_id)
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise errors.InvalidQuery("page must be a page number from 1", field="page")
+    png = await run_in_threadpool(control_of(request).page_image, run_id, int(page))
+    return Response(
+        content=png,
+        media_type="image/png",
+        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -209,7 +209,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         202,
         "DocRunStarted",
         {
-            400: (e.InvalidJson.code, e.InvalidRunRequest.code),
+            400: (e.InvalidJson.code, e.InvalidRunRequest.code, e.FormatMismatch.code),
             409: (e.WorkflowIdPayloadMismatch.code,),
         },
         reads_body=True,
@@ -267,11 +267,26 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("get", "/artifacts/{artifact_id}"): Op(200, "ArtifactDocument", ARTIFACT_ID_ERRORS),
     ("get", "/artifacts/{artifact_id}/download"): Op(200, None, ARTIFACT_ID_ERRORS),
+    ("get", "/runs/{run_id}/pages/{page}.png"): Op(
+        200,
+        None,
+        {
+            400: (e.InvalidRunId.code, e.InvalidQuery.code),
+            404: (e.ArtifactNotFound.code, e.PageNotFound.code),
+        },
+    ),
     ("get", "/search"): Op(200, "SearchHits", {400: (e.InvalidQuery.code, e.InvalidRunId.code)}),
 }
 
 # The exact stored bytes of an artifact, under the content type it was stored with.
-DOWNLOAD_TYPES = ("application/json", "text/plain", "text/markdown")
+DOWNLOAD_TYPES = (
+    "application/json",
+    "text/plain",
+    "text/markdown",
+    "application/pdf",
+    "text/html",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+)
 
 # Query and path parameters, by name: the grammar and vocabularies the routes enforce.
 PARAMETERS: dict[str, Schema] = {
@@ -284,7 +299,9 @@ PARAMETERS: dict[str, Schema] = {
     "key": {"type": "string", "pattern": GATE_KEY.pattern, "description": "a gate's key"},
 }
 # Where one path's parameter of a shared name takes another vocabulary.
+PAGE_IMAGE = OPERATIONS[("get", "/runs/{run_id}/pages/{page}.png")]
 PATH_PARAMETERS: dict[str, dict[str, Schema]] = {
+    "/runs/{run_id}/pages/{page}.png": {"page": {"type": "integer", "minimum": 1}},
     "/gates": {"status": {"type": "string", "enum": list(GATE_STATUSES), "default": "open"}},
 }
 
@@ -348,7 +365,8 @@ def _responses(op: Op, method: str, *, secured: bool) -> Schema:
 
 def _success(op: Op) -> Schema:
     if op.body is None:
-        content: Schema = {media: {"schema": {}} for media in DOWNLOAD_TYPES}
+        types = ("image/png",) if op.status == 200 and op is PAGE_IMAGE else DOWNLOAD_TYPES
+        content: Schema = {media: {"schema": {}} for media in types}
         return {"description": "the stored bytes, as an attachment", "content": content}
     return {
         "description": "accepted" if op.status == 202 else "success",
@@ -361,8 +379,8 @@ _STATUS_TEXT = {
     401: "a token is configured and the bearer token is missing or wrong",
     404: "nothing has that id",
     409: "the request conflicts with the run's state or an earlier request",
-    413: f"the body exceeds {MAX_BODY_BYTES} bytes",
-    415: "the body is not `application/json`",
+    413: f"the body exceeds {MAX_BODY_BYTES} bytes (an upload: JEJAKEKAL_MAX_UPLOAD_MB)",
+    415: "the body is not `application/json` (nor, for `POST /runs`, a document type)",
     421: "the Host header is not in the allow-list",
 }
 

@@ -51,11 +51,15 @@ async def json_only(request: Request) -> None:
             raise UnsupportedMediaType("a request body needs Content-Type: application/json")
         return
     media_type = declared.split(";", 1)[0].strip()
-    if not _JSON_MEDIA.fullmatch(media_type):
+    if not is_json_type(declared):
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, not {media_type[:64]!r}",
             content_type=media_type[:64],
         )
+
+
+def is_json_type(content_type: str) -> bool:
+    return _JSON_MEDIA.fullmatch(content_type.split(";", 1)[0].strip()) is not None
 
 
 async def storable_query(request: Request) -> None:
@@ -158,6 +162,33 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise ValueError(f"duplicate key {json.dumps(key[:64])} in an object")
             seen.add(key)
     return result
+
+
+def openapi_upload_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`POST /runs`: JSON, or a document as a form's `file` part or as the raw body."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    form = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "sleepMs": {"type": "integer", "minimum": 0},
+            "workflowId": {"type": "string"},
+            "format": {"type": "string", "enum": ["text", "markdown", "pdf", "html", "docx"]},
+        },
+    }
+    body = openapi_body(model)
+    body["requestBody"]["content"].update(
+        {
+            "multipart/form-data": {"schema": form},
+            "application/pdf": binary,
+            "text/html": binary,
+            "text/plain": binary,
+            "text/markdown": binary,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document": binary,
+        }
+    )
+    return body
 
 
 def openapi_body(model: type[BaseModel]) -> dict[str, Any]:

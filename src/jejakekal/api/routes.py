@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from jejakekal.adapters.ocr import tesseract_version
 from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.control import Control
 from jejakekal.domain import errors
@@ -22,13 +23,18 @@ from jejakekal.domain.gates import (
 )
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
 from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
-from jejakekal.domain.views import Health, SandboxPosture
+from jejakekal.domain.views import Health, OcrPosture, SandboxPosture
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
 RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
 GateStatus = Literal["open", "answered", "rejected", "timed_out"]
 GATE_STATUSES = get_args(GateStatus)
+
+
+def ocr_engine() -> str | None:
+    version = tesseract_version()
+    return f"tesseract {version}" if version else None
 
 
 def control_of(request: Request) -> Control:
@@ -51,6 +57,7 @@ async def healthz(request: Request) -> dict[str, object]:
         workers=tuple(live),
         queues=kernel.queue_pace,
         sandbox=SandboxPosture.of(isolation, allow_unisolated=kernel.settings.allow_unisolated),
+        ocr=OcrPosture(mode=kernel.settings.ocr, engine=await run_in_threadpool(ocr_engine)),
     )
     return health.to_json()
 

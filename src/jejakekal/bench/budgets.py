@@ -17,18 +17,29 @@ COURSE_CAPS = {
     "ingest_p95_ms": 120,
     "query_p50_ms": 20,
     "query_p95_ms": 70,
+    # Issue 24: a search alone, which the mixed query figure hid; held to the query caps.
+    "search_p50_ms": 20,
+    "search_p95_ms": 70,
+    # Issue 24: uploaded PDFs to `done` (the courses have none: our first ceilings).
+    "ingest_pdf_ms_per_page": 50,
+    "ingest_ocr_ms_per_page": 2000,
     "ui_load_ms": 500,
     "resume_latency_ms": 80,
     # Issue 20: long polls may not starve the API (200 waiters, `bench longpoll`).
     "longpoll_healthz_p99_ms": 50,
     "longpoll_extra_cpu_cores": 0.1,
 }
-# budget key -> (bench, result field). Budgets of benches not built yet are reported, not run.
+# budget key -> (bench, result field; a dot reaches into a nested figure). Budgets of
+# benches not built yet are reported, not run.
 SOURCES = {
     "ingest_p50_ms": ("ingest", "p50_ms"),
     "ingest_p95_ms": ("ingest", "p95_ms"),
+    "ingest_pdf_ms_per_page": ("ingest", "pdf.ms_per_page"),
+    "ingest_ocr_ms_per_page": ("ingest", "ocr.ms_per_page"),
     "query_p50_ms": ("query", "p50_ms"),
     "query_p95_ms": ("query", "p95_ms"),
+    "search_p50_ms": ("query", "search.p50_ms"),
+    "search_p95_ms": ("query", "search.p95_ms"),
     "ui_load_ms": ("ui", "p50_ms"),
     "resume_latency_ms": ("resume", "p50_ms"),
     "longpoll_healthz_p99_ms": ("longpoll", "healthz_p99_ms"),
@@ -79,5 +90,8 @@ def _measured(path: Path, field: str) -> float | None:
     payload: dict[str, Any] = json.loads(path.read_text())
     for result in payload.get("results", []):
         if result.get("db") == BUDGET_DB:
-            return float(result[field])
+            value: Any = result
+            for part in field.split("."):
+                value = value[part]
+            return float(value)
     return None

@@ -54,12 +54,19 @@ class BenchClient:
     def post(self, path: str, json: Any = None) -> Reply:
         return self._request("POST", path, json)
 
+    def post_bytes(self, path: str, data: bytes, content_type: str) -> Reply:
+        """A document upload: the raw bytes under their own Content-Type."""
+        return self._send("POST", path, data, {"Content-Type": content_type})
+
     def _request(self, method: str, target: str, payload: Any = None) -> Reply:
-        conn = self._connection()
         body, headers = None, {}
         if payload is not None:
             body = json.dumps(payload).encode()
             headers["Content-Type"] = "application/json"
+        return self._send(method, target, body, headers)
+
+    def _send(self, method: str, target: str, body: bytes | None, headers: dict[str, str]) -> Reply:
+        conn = self._connection()
         conn.request(method, target, body=body, headers=headers)
         response = conn.getresponse()
         reply = Reply(response.status, response.read())

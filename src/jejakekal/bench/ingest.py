@@ -8,6 +8,10 @@ Beside it, in one process and with no HTTP, the floor under that figure: a docum
 run started and watched in process, and bare DBOS running the same four operations on
 the same document work (`bench_bare_doc`), alternating run by run. The gap between the
 two is what keeping the document costs; the bare figure is what DBOS alone takes here.
+
+Then, on the same server, uploaded files: the golden corpus's three-page PDF (its text
+layer read) and a scanned copy of it (each page rendered to an image at 200 dpi, so only
+OCR can read it), in pages per second, upload to `done`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jejakekal.bench.client import BenchClient
-from jejakekal.bench.results import IngestFloor, IngestResult
+from jejakekal.bench.results import IngestFloor, IngestResult, PagesResult
 from jejakekal.bench.server import api_process, settle
 from jejakekal.bench.stats import summary
 from jejakekal.config import Settings
@@ -30,6 +34,9 @@ if TYPE_CHECKING:
     from jejakekal.bootstrap import Kernel
 
 WARMUP = 5
+PDF_RUNS = 10
+OCR_RUNS = 2
+FILES = Path(__file__).parent.parent / "golden" / "files"
 DOCUMENT = (
     "# Ingest benchmark\n\nalpha beta gamma delta\n\n- one item [low]\n- two item\n\n"
     "A closing paragraph with a sentence. And another one.\n"
@@ -52,6 +59,8 @@ def ingest_once(client: BenchClient, n: int) -> tuple[str, float]:
 def measure(
     database_url: str, home: Path, runs: int, progress: Callable[[], object] | None = None
 ) -> IngestResult:
+    pdf = (FILES / "report.pdf").read_bytes()
+    scan = scanned_copy(pdf)
     with api_process(database_url, home) as base, BenchClient(base) as client:
         pace = settle(base)
         for n in range(WARMUP):
@@ -61,6 +70,9 @@ def measure(
             latencies.append(ingest_once(client, n)[1])
             if progress:
                 progress()
+        upload_once(client, pdf)  # warm the PDF path once
+        text_layer = pages_per_second(client, pdf, PDF_RUNS)
+        ocr = pages_per_second(client, scan, OCR_RUNS)
     figures = summary(latencies)
     return {
         "db": db_kind(database_url),
@@ -70,6 +82,52 @@ def measure(
         "p50_ms": figures["p50_ms"],
         "p95_ms": figures["p95_ms"],
         "mean_ms": figures["mean_ms"],
+        "pdf": text_layer,
+        "ocr": ocr,
+    }
+
+
+def scanned_copy(pdf: bytes, dpi: int = 200) -> bytes:
+    """The PDF with every page replaced by a picture of it: no text layer is left."""
+    import io
+
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        images = [page.render(scale=dpi / 72).to_pil().convert("L") for page in document]
+    finally:
+        document.close()
+    out = io.BytesIO()
+    images[0].save(out, "PDF", resolution=float(dpi), save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+def upload_once(client: BenchClient, data: bytes) -> tuple[int, float]:
+    """One PDF uploaded as raw bytes, to `done`: (pages, seconds)."""
+    started = time.perf_counter()
+    reply = client.post_bytes("/runs?filename=bench.pdf", data, "application/pdf")
+    reply.raise_for_status()
+    run_id = reply.json()["run_id"]
+    view = client.get(f"/runs/{run_id}", params={"waitMs": 30_000}).json()
+    while view["status"] == "running":  # OCR can take longer than one long poll
+        view = client.get(f"/runs/{run_id}", params={"waitMs": 30_000}).json()
+    if view["status"] != "done":
+        raise RuntimeError(f"run {run_id} ended {view['status']}, not done")
+    survey = next(s for s in view["steps"] if s["stepId"] == "survey")
+    return int(survey["output"]["pages"]), time.perf_counter() - started
+
+
+def pages_per_second(client: BenchClient, data: bytes, runs: int) -> PagesResult:
+    done = [upload_once(client, data) for _ in range(runs)]
+    pages = sum(p for p, _ in done)
+    seconds = sum(t for _, t in done)
+    return {
+        "runs": runs,
+        "pages": pages,
+        "pages_per_sec": round(pages / seconds, 2),
+        "ms_per_page": round(1000 * seconds / pages, 1),
+        "p50_run_ms": summary([t for _, t in done])["p50_ms"],
     }
 
 

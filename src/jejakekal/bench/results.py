@@ -54,12 +54,24 @@ class IngestFloor(TypedDict):
     queues: str | None
 
 
+class PagesResult(TypedDict):
+    """Uploaded PDFs to `done`, one at a time (`bench ingest`)."""
+
+    runs: int
+    pages: int
+    pages_per_sec: float
+    ms_per_page: float
+    p50_run_ms: float
+
+
 class IngestResult(Latency):
     db: str
     runs: int
     sleep_ms: int
     queues: str | None
     floor: NotRequired[IngestFloor]  # measured in a process of its own, then added
+    pdf: NotRequired[PagesResult]  # a PDF's text layer
+    ocr: NotRequired[PagesResult]  # the same pages scanned, read by OCR
 
 
 class ResumeResult(Latency):

@@ -161,7 +161,25 @@ def _ingest(console: Console, runs: int, urls: list[str]) -> list[IngestResult]:
         results.append(result)
     _latency_table(console, [("ingest", r["db"], r) for r in results])
     _floor_table(console, results)
+    _pages_table(console, results)
     return results
+
+
+def _pages_table(console: Console, results: list[IngestResult]) -> None:
+    table = Table("db", "uploaded PDF", "pages", "pages/s", "ms/page", "run p50 ms")
+    for r in results:
+        for label, key in (("text layer", "pdf"), ("scanned, OCR", "ocr")):
+            pages = r.get(key)
+            if isinstance(pages, dict):
+                table.add_row(
+                    r["db"],
+                    label,
+                    str(pages["pages"]),
+                    f"{pages['pages_per_sec']:.2f}",
+                    f"{pages['ms_per_page']:.1f}",
+                    f"{pages['p50_run_ms']:.1f}",
+                )
+    console.print(table)
 
 
 def _each_database(

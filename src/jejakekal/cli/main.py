@@ -14,6 +14,7 @@ import typer
 from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
 from jejakekal.cli.gates import gates_app
+from jejakekal.cli.ingest import ingest
 from jejakekal.cli.output import describe, fail, one_line, print_table
 from jejakekal.cli.smoke import smoke_app
 from jejakekal.cli.workflow import workflow_app
@@ -39,6 +40,7 @@ app.add_typer(drill_app, name="drill")
 app.add_typer(workflow_app, name="workflow")
 app.add_typer(smoke_app, name="smoke")
 app.add_typer(gates_app, name="gates")
+app.command("ingest")(ingest)
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from jejakekal.adapters import pdf_pages
 from jejakekal.control.context import Context
 from jejakekal.domain import errors
 from jejakekal.domain.views import (
@@ -12,6 +13,7 @@ from jejakekal.domain.views import (
     StoredArtifact,
 )
 from jejakekal.storage import documents, runs, search
+from jejakekal.storage.blobs import BlobStore
 
 
 class Artifacts:
@@ -75,6 +77,23 @@ class Artifacts:
         """An artifact as `GET /artifacts/{id}` shows it: `{meta, content, prov}`, the
         content parsed when it is JSON, else text."""
         return self.get(artifact_id).document()
+
+    def page_image(self, run_id: str, page: int) -> bytes:
+        """Page `page` of an uploaded PDF as a PNG, rendered once and cached."""
+        with self.ctx.db.read() as tx:
+            prov = documents.artifact_prov(tx, f"{run_id}:raw")
+        source = prov.get("source") if prov is not None else None
+        blob = source.get("blob") if source is not None else None
+        if source is None or blob is None or source["format"] != "pdf":
+            raise errors.ArtifactNotFound(
+                "the run has no uploaded PDF", artifact_id=f"{run_id}:raw"
+            )
+        settings = self.ctx.settings
+        pdf = BlobStore(settings.blobs_dir).path(blob["sha256"])
+        try:
+            return pdf_pages.cached_png(pdf, blob["sha256"], page, settings.pages_dir)
+        except pdf_pages.PageOutOfRange as exc:
+            raise errors.PageNotFound(str(exc), run_id=run_id, page=page) from None
 
     def search(self, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:
         with self.ctx.db.read() as tx:

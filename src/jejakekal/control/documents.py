@@ -10,7 +10,7 @@ from dbos import EnqueueOptions
 from jejakekal.control.context import Context, DocStarter
 from jejakekal.domain import errors, names
 from jejakekal.domain.canonical import canonical_json
-from jejakekal.domain.contracts import DocIngestInput, DocRunRequest
+from jejakekal.domain.contracts import DocIngestInput, DocRunRequest, UploadedDocRun
 from jejakekal.domain.ids import new_doc_run_id
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.lifecycle import DocStatus, RunKind
@@ -28,18 +28,40 @@ class DocumentRuns:
         self.start_doc = start_doc
 
     def start(self, body: DocRunRequest) -> StartedDocRun:
-        """Durable start of a document run, deduplicated by workflowId and payload.
+        """Durable start of a document run given as text, deduplicated by workflowId
+        and payload."""
+        payload = body.model_dump(mode="json", exclude_none=True)
+        payload.pop("workflowId", None)
+        run_id = body.workflowId or new_doc_run_id()
+        return self._start(run_id, payload, _hash(payload), _doc_input(run_id, body))
+
+    def refuse_conflicting_upload(self, upload: UploadedDocRun, workflow_id: str | None) -> None:
+        """409 now, before the upload's bytes are stored, when `workflow_id` names a run
+        of other bytes (`start_upload` checks again, in the insert, for a racing start)."""
+        if workflow_id is None:
+            return
+        recorded = self._request_hash(workflow_id)
+        if recorded is not None and recorded != _hash(upload.request_hash_payload()):
+            raise errors.WorkflowIdPayloadMismatch(run_id=workflow_id, workflow_id=workflow_id)
+
+    def start_upload(self, upload: UploadedDocRun, workflow_id: str | None) -> StartedDocRun:
+        """Durable start of a document run whose bytes are in the blob store: the same
+        `workflowId` with the same bytes is the same run."""
+        run_id = workflow_id or new_doc_run_id()
+        payload = upload.model_dump(mode="json", exclude_none=True)
+        request_hash = _hash(upload.request_hash_payload())
+        return self._start(run_id, payload, request_hash, _upload_input(run_id, upload))
+
+    def _start(
+        self, run_id: str, payload: JsonObject, request_hash: str, run_input: JsonObject
+    ) -> StartedDocRun:
+        """Insert the run row and start its workflow.
 
         An API-only process commits the run row and the enqueued workflow together. A
         process that runs workflows commits the row, then starts the workflow at once
         (no queue poll in the way); a crash between the two leaves a row that the next
         launch adopts (`adopt_orphan_doc_runs`), so nothing is lost either way.
         """
-        payload = body.model_dump(mode="json", exclude_none=True)
-        payload.pop("workflowId", None)
-        request_hash = hashlib.sha256(canonical_json(payload).encode()).hexdigest()
-        run_id = body.workflowId or new_doc_run_id()
-        run_input = _doc_input(run_id, body)
         try:
             with self.ctx.db.write() as tx:
                 runs.insert_run(
@@ -84,8 +106,13 @@ class DocumentRuns:
         assert self.start_doc is not None, "only a process that runs workflows adopts"
         adopted = []
         for run in runs.orphan_doc_runs(self.ctx.db):
-            body = DocRunRequest.model_validate(run.request, strict=False)
-            self.ctx.track(run.run_id, self.start_doc(run.run_id, _doc_input(run.run_id, body)))
+            if "blob" in run.request:
+                upload = UploadedDocRun.model_validate(run.request)
+                run_input = _upload_input(run.run_id, upload)
+            else:
+                body = DocRunRequest.model_validate(run.request, strict=False)
+                run_input = _doc_input(run.run_id, body)
+            self.ctx.track(run.run_id, self.start_doc(run.run_id, run_input))
             adopted.append(run.run_id)
         return adopted
 
@@ -115,6 +142,21 @@ class DocumentRuns:
         )
 
 
+def _hash(payload: JsonObject) -> str:
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+
+
+def _upload_input(run_id: str, upload: UploadedDocRun) -> JsonObject:
+    return DocIngestInput(
+        run_id=run_id,
+        source="",
+        format=upload.format,
+        sleep_ms=upload.sleepMs,
+        source_kind="upload",
+        blob=upload.blob,
+    ).model_dump(mode="json")
+
+
 def _doc_input(run_id: str, body: DocRunRequest) -> JsonObject:
     """The workflow's input as DBOS records it: the plain dict earlier runs were given."""
     return DocIngestInput(
@@ -123,4 +165,4 @@ def _doc_input(run_id: str, body: DocRunRequest) -> JsonObject:
         format=body.format,
         sleep_ms=body.sleepMs,
         source_kind="cmd" if body.cmd is not None else "source",
-    ).model_dump()
+    ).model_dump(exclude_none=True)

@@ -18,7 +18,13 @@ from jejakekal.control.gates import Gates
 from jejakekal.control.intents import Intents, StartedRun
 from jejakekal.control.operations import RunOperations
 from jejakekal.control.reads import RunReads
-from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.contracts import (
+    DocRunRequest,
+    EventRequest,
+    IntentCreate,
+    RunRequest,
+    UploadedDocRun,
+)
 from jejakekal.domain.gates import GateAnswer, Origin
 from jejakekal.domain.views import (
     ArtifactDocument,
@@ -74,6 +80,12 @@ class Control:
 
     def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
         return self.documents.start(body)
+
+    def start_doc_upload(self, upload: UploadedDocRun, workflow_id: str | None) -> StartedDocRun:
+        return self.documents.start_upload(upload, workflow_id)
+
+    def refuse_conflicting_upload(self, upload: UploadedDocRun, workflow_id: str | None) -> None:
+        self.documents.refuse_conflicting_upload(upload, workflow_id)
 
     def adopt_orphan_doc_runs(self) -> list[str]:
         return self.documents.adopt_orphans()
@@ -145,6 +157,9 @@ class Control:
 
     def artifact_document(self, artifact_id: str) -> ArtifactDocument:
         return self.artifacts.document(artifact_id)
+
+    def page_image(self, run_id: str, page: int) -> bytes:
+        return self.artifacts.page_image(run_id, page)
 
     def search(self, query: str, *, run_id: str | None, limit: int) -> list[SearchHit]:
         return self.artifacts.search(query, run_id=run_id, limit=limit)

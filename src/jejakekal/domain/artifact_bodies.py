@@ -48,8 +48,8 @@ class DocirParams(TypedDict):
     ocr_threshold: float
 
 
-class Locator(TypedDict):
-    lines: list[int]  # 1-based first and last line
+# docir/1: `{"lines": [first, last]}` (1-based); docir/2: by format (domain.extraction).
+Locator = dict[str, object]
 
 
 class Block(TypedDict):
@@ -64,7 +64,14 @@ class Block(TypedDict):
     locator: Locator
 
 
-class DocIR(ArtifactHeader[DocirParams]):
+class Docir2Params(TypedDict):
+    format: str
+    ocr: str  # JEJAKEKAL_OCR as the run saw it: auto | force | off
+    ocr_engine: str | None  # "tesseract 5.3.0"; None when no page was recognised
+    ocr_threshold: float
+
+
+class DocIR(ArtifactHeader[DocirParams | Docir2Params]):
     format: str
     text: str
     text_sha256: str
@@ -73,6 +80,16 @@ class DocIR(ArtifactHeader[DocirParams]):
     blocks: list[Block]
     ocr_required: bool
     low_confidence_blocks: list[str]
+    pages: NotRequired[list[DocPage]]  # docir/2 only ([] but for PDFs)
+
+
+class DocPage(TypedDict):
+    """A PDF page in docir/2: its size in points and where its text came from."""
+
+    page: int
+    width: float
+    height: float
+    text_from: str  # text_layer | ocr | ocr_unavailable | ocr_off
 
 
 # --- chunk index ----------------------------------------------------------------------
@@ -101,6 +118,7 @@ class Chunk(TypedDict):
     prev_id: str | None
     next_id: str | None
     confidence: float
+    pages: NotRequired[list[int]]  # chunk-index/2: the PDF pages its blocks sit on
 
 
 class ChunkIndex(ArtifactHeader[ChunkerParams]):
@@ -125,6 +143,8 @@ class Citation(TypedDict):
     end: int
     quote: str
     quote_sha256: str
+    # memo/2: where the quote starts in the source (its block's locator): page and box.
+    locator: NotRequired[Locator]
 
 
 class Claim(TypedDict):
@@ -132,6 +152,7 @@ class Claim(TypedDict):
     start: int  # offsets into the memo's text
     end: int
     citations: list[Citation]
+    low_confidence: NotRequired[bool]  # memo/2: its block was read by OCR with doubt
 
 
 class CitationCheck(TypedDict):
@@ -176,9 +197,19 @@ class Memo(UnverifiedMemo):
 # --- provenance -----------------------------------------------------------------------
 
 
+class BlobSource(TypedDict):
+    """An uploaded file: the blob holding its bytes and what it was sent as."""
+
+    sha256: str
+    size: int
+    content_type: str
+    filename: str | None
+
+
 class RawSource(TypedDict):
-    kind: str  # "source" or "cmd"
+    kind: str  # "source", "cmd" or "upload"
     format: str
+    blob: NotRequired[BlobSource]  # an upload's
 
 
 class Origin(TypedDict):

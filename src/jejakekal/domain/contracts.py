@@ -35,8 +35,12 @@ def _json_object(value: dict[str, Any]) -> dict[str, Any]:
 
 # Every string a client sends ends up in a database (and goals in a sandbox's environment).
 Text = AfterValidator(check_text)
+MAX_GOAL_CHARS = 4000
 Goal = Annotated[
-    str, StringConstraints(min_length=1, max_length=4000), Text, AfterValidator(_not_blank)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_GOAL_CHARS),
+    Text,
+    AfterValidator(_not_blank),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=128), Text]
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_object)]
@@ -122,15 +126,55 @@ class DocRunRequest(BaseModel):
         return self.cmd[len(DOC_COMMAND) :]
 
 
+FileName = Annotated[str, StringConstraints(min_length=1, max_length=255), Text]
+
+
+class DocUpload(BaseModel):
+    """`POST /runs` with a file: the fields beside its bytes (form parts or query
+    parameters, so they arrive as text and are converted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    sleepMs: int = Field(default=0, ge=0, le=MAX_SLEEP_MS)
+    workflowId: DocRunId | None = None
+    format: Literal["text", "markdown", "pdf", "html", "docx"] | None = None
+    filename: FileName | None = None
+
+
+class BlobRef(BaseModel):
+    """An uploaded document in the blob store, as a run's request records it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    sha256: str
+    size: int
+    contentType: str
+    filename: str | None = None
+
+
+class UploadedDocRun(BaseModel):
+    """A document run's request when its bytes were uploaded: `app.runs.request`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    blob: BlobRef
+    format: str
+    sleepMs: int = 0
+
+    def request_hash_payload(self) -> dict[str, object]:
+        """What makes two uploads the same request: the bytes, the format, the pause;
+        not the file's name (the same bytes under another name are the same document)."""
+        return {"blob": self.blob.sha256, "format": self.format, "sleepMs": self.sleepMs}
+
+
 class DocIngestInput(BaseModel):
     """The input of workflow `doc_ingest`: fields may be added, never renamed."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
     run_id: str
-    source: str
+    source: str  # the text itself; empty when the bytes are in the blob store
     format: str
     sleep_ms: int
-    source_kind: str  # "source" or "cmd"
+    source_kind: str  # "source", "cmd" or "upload"
+    # An upload (release 4 on): the blob holding its bytes, and what it was sent as.
+    blob: BlobRef | None = None
 
 
 class RunIntentInput(BaseModel):

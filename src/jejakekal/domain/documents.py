@@ -33,6 +33,9 @@ from jejakekal.domain.ports import BlockSpan, DocumentParser
 DOCIR_SCHEMA = "docir/1"
 CHUNK_INDEX_SCHEMA = "chunk-index/1"
 MEMO_SCHEMA = "memo/1"
+# The versions built from a docir/2 (domain.docir2): their chunks and citations carry pages.
+CHUNK_INDEX2_SCHEMA = "chunk-index/2"
+MEMO2_SCHEMA = "memo/2"
 LOW_MARK = "[low]"  # a source line carrying it gets low confidence
 LOW_CONFIDENCE = 0.3
 OCR_THRESHOLD = 0.5  # any block under it sets ocr_required
@@ -135,8 +138,9 @@ def build_docir(source: str, parser: DocumentParser, *, run_id: str, raw_sha256:
         "low_confidence": LOW_CONFIDENCE,
         "ocr_threshold": OCR_THRESHOLD,
     }
+    # mypy asks for the docir/2-only `pages` in a ** item; docir/1 has none.
     docir: DocIR = {
-        **artifact_header(
+        **artifact_header(  # type: ignore[typeddict-item]
             DOCIR_SCHEMA,
             run_id=run_id,
             producer=parser.name,
@@ -194,8 +198,18 @@ def _require(ok: bool, message: str) -> None:
         raise DocumentInvariantError(message)
 
 
+def is_docir2(docir: DocIR) -> bool:
+    return docir.get("schema") == "docir/2"
+
+
 def check_docir(docir: DocIR) -> None:
-    """Raise `DocumentInvariantError` unless every docir/1 invariant holds."""
+    """Raise `DocumentInvariantError` unless every invariant of the docir's version holds."""
+    if is_docir2(docir):
+        # docir2 builds on this module, so it is imported where it is needed.
+        from jejakekal.domain.docir2 import check_docir2
+
+        check_docir2(docir)
+        return
     _require(docir.get("schema") == DOCIR_SCHEMA, f"schema is not {DOCIR_SCHEMA!r}")
     text = docir.get("text")
     _require(isinstance(text, str), "text is not a string")
@@ -241,9 +255,11 @@ def check_docir(docir: DocIR) -> None:
     _require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
 
 
-def heading_title(block_text: str) -> str:
-    """A Markdown heading's text: its first line without container, `#` or setext marks."""
+def heading_title(block_text: str, *, markdown: bool = True) -> str:
+    """A heading's text: its first line, for Markdown without container, `#` or setext marks."""
     line = block_text.split("\n", 1)[0]
+    if not markdown:
+        return line.strip()
     line = _CONTAINER_PREFIX.sub("", line, count=1)
     if opening := _ATX_OPEN.match(line):
         line = _ATX_CLOSE.sub("", line[opening.end() :])
@@ -291,11 +307,12 @@ def _heading_paths(docir: DocIR) -> dict[str, list[str]]:
     """Per block, the titles of the headings it sits under (a heading is under itself)."""
     paths: dict[str, list[str]] = {}
     stack: list[tuple[int, str]] = []
+    markdown = docir["format"] in ("markdown", "text")
     for block in docir["blocks"]:
         level = block["level"]  # an int for every heading (check_docir holds it)
         if block["kind"] == "heading" and level is not None:
             stack = [(lv, title) for lv, title in stack if lv < level]
-            stack.append((level, heading_title(chunk_text(docir, block))))
+            stack.append((level, heading_title(chunk_text(docir, block), markdown=markdown)))
         paths[block["block_id"]] = [title for _, title in stack]
     return paths
 
@@ -333,7 +350,7 @@ def _chunks(docir: DocIR, packs: list[_Pack]) -> list[Chunk]:
     text, digest = docir["text"], docir["text_sha256"]
     paths = _heading_paths(docir)
     ids = [chunk_id(digest, pack.start, pack.end) for pack in packs]
-    return [
+    chunks: list[Chunk] = [
         {
             "chunk_id": ids[ord_],
             "ord": ord_,
@@ -348,6 +365,11 @@ def _chunks(docir: DocIR, packs: list[_Pack]) -> list[Chunk]:
         }
         for ord_, pack in enumerate(packs)
     ]
+    if is_docir2(docir):
+        for chunk, pack in zip(chunks, packs, strict=True):
+            pages = {b["locator"].get("page") for b in pack.members}
+            chunk["pages"] = sorted(p for p in pages if isinstance(p, int))
+    return chunks
 
 
 def build_chunk_index(
@@ -366,7 +388,7 @@ def build_chunk_index(
     params: ChunkerParams = {"max_chars": max_chars, "overlap": 0, "boundary": "block"}
     return {
         **artifact_header(
-            CHUNK_INDEX_SCHEMA,
+            CHUNK_INDEX2_SCHEMA if is_docir2(docir) else CHUNK_INDEX_SCHEMA,
             run_id=run_id,
             producer="chunker",
             version="1",

@@ -48,6 +48,13 @@ class InvalidEvent(BadRequest):
     default_message = "event does not match the schema"
 
 
+class FormatMismatch(BadRequest):
+    """An upload whose bytes are not what its type, its `format` or its name says."""
+
+    code = "format_mismatch"
+    default_message = "the file's bytes do not match its declared type"
+
+
 class InvalidAnswer(BadRequest):
     code = "invalid_answer"
     default_message = "the answer does not match the gate's schema"
@@ -109,6 +116,11 @@ class HostNotAllowed(JejakekalError):
 class NotFound(JejakekalError):
     status = 404
     code = "not_found"
+
+
+class PageNotFound(NotFound):
+    code = "page_not_found"
+    default_message = "the document has no such page"
 
 
 class IntentNotFound(NotFound):
@@ -283,6 +295,7 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     InvalidQuery,
     InvalidIntent,
     InvalidRunRequest,
+    FormatMismatch,
     InvalidEvent,
     InvalidAnswer,
     InvalidActor,
@@ -296,6 +309,7 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     IntentNotFound,
     RunNotFound,
     ArtifactNotFound,
+    PageNotFound,
     RunPayloadMismatch,
     WorkflowIdPayloadMismatch,
     EventNotExpected,

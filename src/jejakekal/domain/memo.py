@@ -24,12 +24,16 @@ from jejakekal.domain.artifact_bodies import (
     Verdict,
     Verification,
 )
+from jejakekal.domain.docir2 import block_at
 from jejakekal.domain.documents import (
+    MEMO2_SCHEMA,
     MEMO_SCHEMA,
+    OCR_THRESHOLD,
     DocumentInvariantError,
     artifact_header,
     check_docir,
     content_start,
+    is_docir2,
     is_span,
     text_sha256,
 )
@@ -55,22 +59,26 @@ def first_sentence(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start + lead, start + trail) if lead < trail else None
 
 
-def _citations(text: str, chunks: list[Chunk], start: int, end: int) -> list[Citation]:
-    """One citation per chunk the span touches (a long block's sentence may cross two)."""
+def _citations(docir: DocIR, chunks: list[Chunk], start: int, end: int) -> list[Citation]:
+    """One citation per chunk the span touches (a long block's sentence may cross two);
+    in a memo/2 each carries its block's locator (for a PDF, the page and the box)."""
+    text = docir["text"]
     citations: list[Citation] = []
     for chunk in chunks:
         lo, hi = max(start, chunk["start"]), min(end, chunk["end"])
         if lo < hi:
             quote = text[lo:hi]
-            citations.append(
-                {
-                    "chunk_id": chunk["chunk_id"],
-                    "start": lo,
-                    "end": hi,
-                    "quote": quote,
-                    "quote_sha256": text_sha256(quote),
-                }
-            )
+            citation: Citation = {
+                "chunk_id": chunk["chunk_id"],
+                "start": lo,
+                "end": hi,
+                "quote": quote,
+                "quote_sha256": text_sha256(quote),
+            }
+            block = block_at(docir, lo) if is_docir2(docir) else None
+            if block is not None:
+                citation["locator"] = block["locator"]
+            citations.append(citation)
     return citations
 
 
@@ -90,14 +98,16 @@ def _claims(docir: DocIR, chunks: list[Chunk], max_claims: int) -> tuple[str, li
         sentence = text[span[0] : span[1]]
         claim_start = len(memo_text) + len(CLAIM_PREFIX)
         memo_text += f"{CLAIM_PREFIX}{sentence}\n"
-        claims.append(
-            {
-                "claim_id": f"k-{len(claims) + 1}",
-                "start": claim_start,
-                "end": claim_start + len(sentence),
-                "citations": _citations(text, chunks, *span),
-            }
-        )
+        claim: Claim = {
+            "claim_id": f"k-{len(claims) + 1}",
+            "start": claim_start,
+            "end": claim_start + len(sentence),
+            "citations": _citations(docir, chunks, *span),
+        }
+        if is_docir2(docir):
+            # A sentence read by OCR with little confidence is flagged for a human.
+            claim["low_confidence"] = block["confidence"] < OCR_THRESHOLD
+        claims.append(claim)
     return memo_text, claims
 
 
@@ -122,7 +132,7 @@ def build_memo(
     params: MemoParams = {"generator": GENERATOR, "max_claims": max_claims}
     memo: UnverifiedMemo = {
         **artifact_header(
-            MEMO_SCHEMA,
+            MEMO2_SCHEMA if is_docir2(docir) else MEMO_SCHEMA,
             run_id=run_id,
             producer=f"memo:{GENERATOR}",
             version="1",
@@ -139,7 +149,8 @@ def build_memo(
     return {**memo, "verification": verify_memo(memo, docir, chunk_index)}
 
 
-def _check_citation(citation: Citation, text: str, chunks: dict[str, Chunk]) -> CitationCheck:
+def _check_citation(citation: Citation, docir: DocIR, chunks: dict[str, Chunk]) -> CitationCheck:
+    text = docir["text"]
     start, end, quote = citation.get("start"), citation.get("end"), citation.get("quote")
     problems = []
     in_text = is_span(start, end, len(text))
@@ -147,6 +158,10 @@ def _check_citation(citation: Citation, text: str, chunks: dict[str, Chunk]) -> 
         problems.append("span_outside_text")
     elif text[start:end] != quote:
         problems.append("quote_mismatch")
+    if is_docir2(docir) and in_text:
+        block = block_at(docir, start)
+        if block is None or citation.get("locator") != block["locator"]:
+            problems.append("locator_mismatch")
     if not isinstance(quote, str) or text_sha256(quote) != citation.get("quote_sha256"):
         problems.append("quote_hash_mismatch")
     chunk = chunks.get(str(citation.get("chunk_id")))
@@ -196,12 +211,11 @@ def verify_memo(memo: UnverifiedMemo, docir: DocIR, chunk_index: ChunkIndex) -> 
     Malformed citations are reported as failed checks, never raised, so a tampered
     memo still gets a verdict. The memo's own `verification` is not consulted.
     """
-    text = docir["text"]
     chunks = {chunk["chunk_id"]: chunk for chunk in chunk_index.get("chunks", [])}
     results: list[ClaimVerification] = []
     outside_text = False
     for claim in memo.get("claims", []):
-        cited = [_check_citation(c, text, chunks) for c in claim.get("citations", [])]
+        cited = [_check_citation(c, docir, chunks) for c in claim.get("citations", [])]
         claim_text = _check_claim_text(memo, claim)
         outside_text = outside_text or not all(check["in_text"] for check in cited)
         results.append(

@@ -49,6 +49,9 @@ STEP_PREPARE = "prepare"
 OP_SLEEP = "DBOS.sleep"  # DBOS's own name for a durable sleep
 STEP_SIDE_EFFECT = "side-effect"
 STEP_FINALIZE = "finalize"
+# An uploaded PDF, HTML or DOCX file adds these between the sleep and the side effect,
+# and one `ocr:<first>-<last>` step per batch of pages recognised.
+STEP_SURVEY = "survey"
 DOC_STEPS = (STEP_PREPARE, OP_SLEEP, STEP_SIDE_EFFECT, STEP_FINALIZE)
 
 # The four document artifacts, in the order a run produces (and lists) them.

@@ -259,9 +259,17 @@ class SandboxPosture(View):
         return self.isolation != ISOLATING and self.foreign_commands == "allowed"
 
 
+class OcrPosture(View):
+    """Whether scanned PDF pages can be read here: JEJAKEKAL_OCR and the Tesseract found
+    (None: not installed, so such pages are marked `ocr_unavailable`)."""
+
+    mode: str
+    engine: str | None
+
+
 class Health(View):
     """`GET /healthz` of the API: liveness, the workers of this version alive to run
-    what is queued, and what a user's commands would run under."""
+    what is queued, what a user's commands would run under, and OCR."""
 
     ok: bool
     role: str
@@ -270,11 +278,12 @@ class Health(View):
     workers: tuple[str, ...]
     queues: str | None
     sandbox: SandboxPosture
+    ocr: OcrPosture | None = None
 
     def to_json(self) -> dict[str, object]:
         shown = super().to_json()
         # The count stands before the workers' names, where the API has always had it.
-        rest = {key: shown.pop(key) for key in ("workers", "queues", "sandbox")}
+        rest = {key: shown.pop(key) for key in ("workers", "queues", "sandbox", "ocr")}
         return {**shown, "workers_alive": len(self.workers), **rest}
 
 

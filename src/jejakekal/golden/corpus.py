@@ -1,4 +1,5 @@
-"""The fixed corpus: document runs that cover each parser path and the `[low]` route."""
+"""The fixed corpus: document runs that cover each parser path and the `[low]` route,
+and one uploaded file of each binary format (kept beside this module, in `files/`)."""
 
 from __future__ import annotations
 
@@ -27,4 +28,12 @@ CASES: dict[str, Case] = {
     },
     "unicode-crlf": {"source": "naïve café 🚀\r\nzweite Zeile\r\n中文の行です。", "sleepMs": 0},
     "command": {"cmd": "/doc alpha beta gamma", "sleepMs": 0},
+}
+
+
+# Case -> (file under `files/`, its format): uploaded as a user's file would be.
+FILE_CASES: dict[str, tuple[str, str]] = {
+    "pdf-report": ("report.pdf", "pdf"),
+    "html-article": ("article.html", "html"),
+    "docx-report": ("report.docx", "docx"),
 }

@@ -10,11 +10,14 @@ from typing import Any
 
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
-from jejakekal.domain.contracts import DocRunRequest
+from jejakekal.domain.contracts import BlobRef, DocRunRequest, UploadedDocRun
+from jejakekal.domain.formats import RAW_TYPES
 from jejakekal.domain.views import RunView
 from jejakekal.export.bundle import MANIFEST, json_file
-from jejakekal.golden.corpus import CASES
+from jejakekal.golden.corpus import CASES, FILE_CASES
+from jejakekal.storage.blobs import BlobStore
 
+FILES = Path(__file__).parent / "files"
 TIME = "<time>"
 VOLATILE_KEYS = {
     "executor_id": "<executor>",
@@ -66,9 +69,16 @@ def render(settings: Settings) -> dict[str, bytes]:
     kernel = build_kernel(settings, "full")
     files: dict[str, bytes] = {}
     try:
-        for case, body in sorted(CASES.items()):
-            request = DocRunRequest.model_validate({**body, "workflowId": f"golden-{case}"})
-            run_id = kernel.control.start_doc_run(request).run_id
+        started = {
+            case: kernel.control.start_doc_run(
+                DocRunRequest.model_validate({**body, "workflowId": f"golden-{case}"})
+            ).run_id
+            for case, body in CASES.items()
+        }
+        started.update(
+            {case: _upload(kernel, case, name, fmt) for case, (name, fmt) in FILE_CASES.items()}
+        )
+        for case, run_id in sorted(started.items()):
             view = _wait_done(kernel, run_id)
             files[f"{case}/run_view.json"] = json_file(normalise(view.to_json()))
             path = Path(kernel.control.export_run(run_id).run_bundle_path)
@@ -88,6 +98,17 @@ def render(settings: Settings) -> dict[str, bytes]:
     finally:
         kernel.close()
     return files
+
+
+def _upload(kernel: Kernel, case: str, name: str, fmt: str) -> str:
+    """Start a run of a corpus file as an upload does: its bytes into the blob store."""
+    data = (FILES / name).read_bytes()
+    blob = BlobStore(kernel.settings.blobs_dir).put(data)
+    upload = UploadedDocRun(
+        blob=BlobRef(sha256=blob.sha256, size=blob.size, contentType=RAW_TYPES[fmt], filename=name),
+        format=fmt,
+    )
+    return kernel.control.start_doc_upload(upload, f"golden-{case}").run_id
 
 
 def _sha(data: bytes) -> str:

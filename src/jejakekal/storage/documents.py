@@ -223,6 +223,14 @@ def get_artifact(tx: Tx, artifact_id_: str) -> ArtifactRow | None:
     return _artifact_row(found) if found else None
 
 
+def artifact_prov(tx: Tx, artifact_id_: str) -> Provenance | None:
+    """An artifact's provenance alone (its bytes may be a whole uploaded file)."""
+    prov: Provenance | None = tx.execute(
+        sa.select(s.artifacts.c.prov).where(s.artifacts.c.id == artifact_id_)
+    ).scalar_one_or_none()
+    return prov
+
+
 def run_artifacts(tx: Tx, run_id: str) -> list[ArtifactRow]:
     """A run's artifacts, bytes included, in production order (raw, docir, chunk-index, memo)."""
     rows = tx.execute(

@@ -27,20 +27,34 @@ from jejakekal.storage.dbos_tables import operation_outputs, workflow_status
 from jejakekal.storage.documents import artifact_ids
 from jejakekal.storage.runs import iso, run_lookup
 
+# An uploaded file's steps sit between the sleep and the side effect: `survey`, then
+# `ocr:<first>-<last>` in page order.
+_FILE_DOC_STEPS = (
+    names.STEP_PREPARE,
+    names.OP_SLEEP,
+    names.STEP_SURVEY,
+    "ocr",
+    names.STEP_SIDE_EFFECT,
+    names.STEP_FINALIZE,
+)
 STEP_ORDER = {
     name: i
-    for steps in ((*names.INTENT_STEPS, names.STEP_OBSERVE), names.DOC_STEPS)
+    for steps in ((*names.INTENT_STEPS, names.STEP_OBSERVE), _FILE_DOC_STEPS)
     for i, name in enumerate(steps)
 }
 
 
-def _step_key(step_id: str) -> tuple[int, int, str]:
+def _step_key(step_id: str) -> tuple[int, int, int, str]:
     """Run order: by the agent loop's iteration, then the step's place in one iteration
-    (AnswerST, the loop's end, last)."""
+    (AnswerST, the loop's end, last); OCR batches by their first page."""
     base, _, iteration = step_id.partition("#")
     if base == names.STEP_ANSWER:
-        return (sys.maxsize, 0, step_id)
-    return (int(iteration) if iteration.isdigit() else 1, STEP_ORDER.get(base, 99), step_id)
+        return (sys.maxsize, 0, 0, step_id)
+    kind, _, pages = base.partition(":")
+    first_page = pages.split("-", 1)[0]
+    if kind == "ocr" and first_page.isdigit():
+        return (1, STEP_ORDER["ocr"], int(first_page), step_id)
+    return (int(iteration) if iteration.isdigit() else 1, STEP_ORDER.get(base, 99), 0, step_id)
 
 
 # The views are read often (the UI polls them): their statements are built once per

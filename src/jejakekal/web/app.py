@@ -19,11 +19,17 @@ from jejakekal.config import Settings
 from jejakekal.domain.errors import HttpStatusError, JejakekalError
 from jejakekal.domain.hosts import HostAllowList
 from jejakekal.domain.ids import check_raw_path
-from jejakekal.web import login, routes
+from jejakekal.web import documents, login, routes
 from jejakekal.web.assets import VersionedStaticFiles
 from jejakekal.web.client import HttpClient, UiClient
 from jejakekal.web.guard import UiGuard
-from jejakekal.web.views import artifact_label, command_line, status_label, ui_state
+from jejakekal.web.views import (
+    artifact_label,
+    chunk_anchor,
+    command_line,
+    status_label,
+    ui_state,
+)
 
 HERE = Path(__file__).parent
 # htmx's settings, read by htmx from the page's <meta name="htmx-config"> as it starts.
@@ -82,6 +88,7 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
 
     app.include_router(login.router)
     app.include_router(routes.router)
+    app.include_router(documents.router)
     app.mount("/static", static, name="static")
     # Pages, fragments and htmx itself (about 50 kB) travel gzipped to browsers that ask.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)
@@ -103,6 +110,7 @@ def _templates(static: VersionedStaticFiles, app_css: str) -> Jinja2Templates:
         status_label=status_label,
         command_line=command_line,
         artifact_label=artifact_label,
+        chunk_anchor=chunk_anchor,
         static_url=static.url,
         # Inline in every full page: a first visit renders without a second round trip.
         app_css=Markup(app_css),

@@ -8,6 +8,7 @@ errors, so the routes cannot tell them apart.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -16,6 +17,7 @@ import httpx
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from jejakekal.adapters.ocr import tesseract_version
 from jejakekal.control import Control
 from jejakekal.control.intents import StartedRun
 from jejakekal.domain import errors
@@ -28,13 +30,16 @@ from jejakekal.domain.views import (
     Canceled,
     GateReceipt,
     GateView,
+    OcrPosture,
     Resumed,
     Retried,
     RunSummary,
     RunView,
     SandboxPosture,
+    SearchHit,
     StartedDocRun,
 )
+from jejakekal.web.upload_store import PIECE_BYTES, FileUpload, store_upload
 from jejakekal.web.views import download_name
 
 
@@ -46,6 +51,7 @@ class UpstreamHealth:
     app_version: str | None
     workers_alive: int | None
     sandbox: SandboxPosture | None = None  # None from an API too old to say
+    ocr: OcrPosture | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class Download:
 
 class UiClient(Protocol):
     async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun: ...
+    async def start_doc_upload(self, upload: FileUpload) -> StartedDocRun: ...
+    async def search(
+        self, q: str, *, run_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]: ...
+    async def page_image(self, run_id: str, page: int) -> bytes: ...
     async def create_intent(self, body: IntentCreate) -> str: ...
     async def start_intent_run(self, intent_id: str, body: RunRequest) -> StartedRun: ...
     async def run_view(self, run_id: str) -> RunView: ...
@@ -76,6 +87,7 @@ class UiClient(Protocol):
     async def download(self, artifact_id: str) -> Download: ...
     async def health(self) -> UpstreamHealth: ...
     async def sandbox(self) -> SandboxPosture | None: ...
+    async def ocr(self) -> OcrPosture | None: ...
     async def aclose(self) -> None: ...
 
 
@@ -88,6 +100,23 @@ class InProcessClient:
 
     async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
         return await run_in_threadpool(self.control.start_doc_run, body)
+
+    async def start_doc_upload(self, upload: FileUpload) -> StartedDocRun:
+        settings = self.control.settings
+
+        def store_and_start() -> StartedDocRun:
+            stored = store_upload(settings.blobs_dir, settings.max_upload_bytes, upload)
+            return self.control.start_doc_upload(stored, None)
+
+        return await run_in_threadpool(store_and_start)
+
+    async def search(
+        self, q: str, *, run_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        return await run_in_threadpool(lambda: self.control.search(q, run_id=run_id, limit=limit))
+
+    async def page_image(self, run_id: str, page: int) -> bytes:
+        return await run_in_threadpool(self.control.page_image, run_id, page)
 
     async def create_intent(self, body: IntentCreate) -> str:
         return await run_in_threadpool(self.control.create_intent, body)
@@ -150,7 +179,11 @@ class InProcessClient:
         live = await run_in_threadpool(self.control.live_workers)
         version = self.control.settings.app_version
         return UpstreamHealth(
-            ok=True, app_version=version, workers_alive=len(live), sandbox=await self.sandbox()
+            ok=True,
+            app_version=version,
+            workers_alive=len(live),
+            sandbox=await self.sandbox(),
+            ocr=await self.ocr(),
         )
 
     async def sandbox(self) -> SandboxPosture:
@@ -158,6 +191,12 @@ class InProcessClient:
         isolation = await run_in_threadpool(self.control.ctx.isolation)
         allow = self.control.settings.allow_unisolated
         return SandboxPosture.of(isolation, allow_unisolated=allow)
+
+    async def ocr(self) -> OcrPosture:
+        # Cached for the process after the first call (it runs `tesseract --version`).
+        version = await run_in_threadpool(tesseract_version)
+        engine = f"tesseract {version}" if version else None
+        return OcrPosture(mode=self.control.settings.ocr, engine=engine)
 
     async def aclose(self) -> None:
         return None  # the kernel belongs to whoever built it
@@ -195,6 +234,28 @@ class HttpClient:
 
     async def start_doc_run(self, body: DocRunRequest) -> StartedDocRun:
         return StartedDocRun.from_json(await self._call("POST", "/runs", json=_sent(body)))
+
+    async def start_doc_upload(self, upload: FileUpload) -> StartedDocRun:
+        # The file's bytes as the raw body, read from the spooled file piece by piece.
+        params = {"filename": upload.filename, "sleepMs": upload.sleep_ms}
+        headers = {"content-type": upload.content_type or "application/octet-stream"}
+        started = await self._call(
+            "POST", "/runs", content=_pieces(upload), params=params, headers=headers
+        )
+        return StartedDocRun.from_json(started)
+
+    async def search(
+        self, q: str, *, run_id: str | None = None, limit: int = 20
+    ) -> list[SearchHit]:
+        params: dict[str, str | int] = {"q": q, "limit": limit}
+        if run_id is not None:
+            params["run_id"] = run_id
+        return [
+            SearchHit.from_json(hit) for hit in await self._call("GET", "/search", params=params)
+        ]
+
+    async def page_image(self, run_id: str, page: int) -> bytes:
+        return (await self._request("GET", f"/runs/{_seg(run_id)}/pages/{page}.png")).content
 
     async def create_intent(self, body: IntentCreate) -> str:
         created = await self._call("POST", "/intents", json=_sent(body))
@@ -259,10 +320,14 @@ class HttpClient:
             app_version=health.get("app_version"),
             workers_alive=health.get("workers_alive"),
             sandbox=_posture(health.get("sandbox")),
+            ocr=_ocr(health.get("ocr")),
         )
 
     async def sandbox(self) -> SandboxPosture | None:
         return (await self.health()).sandbox
+
+    async def ocr(self) -> OcrPosture | None:
+        return (await self.health()).ocr
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -281,6 +346,21 @@ def _posture(shown: object) -> SandboxPosture | None:
         return SandboxPosture.from_json(shown)
     except ValueError:
         return None
+
+
+def _ocr(shown: object) -> OcrPosture | None:
+    """The API's `ocr` in /healthz; None from an API too old to say."""
+    if not isinstance(shown, dict):
+        return None
+    try:
+        return OcrPosture.from_json(shown)
+    except ValueError:
+        return None
+
+
+async def _pieces(upload: FileUpload) -> AsyncIterator[bytes]:
+    while piece := await run_in_threadpool(upload.file.read, PIECE_BYTES):
+        yield piece
 
 
 def _seg(value: str) -> str:

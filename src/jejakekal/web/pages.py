@@ -9,8 +9,16 @@ from datetime import UTC, datetime
 from jejakekal.domain import errors
 from jejakekal.domain.gates import INPUT_GATE, PLAN_GATE
 from jejakekal.domain.ids import parse_run_id
-from jejakekal.domain.views import ArtifactMeta, PlannedNode, RunSummary, RunView, SandboxPosture
+from jejakekal.domain.views import (
+    ArtifactMeta,
+    OcrPosture,
+    PlannedNode,
+    RunSummary,
+    RunView,
+    SandboxPosture,
+)
 from jejakekal.web.client import UiClient
+from jejakekal.web.doc_facts import DocFacts, doc_facts
 from jejakekal.web.gates import (
     ClosedGateRow,
     GateCard,
@@ -140,23 +148,28 @@ async def safe_run_context(
         return no_run(f"{exc.message} ({exc.code})", failed=True), exc.status
 
 
-async def shown_artifact(client: UiClient, artifact_id: str) -> ShownArtifact:
-    """One artifact as the viewer shows it; chunk lists and memos also get the docir text."""
+async def shown_artifact(
+    client: UiClient, artifact_id: str, *, focus_chunk: str | None = None
+) -> ShownArtifact:
+    """One artifact as the viewer shows it; a docir, and the chunk lists and memos read
+    beside their docir, also get its pages (PDF boxes, what OCR missed)."""
     document = await client.artifact(artifact_id)
-    docir_text = None
-    if document.meta.type in ("chunk-index", "memo"):
-        docir_text = await _docir_text(client, document.meta.run_id)
-    return artifact_view(document, docir_text)
+    meta = document.meta
+    doc = None
+    if meta.type == "docir":
+        doc = doc_facts(meta.run_id, document.content)
+    elif meta.type in ("chunk-index", "memo"):
+        doc = await _docir_facts(client, meta.run_id)
+    text = doc.text if doc is not None and meta.type != "docir" else None
+    return artifact_view(document, text, doc=doc, focus_chunk=focus_chunk)
 
 
-async def _docir_text(client: UiClient, run_id: str) -> str | None:
+async def _docir_facts(client: UiClient, run_id: str) -> DocFacts | None:
     siblings = await client.list_artifacts(run_id=run_id)
     docir = next((a for a in siblings if a.type == "docir"), None)
     if docir is None:
         return None
-    content = (await client.artifact(docir.id)).content
-    text = content.get("text") if isinstance(content, dict) else None
-    return text if isinstance(text, str) else None
+    return doc_facts(run_id, (await client.artifact(docir.id)).content)
 
 
 async def sandbox_posture(client: UiClient) -> SandboxPosture | None:
@@ -164,6 +177,15 @@ async def sandbox_posture(client: UiClient) -> SandboxPosture | None:
     cannot say (the page still renders)."""
     try:
         return await client.sandbox()
+    except errors.JejakekalError:
+        return None
+
+
+async def ocr_posture(client: UiClient) -> OcrPosture | None:
+    """Whether scanned pages can be read, for the page's header; None when the API
+    cannot say."""
+    try:
+        return await client.ocr()
     except errors.JejakekalError:
         return None
 

@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import (
     MAX_BODY_BYTES,
+    MAX_GOAL_CHARS,
     DocRunRequest,
     EventRequest,
     IntentCreate,
@@ -34,6 +35,7 @@ from jejakekal.web.pages import (
     TemplateContext,
     inbox_context,
     no_run,
+    ocr_posture,
     run_context,
     run_list,
     safe_run_context,
@@ -88,6 +90,7 @@ async def full_page(
         "sleep_ms": parse_sleep_ms(request.query_params.get("sleepMs")),
         "runs": await run_list(client_of(request)),
         "sandbox": await sandbox_posture(client_of(request)),
+        "ocr": await ocr_posture(client_of(request)),
         "run": None,
         "bars": [],
         "artifacts": [],
@@ -115,6 +118,8 @@ async def healthz(request: Request) -> JSONResponse:
         )
         if upstream.sandbox is not None:
             body["sandbox"] = upstream.sandbox.to_json()
+        if upstream.ocr is not None:
+            body["ocr"] = upstream.ocr.to_json()
     except errors.JejakekalError as exc:
         body.update(api_ok=False, api_error=exc.message)
     return JSONResponse(body)
@@ -172,7 +177,9 @@ async def inbox_fragment(request: Request) -> HTMLResponse:
 async def artifact_page(request: Request, artifact_id: str) -> HTMLResponse:
     client = client_of(request)
     try:
-        shown = await shown_artifact(client, parse_artifact_id(artifact_id))
+        shown = await shown_artifact(
+            client, parse_artifact_id(artifact_id), focus_chunk=request.query_params.get("chunk")
+        )
     except (errors.ArtifactNotFound, errors.InvalidArtifactId) as exc:
         if wants_fragment(request):
             return render(request, "_viewer.html", {"viewer_message": exc.message}, exc.status)
@@ -198,7 +205,11 @@ async def artifact_download(request: Request, artifact_id: str) -> Response:
 
 @router.get("/fragments/artifacts/{artifact_id}", response_class=HTMLResponse)
 async def artifact_fragment(request: Request, artifact_id: str) -> HTMLResponse:
-    shown = await shown_artifact(client_of(request), parse_artifact_id(artifact_id))
+    shown = await shown_artifact(
+        client_of(request),
+        parse_artifact_id(artifact_id),
+        focus_chunk=request.query_params.get("chunk"),
+    )
     return render(request, "_viewer.html", {"shown": shown})
 
 
@@ -238,6 +249,13 @@ async def command(request: Request) -> Response:
         doc = parse_request(DocRunRequest, body, errors.InvalidRunRequest)
         run_id = (await client.start_doc_run(doc)).run_id
     else:
+        if len(text) > MAX_GOAL_CHARS:
+            # Most likely a document pasted without `/doc`: say how to ingest it.
+            raise errors.InvalidIntent(
+                f"a goal is at most {MAX_GOAL_CHARS} characters, this text has {len(text)}; "
+                "to ingest it as a document start it with /doc, or upload the file",
+                field="command",
+            )
         body = check_size({"goal": text, "inputs": {}, "constraints": {}})
         intent_id = await client.create_intent(
             parse_request(IntentCreate, body, errors.InvalidIntent)

@@ -4,15 +4,17 @@ functions, no I/O."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import MAX_SLEEP_MS
 from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus, allowed_actions
 from jejakekal.domain.views import ArtifactDetail, ArtifactDocument, ArtifactMeta, RunView
+from jejakekal.web.doc_facts import DocFacts, PageBox, page_box, page_image_url
 
 # The UI's four states (README, "Web UI": `data-state`). A status missing here is not
 # known to the UI, so it shows as an error instead of a spinner that never ends.
@@ -37,6 +39,7 @@ _STEP_OF_OP = {names.OP_GET_RESULT: names.STEP_EXECUTE}
 MIN_BAR_PCT = 0.8  # an operation of a millisecond still gets a bar one can see
 # A node's shell command, as the script planner writes it: shown as the script alone.
 _SHELLS = ("/bin/sh", "sh", "/bin/bash", "bash")
+_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def command_line(argv: list[str]) -> str:
@@ -176,6 +179,8 @@ class ChunkRow:
     end: int | None
     heading_path: list[str]
     preview: str | None
+    pages: list[int] = field(default_factory=list)  # a PDF's pages the chunk is on
+    focused: bool = False  # the chunk a search result opened
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,7 @@ class CitationLink:
     chunk_id: str | None
     start: int | None
     end: int | None
+    box: PageBox | None = None  # where it sits on a PDF page
 
 
 @dataclass(frozen=True)
@@ -211,50 +217,76 @@ class ShownArtifact:
     claims: tuple[ClaimRow, ...] = ()
     overall: str | None = None  # the memo's verdict
     doc_text: str | None = None  # the docir text the memo cites
+    doc: DocFacts | None = None  # the run's docir: page sizes, pages and blocks OCR missed
+    page_urls: dict[int, str] = field(default_factory=dict)  # a PDF's page images
+
+    @property
+    def page_cited(self) -> bool:
+        """Whether a citation sits on a PDF page (the viewer then has a page view)."""
+        return any(c.box is not None for claim in self.claims for c in claim.citations)
 
 
-def artifact_view(document: ArtifactDocument, docir_text: str | None) -> ShownArtifact:
-    """The viewer's model of one artifact: text, pretty JSON, a chunk list, or a memo.
+def artifact_view(
+    document: ArtifactDocument,
+    docir_text: str | None,
+    *,
+    doc: DocFacts | None = None,
+    focus_chunk: str | None = None,
+) -> ShownArtifact:
+    """The viewer's model of one artifact: text, pretty JSON, a chunk list, or a memo;
+    with `doc` (the run's docir), a PDF's citations placed on their pages and the pages
+    and blocks OCR missed.
 
     The content is read defensively: a malformed field shows as missing, never fails
     the page."""
     meta, content = document.meta, document.content
     if not isinstance(content, dict | list):
-        return ShownArtifact(meta=meta, kind="raw", text=str(content))
+        return ShownArtifact(meta=meta, kind="raw", text=str(content), doc=doc)
     pretty = json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
     kind = meta.type
     if kind == "chunk-index" and isinstance(content, dict):
-        chunks = tuple(_chunk_row(c, docir_text) for c in _mappings(content.get("chunks")))
-        return ShownArtifact(meta=meta, kind=kind, pretty=pretty, chunks=chunks)
+        chunks = tuple(
+            _chunk_row(c, docir_text, focus_chunk) for c in _mappings(content.get("chunks"))
+        )
+        pages = sorted({p for c in chunks for p in c.pages})
+        urls = {p: page_image_url(meta.run_id, p) for p in pages} if doc and doc.pages else {}
+        return ShownArtifact(
+            meta=meta, kind=kind, pretty=pretty, chunks=chunks, doc=doc, page_urls=urls
+        )
     if kind == "memo" and isinstance(content, dict):
         verification = _mapping(content.get("verification"))
         return ShownArtifact(
             meta=meta,
             kind=kind,
             pretty=pretty,
-            claims=_claims(content),
+            claims=_claims(content, doc),
             overall=_str(verification.get("overall")),
             doc_text=docir_text,
+            doc=doc,
         )
-    return ShownArtifact(meta=meta, kind=kind, pretty=pretty)
+    return ShownArtifact(meta=meta, kind=kind, pretty=pretty, doc=doc)
 
 
-def _chunk_row(chunk: Mapping[str, object], text: str | None) -> ChunkRow:
+def _chunk_row(chunk: Mapping[str, object], text: str | None, focus: str | None) -> ChunkRow:
     start, end = _int(chunk.get("start")), _int(chunk.get("end"))
     preview = None
     if text is not None and start is not None and end is not None:
         preview = text[start:end]
     heading_path = chunk.get("heading_path")
+    pages = chunk.get("pages")
+    chunk_id = _str(chunk.get("chunk_id"))
     return ChunkRow(
-        chunk_id=_str(chunk.get("chunk_id")),
+        chunk_id=chunk_id,
         start=start,
         end=end,
         heading_path=[str(h) for h in heading_path] if isinstance(heading_path, list) else [],
         preview=preview,
+        pages=[p for p in pages if isinstance(p, int)] if isinstance(pages, list) else [],
+        focused=focus is not None and chunk_id == focus,
     )
 
 
-def _claims(memo: Mapping[str, object]) -> tuple[ClaimRow, ...]:
+def _claims(memo: Mapping[str, object], doc: DocFacts | None) -> tuple[ClaimRow, ...]:
     text = _str(memo.get("text")) or ""
     checked = _mappings(_mapping(memo.get("verification")).get("claims"))
     verdicts = {_str(c.get("claim_id")): _str(c.get("status")) for c in checked}
@@ -263,7 +295,12 @@ def _claims(memo: Mapping[str, object]) -> tuple[ClaimRow, ...]:
         claim_id = _str(claim.get("claim_id"))
         start, end = _int(claim.get("start")), _int(claim.get("end"))
         citations = [
-            CitationLink(_str(c.get("chunk_id")), _int(c.get("start")), _int(c.get("end")))
+            CitationLink(
+                _str(c.get("chunk_id")),
+                _int(c.get("start")),
+                _int(c.get("end")),
+                box=page_box(doc, c.get("locator")),
+            )
             for c in _mappings(claim.get("citations"))
         ]
         claims.append(
@@ -291,6 +328,11 @@ def _str(value: object) -> str | None:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
+
+
+def chunk_anchor(chunk_id: str | None) -> str:
+    """A chunk's element id in the chunk list (a search result links to it)."""
+    return "chunk-" + _UNSAFE_ID.sub("-", chunk_id or "")
 
 
 def parse_step(value: str | None) -> int | None:

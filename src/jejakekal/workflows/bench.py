@@ -23,6 +23,7 @@ from jejakekal.domain import documents as docs
 from jejakekal.domain import names
 from jejakekal.domain.compiler import apply_patch, compile_plan
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.formats import RAW_TYPES
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import Plan
 from jejakekal.domain.ports import Decision, DecisionRequest, ExecNode
@@ -106,7 +107,7 @@ def _doc_prepare(request: JsonObject) -> doc_steps.Prepared:
         "raw_sha256": docs.sha256_hex(raw),
         "size": len(raw),
         "format": inp.format,
-        "content_type": doc_steps.RAW_TYPES[inp.format],
+        "content_type": RAW_TYPES[inp.format],
         "source_kind": inp.source_kind,
     }
 

@@ -9,13 +9,18 @@ from dbos import DBOS, SetWorkflowID
 
 from jejakekal.domain import names
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.extraction import OcrPage
 from jejakekal.domain.jsontypes import JsonObject
-from jejakekal.workflows import doc_steps
+from jejakekal.workflows import doc_files, doc_steps
 from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current, tx_step
 
 
 class DocumentCheckFailed(Exception):
     """`finalize` found an artifact missing or not matching its recorded hash."""
+
+
+class DocumentUnreadable(Exception):
+    """The uploaded file cannot be read (corrupt, encrypted, empty, over a limit)."""
 
 
 class DocIngestResult(TypedDict):
@@ -33,6 +38,19 @@ def doc_ingest(request: JsonObject) -> DocIngestResult:
     prepared = tx_step(names.STEP_PREPARE, doc_steps.prepare_st, request)
     DBOS.sleep(max(inp.sleep_ms / 1000, MIN_SLEEP_SEC))
     settings = current().settings
+    survey: doc_files.Survey | None = None
+    recognised: list[OcrPage] = []
+    if inp.blob is not None and inp.format in doc_files.FILE_FORMATS:
+        survey = DBOS.run_step({"name": names.STEP_SURVEY}, doc_files.survey_st, inp)
+        if "error" in survey:
+            raise DocumentUnreadable(survey["error"])
+        for batch in doc_files.ocr_batches(survey):
+            done: doc_files.OcrBatch = DBOS.run_step(
+                {"name": doc_files.ocr_step_id(batch)}, doc_files.ocr_st, inp, batch
+            )
+            if "error" in done:
+                raise DocumentUnreadable(done["error"])
+            recognised.extend(done["pages"])
     side_effect = DBOS.run_step(
         {
             "name": names.STEP_SIDE_EFFECT,
@@ -43,6 +61,7 @@ def doc_ingest(request: JsonObject) -> DocIngestResult:
         doc_steps.side_effect_st,
         request,
         prepared,
+        *((survey, recognised) if survey is not None else ()),
     )
     verdict = tx_step(names.STEP_FINALIZE, doc_steps.finalize_st, inp.run_id, side_effect)
     if not verdict["ok"]:

@@ -14,6 +14,8 @@ from jejakekal.domain import lifecycle, names
 from jejakekal.domain import memo as memos
 from jejakekal.domain.artifact_bodies import ChunkIndex, DocIR, Memo, Origin, Verdict
 from jejakekal.domain.contracts import DocIngestInput
+from jejakekal.domain.extraction import OcrPage
+from jejakekal.domain.formats import RAW_TYPES
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.ports import DocumentParser
 from jejakekal.domain.records import StepPhase, StepRecord
@@ -21,10 +23,10 @@ from jejakekal.storage import documents as store
 from jejakekal.storage import runs
 from jejakekal.storage.database import Tx
 from jejakekal.storage.effects import call_idempotent_effect
+from jejakekal.workflows import doc_files
 from jejakekal.workflows.runtime import current
 
 JSON_TYPE = "application/json"
-RAW_TYPES = {"text": "text/plain; charset=utf-8", "markdown": "text/markdown; charset=utf-8"}
 
 
 # Step outputs are DBOS checkpoints and `app.run_steps` JSON, so they are TypedDicts:
@@ -96,10 +98,14 @@ def prepare_st(db: Tx, request: JsonObject) -> Prepared:
     """Pin down what is ingested: the raw bytes' hash, size, format and content type."""
     inp = DocIngestInput.model_validate(request)
     started = runs.now()
-    raw = inp.source.encode("utf-8")
+    if inp.blob is not None:
+        sha, size = inp.blob.sha256, inp.blob.size
+    else:
+        raw = inp.source.encode("utf-8")
+        sha, size = docs.sha256_hex(raw), len(raw)
     prepared: Prepared = {
-        "raw_sha256": docs.sha256_hex(raw),
-        "size": len(raw),
+        "raw_sha256": sha,
+        "size": size,
         "format": inp.format,
         "content_type": RAW_TYPES[inp.format],
         "source_kind": inp.source_kind,
@@ -109,16 +115,27 @@ def prepare_st(db: Tx, request: JsonObject) -> Prepared:
     return prepared
 
 
-def side_effect_st(request: JsonObject, prepared: Prepared) -> SideEffectResult:
+def side_effect_st(
+    request: JsonObject,
+    prepared: Prepared,
+    survey: doc_files.Survey | None = None,
+    ocr: list[OcrPage] | None = None,
+) -> SideEffectResult:
     """Build the four artifacts (pure), then persist them once, with the chunks, in one
-    transaction through the idempotent-effect primitive. A replay returns the record."""
+    transaction through the idempotent-effect primitive. A replay returns the record.
+
+    An uploaded PDF, HTML or DOCX file comes with its `survey` and its recognised pages.
+    """
     inp = DocIngestInput.model_validate(request)
     rt = current()
     status = DBOS.step_status
     attempt = (status.current_attempt or 0) + 1 if status else 1
     function_id = DBOS.step_id
     started = runs.now()
-    built = build(inp, prepared, rt.parsers[inp.format])
+    if survey is not None:
+        built = build_file(inp, prepared, survey, {p["page"]: p for p in ocr or []})
+    else:
+        built = build(inp, prepared, rt.parsers[inp.format])
     key = f"{inp.run_id}:{names.STEP_SIDE_EFFECT}"
     with rt.db.write() as conn:
         result: SideEffectResult = call_idempotent_effect(
@@ -133,12 +150,33 @@ def side_effect_st(request: JsonObject, prepared: Prepared) -> SideEffectResult:
     return result
 
 
+def raw_bytes(inp: DocIngestInput) -> bytes:
+    """The document's bytes: pasted text, or the uploaded file from the blob store."""
+    if inp.blob is None:
+        return inp.source.encode("utf-8")
+    return doc_files.blob_path(inp).read_bytes()
+
+
 def build(inp: DocIngestInput, prepared: Prepared, parser: DocumentParser) -> Built:
-    """The four artifacts' bytes and the chunk rows: pure, nothing is stored here."""
+    """The four artifacts' bytes and the chunk rows of a text or Markdown document:
+    pure, nothing is stored here."""
+    raw = raw_bytes(inp)
+    source = raw.decode("utf-8") if inp.blob is not None else inp.source
+    docir = docs.build_docir(source, parser, run_id=inp.run_id, raw_sha256=prepared["raw_sha256"])
+    return _built(inp, prepared, raw, docir)
+
+
+def build_file(
+    inp: DocIngestInput, prepared: Prepared, survey: doc_files.Survey, ocr: dict[int, OcrPage]
+) -> Built:
+    """The same for an uploaded PDF, HTML or DOCX file (a docir/2)."""
+    raw = raw_bytes(inp)
+    docir = doc_files.build_docir2(inp, survey, ocr, prepared["raw_sha256"])
+    return _built(inp, prepared, raw, docir)
+
+
+def _built(inp: DocIngestInput, prepared: Prepared, raw: bytes, docir: DocIR) -> Built:
     run_id = inp.run_id
-    raw = inp.source.encode("utf-8")
-    raw_sha = prepared["raw_sha256"]
-    docir = docs.build_docir(inp.source, parser, run_id=run_id, raw_sha256=raw_sha)
     docir_bytes = docs.canonical_bytes(docir)
     docir_sha = docs.sha256_hex(docir_bytes)
     index = docs.build_chunk_index(docir, run_id=run_id, docir_sha256=docir_sha)
@@ -164,6 +202,13 @@ def build(inp: DocIngestInput, prepared: Prepared, parser: DocumentParser) -> Bu
         "source": {"kind": prepared["source_kind"], "format": prepared["format"]},
         "inputs": [],
     }
+    if inp.blob is not None:
+        source["source"]["blob"] = {
+            "sha256": inp.blob.sha256,
+            "size": inp.blob.size,
+            "content_type": inp.blob.contentType,
+            "filename": inp.blob.filename,
+        }
     return Built(
         artifacts=(
             BuiltArtifact("raw", raw, prepared["content_type"], source),

@@ -64,11 +64,37 @@
     mark.scrollIntoView({ block: "nearest" });
   }
 
+  // A PDF citation also shows its page's image with the cited box outlined; the server
+  // gives the box as per cents of the page (data-left/top/width/height).
+  function showPage(link) {
+    var figure = document.getElementById("page-view");
+    var image = document.getElementById("page-image");
+    var box = document.getElementById("cite-box");
+    if (!figure || !image || !box || !link.dataset.src) {
+      return;
+    }
+    ["left", "top", "width", "height"].forEach(function (side) {
+      box.setAttribute("data-" + side, link.dataset[side]);
+    });
+    placeBars(box);
+    image.alt = "Page " + link.dataset.page + " of the document";
+    image.src = link.dataset.src;
+    document.getElementById("page-caption").textContent = "Page " + link.dataset.page +
+      ": the cited passage is outlined.";
+    figure.hidden = false;
+    figure.scrollIntoView({ block: "nearest" });
+  }
+
+  function cite(link) {
+    highlight(link);
+    showPage(link);
+  }
+
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a.citation");
     if (link) {
       event.preventDefault();
-      highlight(link);
+      cite(link);
     }
   });
 
@@ -77,7 +103,7 @@
     var link = event.target;
     if (event.key === " " && link && link.matches && link.matches("a.citation")) {
       event.preventDefault();
-      highlight(link);
+      cite(link);
     }
   });
 
@@ -99,19 +125,28 @@
       placed = {};
       root = document;
     }
-    var bars = Array.from(root.querySelectorAll(".bar[data-left]"));
     var rules = [];
-    bars.forEach(function (bar) {
-      ["left", "width"].forEach(function (side) {
-        var value = bar.getAttribute("data-" + side);
-        var key = side + ":" + value;
-        if (value === null || !/^[0-9]+(\.[0-9]+)?$/.test(value) || placed[key]) {
-          return;
+    // A cited box on a PDF page's image is placed the same way, on four sides.
+    [[".bar", ["left", "width"]], [".cite-box", ["left", "top", "width", "height"]]]
+      .forEach(function (kind) {
+        var selector = kind[0];
+        var found = Array.from(root.querySelectorAll(selector + "[data-left]"));
+        if (root.matches && root.matches(selector + "[data-left]")) {
+          found.push(root);
         }
-        placed[key] = true;
-        rules.push(".bar[data-" + side + '="' + value + '"] { ' + side + ": " + value + "%; }");
+        found.forEach(function (element) {
+          kind[1].forEach(function (side) {
+            var value = element.getAttribute("data-" + side);
+            var key = selector + side + ":" + value;
+            if (value === null || !/^[0-9]+(\.[0-9]+)?$/.test(value) || placed[key]) {
+              return;
+            }
+            placed[key] = true;
+            rules.push(selector + "[data-" + side + '="' + value + '"] { ' + side + ": " +
+              value + "%; }");
+          });
+        });
       });
-    });
     if (!rules.length) {
       return;
     }
@@ -137,6 +172,68 @@
     }
   }
   document.addEventListener("DOMContentLoaded", showSelectedStep);
+
+  // A search result opens a chunk list with its chunk marked: bring it into view.
+  function showFocusedChunk() {
+    var chunk = document.querySelector(".chunk-focused");
+    if (chunk) {
+      chunk.scrollIntoView({ block: "center" });
+    }
+  }
+  document.addEventListener("DOMContentLoaded", showFocusedChunk);
+
+  // Uploads: a file dropped on the zone is sent as a chosen one is, with its progress.
+  document.addEventListener("dragover", function (event) {
+    var zone = event.target.closest && event.target.closest("#drop-zone");
+    if (zone) {
+      event.preventDefault();
+      zone.classList.add("dragging");
+    }
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = event.target.closest && event.target.closest("#drop-zone");
+    if (zone) {
+      zone.classList.remove("dragging");
+    }
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = event.target.closest && event.target.closest("#drop-zone");
+    var input = document.getElementById("upload-file");
+    if (!zone || !input || !event.dataTransfer || !event.dataTransfer.files.length) {
+      return;
+    }
+    event.preventDefault();
+    zone.classList.remove("dragging");
+    input.files = event.dataTransfer.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  });
+  function uploadProgress(event, shown) {
+    var form = event.detail && event.detail.elt;
+    var bar = document.getElementById("upload-progress");
+    if (!form || form.id !== "upload-form" || !bar) {
+      return null;
+    }
+    bar.hidden = !shown;
+    return bar;
+  }
+  document.addEventListener("htmx:xhr:loadstart", function (event) {
+    var bar = uploadProgress(event, true);
+    if (bar) {
+      bar.value = 0;
+    }
+  });
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var bar = uploadProgress(event, true);
+    if (bar && event.detail.lengthComputable && event.detail.total) {
+      bar.value = Math.round(100 * event.detail.loaded / event.detail.total);
+    }
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var bar = uploadProgress(event, false);
+    if (bar) {
+      document.getElementById("upload-form").reset();
+    }
+  });
 
   // Gate deadlines count down live: every `data-deadline` (an ISO time) reads
   // "due in 4m 05s", then "deadline passed" (views.countdown says the same on the server).
