@@ -14,7 +14,6 @@ from conftest import Api, make_settings, served_api
 from corpus_pdf import one_column
 from corpus_scans import clean_page, low_quality_page
 from jejakekal.adapters import ocr
-from jejakekal.api import routes
 
 
 def _run(api: Api, path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -103,7 +102,6 @@ def test_without_tesseract_pages_are_marked_and_healthz_says_so(
 ) -> None:
     # As on a laptop without Debian's tesseract-ocr: the adapter finds no binary.
     monkeypatch.setattr(ocr, "tesseract_version", lambda: None)
-    monkeypatch.setattr(routes, "tesseract_version", lambda: None)
     clean_page(tmp_path / "scan.pdf")
 
     view, docir = _run(api, tmp_path / "scan.pdf")

@@ -35,6 +35,12 @@ class OcrUnavailable(Exception):
     """Tesseract is not installed, lacks the language, failed or timed out on a page."""
 
 
+def engine_name() -> str | None:
+    """The OCR engine as runs and `/healthz` name it ("tesseract 5.3.0"), None if absent."""
+    version = tesseract_version()
+    return f"tesseract {version}" if version else None
+
+
 @functools.cache
 def tesseract_version() -> str | None:
     """The installed Tesseract's version ("5.3.0"), None without a working binary.

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.adapters.ocr import tesseract_version
+from jejakekal.adapters.ocr import engine_name
 from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.control import Control
 from jejakekal.domain import errors
@@ -32,11 +32,6 @@ GateStatus = Literal["open", "answered", "rejected", "timed_out"]
 GATE_STATUSES = get_args(GateStatus)
 
 
-def ocr_engine() -> str | None:
-    version = tesseract_version()
-    return f"tesseract {version}" if version else None
-
-
 def control_of(request: Request) -> Control:
     control: Control = request.app.state.kernel.control
     return control
@@ -57,7 +52,8 @@ async def healthz(request: Request) -> dict[str, object]:
         workers=tuple(live),
         queues=kernel.queue_pace,
         sandbox=SandboxPosture.of(isolation, allow_unisolated=kernel.settings.allow_unisolated),
-        ocr=OcrPosture(mode=kernel.settings.ocr, engine=await run_in_threadpool(ocr_engine)),
+        # Cached after the first probe of `tesseract --version`: no thread hop per call.
+        ocr=OcrPosture(mode=kernel.settings.ocr, engine=engine_name()),
     )
     return health.to_json()
 

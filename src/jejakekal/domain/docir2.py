@@ -13,15 +13,15 @@ from collections.abc import Mapping
 
 from jejakekal.domain.artifact_bodies import Block, DocIR, Docir2Params, DocPage
 from jejakekal.domain.documents import (
-    BLOCK_KINDS,
     NEWLINE,
     OCR_THRESHOLD,
     OFFSETS,
-    DocumentInvariantError,
     artifact_header,
     block_id,
     canonical_text,
+    check_block_fields,
     is_span,
+    require,
     text_sha256,
 )
 from jejakekal.domain.extraction import ExtractedBlock, Extraction, OcrPage, PageInfo
@@ -153,11 +153,6 @@ def build_docir2(
     return docir
 
 
-def _require(ok: bool, message: str) -> None:
-    if not ok:
-        raise DocumentInvariantError(message)
-
-
 def _locator_ok(fmt: str, locator: object, page_count: int) -> bool:
     if not isinstance(locator, dict):
         return False
@@ -181,52 +176,35 @@ def _locator_ok(fmt: str, locator: object, page_count: int) -> bool:
 
 def check_docir2(docir: DocIR) -> None:
     """Raise `DocumentInvariantError` unless every docir/2 invariant holds."""
-    _require(docir.get("schema") == DOCIR2_SCHEMA, f"schema is not {DOCIR2_SCHEMA!r}")
+    require(docir.get("schema") == DOCIR2_SCHEMA, f"schema is not {DOCIR2_SCHEMA!r}")
     fmt = docir.get("format")
-    _require(fmt in FORMATS, f"format {fmt!r} is not one of {FORMATS}")
+    require(fmt in FORMATS, f"format {fmt!r} is not one of {FORMATS}")
     text = docir.get("text")
-    _require(isinstance(text, str) and "\r" not in text, "text is not canonical")
+    require(isinstance(text, str) and "\r" not in text, "text is not canonical")
     assert isinstance(text, str)
-    _require(docir.get("text_sha256") == text_sha256(text), "text_sha256 does not match text")
-    _require(docir.get("newline") == NEWLINE and docir.get("offsets") == OFFSETS, "statements")
+    require(docir.get("text_sha256") == text_sha256(text), "text_sha256 does not match text")
+    require(docir.get("newline") == NEWLINE and docir.get("offsets") == OFFSETS, "statements")
     pages = docir.get("pages")
-    _require(isinstance(pages, list), "pages is not a list")
+    require(isinstance(pages, list), "pages is not a list")
     assert isinstance(pages, list)
-    _require(
+    require(
         [p.get("page") for p in pages] == list(range(1, len(pages) + 1)),
         "pages are not numbered 1..n",
     )
     previous_end = 0
     for order, block in enumerate(docir.get("blocks", [])):
         where = f"block {order}"
-        start, end, kind = block.get("start"), block.get("end"), block.get("kind")
-        _require(is_span(start, end, len(text)), f"{where}: span is empty or out of bounds")
+        start, end = block.get("start"), block.get("end")
+        require(is_span(start, end, len(text)), f"{where}: span is empty or out of bounds")
         gap = text[previous_end:start]
-        _require(
-            (order == 0 and start == 0) or gap == SEPARATOR, f"{where}: not after a blank line"
-        )
-        _require(block.get("order") == order, f"{where}: order is not {order}")
-        _require(kind in BLOCK_KINDS, f"{where}: unknown kind {kind!r}")
-        _require(
-            block.get("block_id") == block_id(docir["text_sha256"], kind, start, end),
-            f"{where}: block_id is not derived",
-        )
-        level = block.get("level")
-        if kind == "heading":
-            _require(type(level) is int and 1 <= level <= 6, f"{where}: bad heading level")
-        else:
-            _require(level is None, f"{where}: only headings have a level")
-        confidence = block.get("confidence")
-        _require(
-            type(confidence) in (int, float) and 0 <= confidence <= 1,
-            f"{where}: confidence is not in [0, 1]",
-        )
-        _require(_locator_ok(str(fmt), block.get("locator"), len(pages)), f"{where}: bad locator")
+        require((order == 0 and start == 0) or gap == SEPARATOR, f"{where}: not after a blank line")
+        check_block_fields(block, order, docir["text_sha256"])
+        require(_locator_ok(str(fmt), block.get("locator"), len(pages)), f"{where}: bad locator")
         previous_end = end
-    _require(previous_end == len(text), "text runs past its last block")
+    require(previous_end == len(text), "text runs past its last block")
     low_ids = [b["block_id"] for b in docir["blocks"] if b["confidence"] < OCR_THRESHOLD]
-    _require(docir.get("low_confidence_blocks") == low_ids, "low_confidence_blocks is wrong")
-    _require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
+    require(docir.get("low_confidence_blocks") == low_ids, "low_confidence_blocks is wrong")
+    require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
 
 
 def block_at(docir: DocIR, offset: int) -> Block | None:

@@ -193,13 +193,35 @@ def _low_confidence_ids(blocks: list[Block]) -> list[str]:
     return [b["block_id"] for b in blocks if b["confidence"] < OCR_THRESHOLD]
 
 
-def _require(ok: bool, message: str) -> None:
+def require(ok: bool, message: str) -> None:
+    """`DocumentInvariantError(message)` unless `ok`."""
     if not ok:
         raise DocumentInvariantError(message)
 
 
 def is_docir2(docir: DocIR) -> bool:
     return docir.get("schema") == "docir/2"
+
+
+def check_block_fields(block: Block, order: int, doc_text_sha256: str) -> None:
+    """What every docir version holds of a block (its span already checked): its order,
+    kind, derived id, level (headings only) and confidence."""
+    where = f"block {order}"
+    start, end, kind = block["start"], block["end"], block.get("kind")
+    require(block.get("order") == order, f"{where}: order is not {order}")
+    require(kind in BLOCK_KINDS, f"{where}: unknown kind {kind!r}")
+    expected_id = block_id(doc_text_sha256, str(kind), start, end)
+    require(block.get("block_id") == expected_id, f"{where}: block_id is not derived")
+    level = block.get("level")
+    if kind == "heading":
+        require(type(level) is int and 1 <= level <= 6, f"{where}: bad heading level")
+    else:
+        require(level is None, f"{where}: only headings have a level")
+    confidence = block.get("confidence")
+    require(
+        type(confidence) in (int, float) and 0 <= confidence <= 1,
+        f"{where}: confidence is not in [0, 1]",
+    )
 
 
 def check_docir(docir: DocIR) -> None:
@@ -210,49 +232,37 @@ def check_docir(docir: DocIR) -> None:
 
         check_docir2(docir)
         return
-    _require(docir.get("schema") == DOCIR_SCHEMA, f"schema is not {DOCIR_SCHEMA!r}")
+    require(docir.get("schema") == DOCIR_SCHEMA, f"schema is not {DOCIR_SCHEMA!r}")
     text = docir.get("text")
-    _require(isinstance(text, str), "text is not a string")
+    require(isinstance(text, str), "text is not a string")
     assert isinstance(text, str)
-    _require("\r" not in text, "text is not canonical: it holds a carriage return")
-    _require(docir.get("text_sha256") == text_sha256(text), "text_sha256 does not match text")
-    _require(docir.get("newline") == NEWLINE, "newline statement is missing")
-    _require(docir.get("offsets") == OFFSETS, "offsets statement is missing")
+    require("\r" not in text, "text is not canonical: it holds a carriage return")
+    require(docir.get("text_sha256") == text_sha256(text), "text_sha256 does not match text")
+    require(docir.get("newline") == NEWLINE, "newline statement is missing")
+    require(docir.get("offsets") == OFFSETS, "offsets statement is missing")
     blocks = docir.get("blocks")
-    _require(isinstance(blocks, list), "blocks is not a list")
+    require(isinstance(blocks, list), "blocks is not a list")
     assert isinstance(blocks, list)
     starts = _line_starts(text)
     seen: set[str] = set()
     previous_end = 0
     for order, block in enumerate(blocks):
         where = f"block {order}"
-        start, end, kind = block.get("start"), block.get("end"), block.get("kind")
-        _require(is_span(start, end, len(text)), f"{where}: span is empty or out of bounds")
-        _require(start >= previous_end, f"{where}: overlaps or precedes the block before")
-        _require(not text[start:end].endswith("\n"), f"{where}: text ends in a newline")
-        _require(block.get("order") == order, f"{where}: order is not {order}")
-        _require(kind in BLOCK_KINDS, f"{where}: unknown kind {kind!r}")
-        expected_id = block_id(docir["text_sha256"], kind, start, end)
-        _require(block.get("block_id") == expected_id, f"{where}: block_id is not derived")
-        level = block.get("level")
-        if kind == "heading":
-            _require(type(level) is int and 1 <= level <= 6, f"{where}: bad heading level")
-        else:
-            _require(level is None, f"{where}: only headings have a level")
+        start, end = block.get("start"), block.get("end")
+        require(is_span(start, end, len(text)), f"{where}: span is empty or out of bounds")
+        require(start >= previous_end, f"{where}: overlaps or precedes the block before")
+        require(not text[start:end].endswith("\n"), f"{where}: text ends in a newline")
+        check_block_fields(block, order, docir["text_sha256"])
+        expected_id = block["block_id"]
         parent = block.get("parent_id")
-        _require(parent is None or parent in seen, f"{where}: parent is not an earlier block")
-        confidence = block.get("confidence")
-        _require(
-            type(confidence) in (int, float) and 0 <= confidence <= 1,
-            f"{where}: confidence is not in [0, 1]",
-        )
+        require(parent is None or parent in seen, f"{where}: parent is not an earlier block")
         lines = _lines_of(starts, start, end)
-        _require(block.get("locator") == {"lines": lines}, f"{where}: locator is not {lines}")
+        require(block.get("locator") == {"lines": lines}, f"{where}: locator is not {lines}")
         seen.add(expected_id)
         previous_end = end
     low_ids = _low_confidence_ids(blocks)
-    _require(docir.get("low_confidence_blocks") == low_ids, "low_confidence_blocks is wrong")
-    _require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
+    require(docir.get("low_confidence_blocks") == low_ids, "low_confidence_blocks is wrong")
+    require(docir.get("ocr_required") is bool(low_ids), "ocr_required is wrong")
 
 
 def heading_title(block_text: str, *, markdown: bool = True) -> str:

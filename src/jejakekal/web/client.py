@@ -17,7 +17,7 @@ import httpx
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from jejakekal.adapters.ocr import tesseract_version
+from jejakekal.adapters.ocr import engine_name
 from jejakekal.control import Control
 from jejakekal.control.intents import StartedRun
 from jejakekal.domain import errors
@@ -194,8 +194,7 @@ class InProcessClient:
 
     async def ocr(self) -> OcrPosture:
         # Cached for the process after the first call (it runs `tesseract --version`).
-        version = await run_in_threadpool(tesseract_version)
-        engine = f"tesseract {version}" if version else None
+        engine = await run_in_threadpool(engine_name)
         return OcrPosture(mode=self.control.settings.ocr, engine=engine)
 
     async def aclose(self) -> None:

@@ -81,12 +81,12 @@ def survey_st(inp: DocIngestInput) -> Survey:
 
 def _survey(inp: DocIngestInput) -> Survey:
     settings = current().settings
-    engine = ocr_adapter.tesseract_version()
+    engine = ocr_adapter.engine_name()
     survey: Survey = {
         "format": inp.format,
         "pages": 0,
         "ocr_mode": settings.ocr,
-        "ocr_engine": f"tesseract {engine}" if engine else None,
+        "ocr_engine": engine,
         "ocr_pages": [],
         "unrecognised": {},
     }
@@ -146,7 +146,7 @@ def ocr_st(inp: DocIngestInput, batch: list[int]) -> OcrBatch:
             "blocks": sum(len(p["blocks"]) for p in pages),
             "low_confidence_blocks": low,
         }
-        _record_in(tx, inp.run_id, step_id, output, started, None)
+        record_doc_step(tx, inp.run_id, step_id, output, started)
     return result
 
 
@@ -154,18 +154,21 @@ def _record(
     run_id: str, step_id: str, output: dict[str, object], started: datetime, error: str | None
 ) -> None:
     with current().db.write() as tx:
-        _record_in(tx, run_id, step_id, output, started, error)
+        record_doc_step(tx, run_id, step_id, output, started, error)
 
 
-def _record_in(
+def record_doc_step(
     tx: Tx,
     run_id: str,
     step_id: str,
-    output: dict[str, object],
+    output: Mapping[str, object],
     started: datetime,
-    error: str | None,
+    error: str | None = None,
+    *,
+    finishes_run: bool = False,
 ) -> None:
-    """The step's row; a failed step ends the document run `error` with its reason."""
+    """Record a document run's step that finished (`failed` with an error, which ends the
+    run `error` too); it becomes the run's last step."""
     step = StepRecord(
         run_id=run_id,
         step_id=step_id,
@@ -174,8 +177,9 @@ def _record_in(
         started_at=started,
         finished_at=runs.now(),
     )
+    ends = finishes_run or error is not None
     change = (
-        lifecycle.document_finished(step_id, error) if error else lifecycle.step_finished(step_id)
+        lifecycle.document_finished(step_id, error) if ends else lifecycle.step_finished(step_id)
     )
     runs.record_step(tx, step, change)
 

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import NotRequired, TypedDict
 
 from dbos import DBOS
 
 from jejakekal.domain import documents as docs
-from jejakekal.domain import lifecycle, names
 from jejakekal.domain import memo as memos
+from jejakekal.domain import names
 from jejakekal.domain.artifact_bodies import ChunkIndex, DocIR, Memo, Origin, Verdict
 from jejakekal.domain.contracts import DocIngestInput
 from jejakekal.domain.extraction import OcrPage
 from jejakekal.domain.formats import RAW_TYPES
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.ports import DocumentParser
-from jejakekal.domain.records import StepPhase, StepRecord
 from jejakekal.storage import documents as store
 from jejakekal.storage import runs
 from jejakekal.storage.database import Tx
@@ -111,7 +108,7 @@ def prepare_st(db: Tx, request: JsonObject) -> Prepared:
         "source_kind": inp.source_kind,
     }
     record: PrepareRecord = {"attempt": 1, **prepared}
-    _done(db, inp.run_id, names.STEP_PREPARE, record, started)
+    doc_files.record_doc_step(db, inp.run_id, names.STEP_PREPARE, record, started)
     return prepared
 
 
@@ -146,7 +143,7 @@ def side_effect_st(
             lambda db: _persist(db, inp.run_id, function_id, built),
         )
         output: SideEffectRecord = {"attempt": attempt, **result}
-        _done(conn, inp.run_id, names.STEP_SIDE_EFFECT, output, started)
+        doc_files.record_doc_step(conn, inp.run_id, names.STEP_SIDE_EFFECT, output, started)
     return result
 
 
@@ -281,34 +278,9 @@ def finalize_st(db: Tx, run_id: str, side_effect: SideEffectResult) -> FinalizeV
     }
     if problems:
         error = "finalize: " + "; ".join(problems)
-        _done(db, run_id, names.STEP_FINALIZE, output, started, error)
+        doc_files.record_doc_step(db, run_id, names.STEP_FINALIZE, output, started, error)
         return {"ok": False, "error": error}
-    _done(db, run_id, names.STEP_FINALIZE, output, started, None, finishes_run=True)
+    doc_files.record_doc_step(
+        db, run_id, names.STEP_FINALIZE, output, started, None, finishes_run=True
+    )
     return {"ok": True}
-
-
-def _done(
-    tx: Tx,
-    run_id: str,
-    step_id: str,
-    output: Mapping[str, object],
-    started: datetime,
-    error: str | None = None,
-    *,
-    finishes_run: bool = False,
-) -> None:
-    """Record a step that finished (`failed` with an error, which ends the run too);
-    it becomes the run's last step."""
-    step = StepRecord(
-        run_id=run_id,
-        step_id=step_id,
-        phase=StepPhase.FAILED if error else StepPhase.DONE,
-        output=output,
-        started_at=started,
-        finished_at=runs.now(),
-    )
-    ends = finishes_run or error is not None
-    change = (
-        lifecycle.document_finished(step_id, error) if ends else lifecycle.step_finished(step_id)
-    )
-    runs.record_step(tx, step, change)
