@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jejakekal import __version__
-from jejakekal.api import documents
+from jejakekal.api import bundles, documents, ops
 from jejakekal.api.errors import error_response, install_error_handlers
 from jejakekal.api.openapi import install_openapi
 from jejakekal.api.routes import router
@@ -45,6 +45,8 @@ def create_api_app(
     app.include_router(router)
     app.include_router(documents.upload_router)
     app.include_router(documents.router)
+    app.include_router(bundles.router)
+    app.include_router(ops.router)
     install_openapi(app, token_required=settings.api_token is not None)
 
     hosts = HostAllowList.for_server(settings.host, settings.allowed_hosts)

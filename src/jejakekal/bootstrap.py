@@ -93,7 +93,19 @@ class Kernel:
         if self._dbos is not None:
             DBOS.destroy(destroy_registry=False)
             self._dbos = None
+            if self.settings.otlp_traces_url is not None:
+                _flush_spans()
         self.db.dispose()
+
+
+def _flush_spans() -> None:
+    """Export the spans still batched: the exporter sends them every few seconds, and a
+    process stopping before then would lose the last runs' spans."""
+    from opentelemetry import trace
+
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None)
+    if flush is not None:
+        flush(5_000)
 
 
 def make_decider(settings: Settings) -> Decider:
@@ -148,6 +160,20 @@ def dbos_config(settings: Settings, db: Database) -> dict[str, Any]:
         "notification_listener_polling_interval_sec": settings.queue_poll_sec,
         "serializer": DBOSPortableJSONSerializer(),
         "log_level": settings.log_level,
+        **otlp_config(settings),
+    }
+
+
+def otlp_config(settings: Settings) -> dict[str, Any]:
+    """DBOS's tracing of workflows and steps, exported over OTLP/HTTP (ADR 0016); nothing
+    without JEJAKEKAL_OTLP_ENDPOINT: DBOS then opens no span and builds no exporter."""
+    if settings.otlp_traces_url is None:
+        return {}
+    return {
+        "enable_otlp": True,
+        "otlp_traces_endpoints": [settings.otlp_traces_url],
+        # dbos.operation.workflow_id rather than operationUUID: beside our jejakekal.*
+        "otel_attribute_format": "semconv",
     }
 
 

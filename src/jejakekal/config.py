@@ -60,9 +60,21 @@ SETTINGS_DOC: dict[str, str] = {
         "largest document upload in MiB, enforced while the bytes stream in; default 64"
     ),
     "JEJAKEKAL_MAX_PAGES": "a PDF with more pages ends its run `error`; default 2000",
+    "JEJAKEKAL_OTLP_ENDPOINT": (
+        "OTLP/HTTP collector (http://HOST:4318; spans go to /v1/traces unless the URL has "
+        "a path) that receives the traces of workflows and steps; default none: no traces"
+    ),
     "JEJAKEKAL_OCR": (
         "auto (default): OCR the PDF pages without a usable text layer; force: every "
         "page; off: none (they are marked ocr_off)"
+    ),
+    "JEJAKEKAL_UI_POLL_INTERVAL_MS": "first interval of the UI's polls of a live run; default 1000",
+    "JEJAKEKAL_UI_POLL_MAX_INTERVAL_MS": (
+        "ceiling the interval doubles up to while the run does not change; default 10000"
+    ),
+    "JEJAKEKAL_UI_POLL_TIMEOUT_MS": (
+        "the UI stops following a run after this long without a change (a refresh link "
+        "follows it again); default 600000"
     ),
 }
 
@@ -94,7 +106,11 @@ class Settings:
     log_level: str = "ERROR"
     max_upload_mb: int = 64
     max_pages: int = 2000
+    otlp_traces_url: str | None = None  # JEJAKEKAL_OTLP_ENDPOINT; None: no tracer, no exporter
     ocr: str = "auto"
+    ui_poll_interval_ms: int = 1000
+    ui_poll_max_interval_ms: int = 10_000
+    ui_poll_timeout_ms: int = 600_000
 
     @property
     def max_upload_bytes(self) -> int:
@@ -130,6 +146,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the environment (or the mapping given, for tests)."""
     e = os.environ if env is None else env
     port = e.get("API_PORT") or e.get("PORT") or "4010"
+    poll_ms = _positive_int(e, "JEJAKEKAL_UI_POLL_INTERVAL_MS", "1000")
     return Settings(
         home=Path(e.get("JEJAKEKAL_HOME", ".jejakekal")),
         database_url=_database_url(e),
@@ -159,7 +176,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_level=_choice(e, "JEJAKEKAL_LOG_LEVEL", _LOG_LEVELS, "ERROR"),
         max_upload_mb=_positive_int(e, "JEJAKEKAL_MAX_UPLOAD_MB", "64"),
         max_pages=_positive_int(e, "JEJAKEKAL_MAX_PAGES", "2000"),
+        otlp_traces_url=_otlp_traces_url(e),
         ocr=_choice(e, "JEJAKEKAL_OCR", ("auto", "force", "off")),
+        ui_poll_interval_ms=poll_ms,
+        ui_poll_max_interval_ms=_poll_ceiling(e, poll_ms),
+        ui_poll_timeout_ms=_positive_int(e, "JEJAKEKAL_UI_POLL_TIMEOUT_MS", "600000"),
     )
 
 
@@ -235,6 +256,39 @@ def _positive_int(e: Mapping[str, str], name: str, default: str) -> int:
     if attempts < 1:
         raise InvalidSetting(f"{name} must be 1 or more, not {value!r}")
     return attempts
+
+
+def _poll_ceiling(e: Mapping[str, str], interval_ms: int) -> int:
+    """The UI's longest poll interval: never below the first one, which doubles up to it."""
+    name = "JEJAKEKAL_UI_POLL_MAX_INTERVAL_MS"
+    ceiling = _positive_int(e, name, "10000")
+    if ceiling < interval_ms:
+        raise InvalidSetting(
+            f"{name} must be at least JEJAKEKAL_UI_POLL_INTERVAL_MS ({interval_ms}), "
+            f"not {e.get(name) or '10000'!r}"
+        )
+    return ceiling
+
+
+def _otlp_traces_url(e: Mapping[str, str]) -> str | None:
+    """The URL DBOS's span exporter posts to. As with OTEL_EXPORTER_OTLP_ENDPOINT, a bare
+    collector address gets the traces path; a URL with a path is taken as it is."""
+    name = "JEJAKEKAL_OTLP_ENDPOINT"
+    value = (e.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (parsing the port is the check)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidSetting(
+            f"{name} must be an http(s) URL such as http://127.0.0.1:4318, not {value!r}"
+        )
+    if parts.path in ("", "/"):
+        return value.rstrip("/") + "/v1/traces"
+    return value
 
 
 def _flag(name: str, value: str) -> bool:

@@ -35,6 +35,13 @@ BUNDLE_FILES = {
     "workflow_status.json",
     "operation_outputs.json",
 }
+# Each artifact's stored bytes, as stored (issue 25: verify re-hashes them offline).
+BODY_FILES = {
+    "artifacts/raw.txt",
+    "artifacts/docir.json",
+    "artifacts/chunk-index.json",
+    "artifacts/memo.json",
+}
 COURSE_SOURCE = "alpha\nbeta [low]\ngamma"
 TEXT_TYPE = "text/plain; charset=utf-8"
 
@@ -105,7 +112,11 @@ def export(api: Api, run_id: str) -> dict[str, Any]:
 
 
 def bundle_bytes(path: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(path.iterdir())}
+    return {
+        p.relative_to(path).as_posix(): p.read_bytes()
+        for p in sorted(path.rglob("*"))
+        if p.is_file()
+    }
 
 
 def canonical(data: bytes) -> bytes:
@@ -279,7 +290,7 @@ def test_download_returns_the_stored_bytes_as_an_attachment(api: Api) -> None:
 # -- course 004 section 7: the export bundle -------------------------------------------
 
 
-def test_export_lists_the_four_artifacts_and_writes_a_seven_file_bundle(api: Api) -> None:
+def test_export_lists_the_four_artifacts_and_writes_a_bundle_with_their_bytes(api: Api) -> None:
     run_id = run_doc(api, COURSE_SOURCE)
 
     described = export(api, run_id)
@@ -293,9 +304,9 @@ def test_export_lists_the_four_artifacts_and_writes_a_seven_file_bundle(api: Api
     path = Path(described["run_bundle_path"])
     assert path.resolve() == (api.settings.bundles_dir / run_id).resolve()
     files = bundle_bytes(path)
-    assert set(files) == BUNDLE_FILES
-    for name, data in files.items():
-        assert data == canonical(data), name
+    assert set(files) == BUNDLE_FILES | BODY_FILES
+    for name in BUNDLE_FILES:
+        assert files[name] == canonical(files[name]), name
     manifest = json.loads(files["manifest.json"])
     assert manifest["root"] == "<run-bundle-root>"
     assert {f["path"]: f["sha256"] for f in manifest["files"]} == {
@@ -305,6 +316,7 @@ def test_export_lists_the_four_artifacts_and_writes_a_seven_file_bundle(api: Api
     assert [(a["type"], a["sha256"]) for a in bundled] == [
         (a["id"], a["sha256"]) for a in described["artifacts"]
     ]
+    assert [sha256(files[a["file"]]) for a in bundled] == [a["sha256"] for a in bundled]
 
 
 def test_a_second_export_of_a_finished_run_is_byte_identical(api: Api) -> None:
@@ -708,7 +720,7 @@ def test_export_reads_persisted_artifacts_when_step_outputs_were_tampered(api: A
     assert [a["id"] for a in described["artifacts"]] == TYPES
     assert {a["id"]: a["sha256"] for a in described["artifacts"]} == stored
     bundle = Path(described["run_bundle_path"])
-    assert {p.name for p in bundle.iterdir()} == BUNDLE_FILES
+    assert set(bundle_bytes(bundle)) == BUNDLE_FILES | BODY_FILES
     bundled = json.loads((bundle / "artifacts.json").read_bytes())
     assert all(a["bytes_match"] for a in bundled), bundled
 

@@ -34,7 +34,7 @@ STEPS = ["CompileST", "ApplyPatchST", "DecideST", "ExecuteST"]
 VIEW_KEYS = [
     "run_id", "runId", "workflowId", "kind", "status", "dbos_status", "lastStep",
     "retryCount", "goal", "recipe", "nextAction", "error", "header", "steps", "timeline",
-    "artifacts", "plan", "gates", "ledger",
+    "artifacts", "plan", "gates", "ledger", "actions", "parentRunId", "forkStep", "forks",
 ]  # fmt: skip
 HEADER_KEYS = [
     "name",
@@ -756,7 +756,11 @@ def park_a_run_waiting_for_input(base: str, timeout: float = 30.0) -> str:
                 time.sleep(0.05)
         intent = client.post("/intents", json={"goal": "ask", "inputs": {}, "constraints": {}})
         run_id = str(client.post(f"/intents/{intent.json()['intentId']}/run").json()["runId"])
-        while client.get(f"/runs/{run_id}").json()["status"] != "waiting_input":
+        while True:
+            reply = client.get(f"/runs/{run_id}")
+            assert reply.status_code == 200, reply.text
+            if reply.json()["status"] == "waiting_input":
+                break
             assert time.monotonic() < deadline, "run never reached waiting_input"
             time.sleep(0.05)
     return run_id

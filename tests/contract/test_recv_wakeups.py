@@ -10,7 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from jejakekal.bootstrap import Kernel
+from jejakekal.domain.audit import Who
 from jejakekal.domain.contracts import IntentCreate, RunRequest
+from jejakekal.domain.gates import Origin
 from jejakekal.workflows.wakeups import RecvWakeups, dbos_waits, fallback_interval
 
 
@@ -64,7 +66,7 @@ def test_a_tick_wakes_only_the_waiters_with_a_message(kernel: Kernel) -> None:
     waiters.entries.clear()
     assert wakeups.tick() == 0
     assert waiters.paced == [pytest.approx(0.06), 0.02]
-    control.cancel_run(run_id)
+    control.cancel_run(run_id, Who("test", Origin.API))
 
 
 def test_the_fallback_poll_costs_the_same_whatever_the_waiters() -> None:

@@ -408,7 +408,8 @@ def test_live_run_polls_every_second_and_cancel_then_resume(ui: Ui) -> None:
     live = ui.fragment(run_id)
     exec_div = one(live, "div", id="exec")
     assert exec_div["hx-trigger"] == "every 1s"
-    assert exec_div["hx-get"] == f"/fragments/runs/{run_id}"
+    # The poll's answer marks what the page has seen (web/following.py).
+    assert exec_div["hx-get"].startswith(f"/fragments/runs/{run_id}?seen=")
     assert one(live, id="run-status", hx_swap_oob="true")["data-state"] == "running"
     one(live, "button", id="action-cancel")
     assert select(live, id="action-resume") == []

@@ -191,3 +191,52 @@ def test_help_lists_the_five_commands() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("list", "get", "steps", "cancel", "resume"):
         assert command in result.stdout
+
+
+# -- issue 25: operator actions from the CLI, audited ------------------------------------
+
+
+def _actions(api: Api, run_id: str) -> list[dict[str, Any]]:
+    return api.sql(
+        q(
+            "SELECT action, actor, origin, reason FROM app.operator_actions"
+            " WHERE run_id = '{r}' ORDER BY at, id",
+            r=run_id,
+        )
+    )
+
+
+def test_cancel_and_resume_of_a_run_are_audited_with_actor_and_reason(api: Api) -> None:
+    workflow_id = api.create_intent("ask before acting")
+    run_id = api.start(workflow_id)["runId"]
+    api.wait_status(workflow_id, "waiting_input")
+
+    cancelled = _ours(api, "cancel", run_id, "--actor", "ops-ana", "--reason", "wrong input")
+    resumed = _ours(api, "resume", run_id, "--actor", "ops-ana")
+
+    assert cancelled.stdout == f"cancelled workflow {workflow_id}\n", cancelled.stderr
+    assert resumed.stdout.startswith(f"resumed workflow {workflow_id} ("), resumed.stderr
+    assert _actions(api, run_id) == [
+        {"action": "cancel", "actor": "ops-ana", "origin": "cli", "reason": "wrong input"},
+        {"action": "resume", "actor": "ops-ana", "origin": "cli", "reason": None},
+    ]
+    api.client.post(f"/runs/{run_id}/cancel")
+
+
+def test_fork_starts_a_new_run_from_a_step_and_batch_counts_then_acts(api: Api) -> None:
+    parent = _succeeded_run(api, "plain")
+    run_id = api.client.get(f"/runs/{parent}").json()["runId"]
+
+    forked = _json_of(_ours(api, "fork", run_id, "--step", "DecideST", "--reason", "again"))
+    api.wait_status(forked["runId"], "succeeded")
+    bad_step = _ours(api, "fork", run_id, "--step", "nowhere")
+    dry = _json_of(_ours(api, "batch", "cancel", "--status", "succeeded", "--dry-run"))
+    empty = _ours(api, "batch", "retry")
+
+    assert forked["parentRunId"] == run_id and forked["fromStep"] == "DecideST"
+    assert _actions(api, run_id)[0]["action"] == "fork"
+    assert bad_step.returncode == 1 and len(bad_step.stderr.strip().splitlines()) == 1
+    assert "DecideST" in bad_step.stderr
+    assert (dry["dryRun"], dry["matched"], dry["done"]) == (True, 2, [])
+    assert empty.returncode == 1 and "filter" in empty.stderr
+    assert api.count("SELECT COUNT(*) FROM app.operator_actions") == 1

@@ -111,3 +111,23 @@ def test_unqualify_drops_schema_prefixes_but_not_inside_string_literals() -> Non
     assert unqualify(sql) == (
         "UPDATE operation_outputs SET output='app.x' WHERE workflow_uuid IN (SELECT id FROM runs)"
     )
+
+
+def test_a_bundle_write_that_fails_leaves_no_staging_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[Path] = []
+    real = Path.write_bytes
+
+    def full_disk(self: Path, data: bytes) -> int:
+        if written:
+            raise OSError(28, "No space left on device")
+        written.append(self)
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+
+    with pytest.raises(OSError, match="No space left"):
+        write_bundle(tmp_path, "run-1", {"a.json": b"{}\n", "b.json": b"[]\n"})
+
+    assert written and list(tmp_path.iterdir()) == []

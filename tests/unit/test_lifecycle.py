@@ -19,7 +19,8 @@ ENGINE_STATUSES: list[str | None] = [None, *DbosStatus]
 # -- the table of allowed actions ----------------------------------------------------
 
 # One row per view status, one column per engine status (None: no workflow row yet).
-# A cell lists the actions allowed: A answer, R retry, U resume, C cancel; "-" none.
+# A cell lists the actions allowed: A answer, R retry, U resume, C cancel, F fork; "-"
+# none. A run forks once its workflow has stopped (SUC, ERR, CAN, MRAE).
 _COLUMNS = {
     "None": None,
     "ENQ": DbosStatus.ENQUEUED,
@@ -30,25 +31,31 @@ _COLUMNS = {
     "CAN": DbosStatus.CANCELLED,
     "MRAE": DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED,
 }
-_CODES = {"A": Action.ANSWER, "R": Action.RETRY, "U": Action.RESUME, "C": Action.CANCEL}
+_CODES = {
+    "A": Action.ANSWER,
+    "R": Action.RETRY,
+    "U": Action.RESUME,
+    "C": Action.CANCEL,
+    "F": Action.FORK,
+}
 
 INTENT_TABLE = """
                   None  ENQ   DEL   PEN   SUC   ERR   CAN   MRAE
-queued            -     C     C     C     -     -     U     U
-running           -     C     C     C     -     -     U     U
-waiting_input     A     AC    AC    AC    A     A     AU    AU
-succeeded         -     C     C     C     -     -     U     U
-failed            R     RC    RC    RC    R     R     RU    RU
-retries_exceeded  RU    RUC   RUC   RUC   RU    RU    RU    RU
-canceled          -     C     C     C     -     -     U     U
+queued            -     C     C     C     F     F     UF    UF
+running           -     C     C     C     F     F     UF    UF
+waiting_input     A     AC    AC    AC    AF    AF    AUF   AUF
+succeeded         -     C     C     C     F     F     UF    UF
+failed            R     RC    RC    RC    F     RF    RUF   RUF
+retries_exceeded  RU    RUC   RUC   RUC   RUF   RUF   RUF   RUF
+canceled          -     C     C     C     F     F     UF    UF
 """
 
 DOC_TABLE = """
                   None  ENQ   DEL   PEN   SUC   ERR   CAN   MRAE
-running           -     C     C     C     -     -     U     U
-done              -     C     C     C     -     -     U     U
-error             -     C     C     C     -     -     U     U
-unknown           -     C     C     C     -     -     U     U
+running           -     C     C     C     F     F     UF    UF
+done              -     C     C     C     F     F     UF    UF
+error             -     C     C     C     F     F     UF    UF
+unknown           -     C     C     C     F     F     UF    UF
 """
 
 
@@ -167,10 +174,16 @@ _CHECKS: dict[Action, tuple[_Check, type[errors.Conflict]]] = {
     Action.RETRY: (lifecycle.check_retry, errors.RunNotRetryable),
     Action.RESUME: (lifecycle.check_resume, errors.RunNotResumable),
     Action.CANCEL: (lifecycle.check_cancel, errors.RunNotCancelable),
+    Action.FORK: (lifecycle.check_fork, errors.RunNotForkable),
 }
 
 
-@pytest.mark.parametrize("action", list(Action))
+def test_every_action_but_export_has_a_check() -> None:
+    # An export reads a run in any state: it has no rule to check, only an audit row.
+    assert set(Action) - set(_CHECKS) == {Action.EXPORT}
+
+
+@pytest.mark.parametrize("action", list(_CHECKS))
 def test_each_check_refuses_exactly_where_the_table_disallows(action: Action) -> None:
     check, refusal = _CHECKS[action]
     for kind, status, dbos_status, actions in TABLE:

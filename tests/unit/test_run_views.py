@@ -44,7 +44,8 @@ def test_a_recorded_run_view_reads_in_and_writes_out_unchanged(path: Path) -> No
 
     assert view.to_json() == recorded
     assert RunView.from_json(view.to_json()) == view
-    assert view.kind == RunKind.DOC and view.steps and view.timeline
+    kind = RunKind.INTENT if path.parent.name.startswith("intent-") else RunKind.DOC
+    assert view.kind == kind and view.steps and view.timeline
 
 
 def test_the_corpus_has_recorded_views() -> None:

@@ -15,7 +15,7 @@ from jejakekal.api.parsing import (
     read_json,
     storable_query,
 )
-from jejakekal.api.routes import control_of
+from jejakekal.api.routes import control_of, exporter
 from jejakekal.domain import errors
 from jejakekal.domain.contracts import DocRunRequest, parse_request
 from jejakekal.domain.ids import is_valid_id, parse_artifact_id, parse_run_id
@@ -60,8 +60,9 @@ async def start_doc_run(request: Request) -> dict[str, object]:
 
 @router.get("/runs/{run_id}/export", tags=["runs"])
 async def export_run(run_id: str, request: Request) -> JSONResponse:
-    """[API-8] Write the run's bundle and describe it."""
-    described = await run_in_threadpool(control_of(request).export_run, parse_run_id(run_id))
+    """[API-8] Write the run's bundle and describe it; `?reason=` for the audit."""
+    run_id, who = parse_run_id(run_id), exporter(request)
+    described = await run_in_threadpool(control_of(request).export_run, run_id, who)
     return JSONResponse(described.to_json())
 
 

@@ -90,6 +90,26 @@ SCHEMAS: dict[str, Schema] = {
     "RetryAccepted": obj({"accepted": {"const": True}, "newRunId": STR, "fromStep": STR}),
     "ResumeAccepted": obj({"run_id": STR, "status": STR}),
     "CancelAccepted": obj({"accepted": {"const": True}, "run_id": STR, "status": STR}),
+    "ForkAccepted": obj(
+        {
+            "accepted": {"const": True},
+            "runId": STR,
+            "parentRunId": STR,
+            "fromStep": STR,
+            "startFunctionId": INT,
+        }
+    ),
+    "BatchResult": obj(
+        {
+            "action": STR,
+            "dryRun": BOOL,
+            "batchId": NULLABLE_STR,
+            "matched": INT,
+            "limit": INT,
+            "done": ARRAY,
+            "refused": ARRAY,
+        }
+    ),
     "RunView": obj(
         {
             "run_id": STR,
@@ -112,6 +132,10 @@ SCHEMAS: dict[str, Schema] = {
         plan=ARRAY,
         gates=ARRAY,
         ledger=ARRAY,
+        actions=ARRAY,
+        parentRunId=NULLABLE_STR,
+        forkStep=NULLABLE_STR,
+        forks=ARRAY,
     ),
     "GateReceipt": obj(
         {
@@ -123,6 +147,21 @@ SCHEMAS: dict[str, Schema] = {
             "origin": NULLABLE_STR,
             "answeredAt": NULLABLE_STR,
             "duplicate": BOOL,
+        }
+    ),
+    "Fleet": obj(
+        {
+            "atMs": INT,
+            "runs": ARRAY,
+            "queues": ARRAY,
+            "workers": ARRAY,
+            "workersAlive": INT,
+            "deadAfterSeconds": {"type": "number"},
+            "openGates": OBJECT,
+            "failedTotal": INT,
+            "failed": ARRAY,
+            "stepSample": INT,
+            "steps": ARRAY,
         }
     ),
     "GateList": obj({"items": {"type": "array", "items": OBJECT}, "limit": INT, "offset": INT}),
@@ -178,9 +217,17 @@ class Op:
     body: str | None
     errors: Codes = field(default_factory=dict)
     reads_body: bool = False
+    media: tuple[str, ...] = ()  # a byte body's types, when not an artifact's (DOWNLOAD_TYPES)
 
 
 RUN_ID_ERRORS: Codes = {400: (e.InvalidRunId.code,), 404: (e.RunNotFound.code,)}
+# An operator action's own 400s, beside the run id's: its body `{"reason"}` and headers.
+ACTION_ERRORS = (
+    e.InvalidRunId.code,
+    e.InvalidJson.code,
+    e.InvalidActor.code,
+    e.InvalidReason.code,
+)
 ARTIFACT_ID_ERRORS: Codes = {400: (e.InvalidArtifactId.code,), 404: (e.ArtifactNotFound.code,)}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
@@ -250,18 +297,46 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("get", "/gates"): Op(200, "GateList", {400: (e.InvalidQuery.code,)}),
     ("post", "/runs/{run_id}/retry"): Op(
-        202, "RetryAccepted", {**RUN_ID_ERRORS, 409: (e.RunNotRetryable.code,)}
+        202,
+        "RetryAccepted",
+        {**RUN_ID_ERRORS, 400: ACTION_ERRORS, 409: (e.RunNotRetryable.code,)},
+        reads_body=True,
     ),
     # A retries_exceeded run resumes through the retry path, which can lose a race.
     ("post", "/runs/{run_id}/resume"): Op(
         202,
         "ResumeAccepted",
-        {**RUN_ID_ERRORS, 409: (e.RunNotResumable.code, e.RunNotRetryable.code)},
+        {
+            **RUN_ID_ERRORS,
+            400: ACTION_ERRORS,
+            409: (e.RunNotResumable.code, e.RunNotRetryable.code),
+        },
+        reads_body=True,
     ),
     ("post", "/runs/{run_id}/cancel"): Op(
-        202, "CancelAccepted", {**RUN_ID_ERRORS, 409: (e.RunNotCancelable.code,)}
+        202,
+        "CancelAccepted",
+        {**RUN_ID_ERRORS, 400: ACTION_ERRORS, 409: (e.RunNotCancelable.code,)},
+        reads_body=True,
+    ),
+    ("post", "/runs/{run_id}/fork"): Op(
+        202,
+        "ForkAccepted",
+        {
+            **RUN_ID_ERRORS,
+            400: (*ACTION_ERRORS, e.InvalidFork.code),
+            409: (e.RunNotForkable.code,),
+        },
+        reads_body=True,
+    ),
+    ("post", "/runs/batch"): Op(
+        200,
+        "BatchResult",
+        {400: (e.InvalidJson.code, e.InvalidActor.code, e.InvalidReason.code, e.InvalidBatch.code)},
+        reads_body=True,
     ),
     ("get", "/runs/{run_id}/export"): Op(200, "RunExport", RUN_ID_ERRORS),
+    ("get", "/runs/{run_id}/bundle.zip"): Op(200, None, RUN_ID_ERRORS, media=("application/zip",)),
     ("get", "/artifacts"): Op(
         200, "ArtifactList", {400: (e.InvalidQuery.code, e.InvalidRunId.code)}
     ),
@@ -276,6 +351,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         },
     ),
     ("get", "/search"): Op(200, "SearchHits", {400: (e.InvalidQuery.code, e.InvalidRunId.code)}),
+    ("get", "/ops"): Op(200, "Fleet"),
+    ("get", "/metrics"): Op(200, None, media=("text/plain",)),
 }
 
 # The exact stored bytes of an artifact, under the content type it was stored with.
@@ -365,7 +442,7 @@ def _responses(op: Op, method: str, *, secured: bool) -> Schema:
 
 def _success(op: Op) -> Schema:
     if op.body is None:
-        types = ("image/png",) if op.status == 200 and op is PAGE_IMAGE else DOWNLOAD_TYPES
+        types = op.media or (("image/png",) if op is PAGE_IMAGE else DOWNLOAD_TYPES)
         content: Schema = {media: {"schema": {}} for media in types}
         return {"description": "the stored bytes, as an attachment", "content": content}
     return {

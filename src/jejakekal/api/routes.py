@@ -11,8 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from jejakekal.adapters.ocr import engine_name
 from jejakekal.api.parsing import REQUEST_GUARDS, openapi_body, read_json
 from jejakekal.control import Control
-from jejakekal.domain import errors
-from jejakekal.domain.contracts import EventRequest, IntentCreate, RunRequest, parse_request
+from jejakekal.domain import audit, errors
+from jejakekal.domain.audit import Who, parse_reason
+from jejakekal.domain.batch import BatchRequest
+from jejakekal.domain.contracts import (
+    EventRequest,
+    ForkRequest,
+    IntentCreate,
+    RunRequest,
+    parse_request,
+)
 from jejakekal.domain.gates import (
     ANONYMOUS,
     TOKEN_ACTOR,
@@ -139,8 +147,11 @@ async def post_event(run_id: str, request: Request) -> dict[str, bool]:
     run_id = parse_run_id(run_id)
     event = parse_request(EventRequest, await read_json(request), errors.InvalidEvent)
     actor, origin = actor_of(request), parse_origin(request.headers.get("x-origin"))
+    request_id = audit.request_id(request.headers.get("x-request-id"))
     await run_in_threadpool(
-        lambda: control_of(request).send_event(run_id, event, actor=actor, origin=origin)
+        lambda: control_of(request).send_event(
+            run_id, event, actor=actor, origin=origin, request_id=request_id
+        )
     )
     return {"accepted": True}
 
@@ -156,8 +167,11 @@ async def answer_gate(run_id: str, key: str, request: Request) -> dict[str, obje
     run_id, key = parse_run_id(run_id), parse_key(key)
     body = parse_request(GateAnswer, await read_json(request), errors.InvalidAnswer)
     actor, origin = actor_of(request), parse_origin(request.headers.get("x-origin"))
+    request_id = audit.request_id(request.headers.get("x-request-id"))
     receipt = await run_in_threadpool(
-        lambda: control_of(request).answer_gate(run_id, key, body, actor=actor, origin=origin)
+        lambda: control_of(request).answer_gate(
+            run_id, key, body, actor=actor, origin=origin, request_id=request_id
+        )
     )
     return receipt.to_json()
 
@@ -186,20 +200,69 @@ def actor_of(request: Request) -> str:
 
 @router.post("/runs/{run_id}/retry", status_code=202, tags=["runs"])
 async def retry_run(run_id: str, request: Request) -> dict[str, object]:
-    """[API-5] Re-enter a failed run at ExecuteST on the same run id."""
-    retried = await run_in_threadpool(control_of(request).retry_run, parse_run_id(run_id))
+    """[API-5] Re-enter a failed run at ExecuteST on the same run id; `{"reason"}` optional."""
+    run_id, who = parse_run_id(run_id), await who_of(request)
+    retried = await run_in_threadpool(control_of(request).retry_run, run_id, who)
     return retried.to_json()
 
 
 @router.post("/runs/{run_id}/resume", status_code=202, tags=["runs"])
 async def resume_run(run_id: str, request: Request) -> dict[str, object]:
     """[API-7] Continue a cancelled (or recovery-exhausted) run; finished steps stay done."""
-    resumed = await run_in_threadpool(control_of(request).resume_run, parse_run_id(run_id))
+    run_id, who = parse_run_id(run_id), await who_of(request)
+    resumed = await run_in_threadpool(control_of(request).resume_run, run_id, who)
     return resumed.to_json()
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, tags=["runs"])
 async def cancel_run(run_id: str, request: Request) -> dict[str, object]:
-    """Cancel a live run."""
-    canceled = await run_in_threadpool(control_of(request).cancel_run, parse_run_id(run_id))
+    """Cancel a live run; `{"reason"}` optional."""
+    run_id, who = parse_run_id(run_id), await who_of(request)
+    canceled = await run_in_threadpool(control_of(request).cancel_run, run_id, who)
     return canceled.to_json()
+
+
+@router.post(
+    "/runs/{run_id}/fork", status_code=202, openapi_extra=openapi_body(ForkRequest), tags=["runs"]
+)
+async def fork_run(run_id: str, request: Request) -> dict[str, object]:
+    """A new run from a stopped run's step; the steps before it are reused, not re-run."""
+    run_id = parse_run_id(run_id)
+    body = parse_request(ForkRequest, await read_json(request), errors.InvalidFork)
+    who = actor_and_origin(request, parse_reason(body.reason))
+    forked = await run_in_threadpool(control_of(request).fork_run, run_id, body.fromStep, who)
+    return forked.to_json()
+
+
+@router.post(
+    "/runs/batch", status_code=200, openapi_extra=openapi_body(BatchRequest), tags=["runs"]
+)
+async def batch_runs(request: Request) -> dict[str, object]:
+    """Cancel, resume or retry every run a filter matches: `dryRun` counts, `limit` caps."""
+    body = parse_request(BatchRequest, await read_json(request), errors.InvalidBatch)
+    who = actor_and_origin(request, parse_reason(body.reason))
+    done = await run_in_threadpool(control_of(request).batch, body, who)
+    return done.to_json()
+
+
+async def who_of(request: Request) -> Who:
+    """The operator behind an action: `X-Actor`, `X-Origin`, `X-Request-Id`, and the
+    body's optional `{"reason"}` (an empty body is no reason)."""
+    body = await read_json(request, allow_empty=True)
+    if not isinstance(body, dict) or set(body) - {"reason"}:
+        raise errors.InvalidReason('the body is empty or {"reason": "..."}', field="body")
+    return actor_and_origin(request, parse_reason(body.get("reason")))
+
+
+def exporter(request: Request) -> Who:
+    """Who exports a run (a GET): the headers, and `?reason=`."""
+    return actor_and_origin(request, parse_reason(request.query_params.get("reason")))
+
+
+def actor_and_origin(request: Request, reason: str | None) -> Who:
+    return Who(
+        actor_of(request),
+        parse_origin(request.headers.get("x-origin")),
+        reason,
+        audit.request_id(request.headers.get("x-request-id")),
+    )

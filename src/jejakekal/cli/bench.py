@@ -7,10 +7,11 @@ import functools
 import json
 import multiprocessing
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -40,12 +41,27 @@ if TYPE_CHECKING:
 RESULTS = Path(".cache/bench")
 
 
-def write_result(name: str, results: Sequence[object]) -> Path:
-    """`{"results": [...]}`, in `.cache/bench/<name>.json`, where `bench check` reads it."""
+def write_result(name: str, results: Sequence[Mapping[str, object]]) -> Path:
+    """`{"results": [...]}`, in `.cache/bench/<name>.json`, where `bench check` reads it.
+
+    Results of backends not measured this time are kept: a bench run on PostgreSQL does
+    not erase SQLite's figures, and `bench check` judges both.
+    """
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps({"results": results}, indent=2, sort_keys=True) + "\n")
+    measured = {r.get("db") for r in results}
+    kept = [r for r in _previous_results(path) if r.get("db") not in measured]
+    payload = {"results": [*kept, *results]}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _previous_results(path: Path) -> list[dict[str, object]]:
+    try:
+        results = json.loads(path.read_text()).get("results", [])
+    except (OSError, ValueError, AttributeError):
+        return []  # none yet, or unreadable: the new results replace it
+    return [r for r in results if isinstance(r, dict)]
 
 
 def throughput(
@@ -273,23 +289,42 @@ def _latency_table(console: Console, rows: list[tuple[str, str, Latency]]) -> No
     console.print(table)
 
 
-def check(budgets_path: Path) -> None:
+def check(budgets_path: Path, backends: Sequence[str], as_json: bool) -> None:
+    """Judge each backend's latest results against its budgets; one table, or one JSON line."""
     from jejakekal.bench.budgets import check as run_check
-    from jejakekal.bench.budgets import load_budgets
+    from jejakekal.bench.budgets import command_for, load_backend_budgets
 
     if not budgets_path.exists():
         fail(f"no budgets file at {budgets_path}")
-    verdicts = run_check(load_budgets(budgets_path), RESULTS)
-    console = Console()
-    table = Table("budget", "limit", "measured (sqlite)", "verdict")
-    for v in verdicts:
-        measured = "" if v.measured is None else str(v.measured)
-        table.add_row(v.key, str(v.budget), measured, v.state)
-    console.print(table)
-    failed = [v.key for v in verdicts if v.failed]
+    try:
+        budgets = load_backend_budgets(budgets_path)
+    except (ValueError, TypeError, AttributeError) as exc:
+        fail(f"unreadable budgets file {budgets_path}: {exc}")
+    verdicts = [v for db in backends for v in run_check(budgets[db], RESULTS, db)]
+    failed = [f"{v.key} on {v.db} ({v.state})" for v in verdicts if v.failed]
+    missing = sorted({command_for(v.bench, v.db) for v in verdicts if v.state == "missing"})
+    if as_json:
+        rows = [
+            {"key": v.key, "db": v.db, "budget": v.budget, "measured": v.measured, "state": v.state}
+            for v in verdicts
+        ]
+        payload = {"ok": not failed, "verdicts": rows, "failed": failed, "to_run": missing}
+        typer.echo(json.dumps(payload))
+    else:
+        table = Table("budget", "db", "limit", "measured", "verdict")
+        for v in verdicts:
+            measured = "" if v.measured is None else str(v.measured)
+            table.add_row(v.key, v.db, str(v.budget), measured, v.state)
+        Console().print(table)
     if failed:
-        fail(f"bench check failed: {', '.join(failed)}")
-    console.print("bench check passed")
+        # Missing results name the bench to run, once per bench and backend.
+        problems = [
+            f"{v.key} on {v.db} ({v.state})" for v in verdicts if v.failed and v.state != "missing"
+        ]
+        problems += [f"no result yet, run: {'; '.join(missing)}"] if missing else []
+        fail(f"bench check failed: {'; '.join(problems)}")
+    if not as_json:
+        Console().print(f"bench check passed on {', '.join(backends)}")
 
 
 def longpoll(waiters: int, seconds: float, urls: list[str], shim: bool) -> None:

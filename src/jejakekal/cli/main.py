@@ -15,8 +15,11 @@ from jejakekal.cli.databases import existing_database, given_database
 from jejakekal.cli.drills import drill_app
 from jejakekal.cli.gates import gates_app
 from jejakekal.cli.ingest import ingest
-from jejakekal.cli.output import describe, fail, one_line, print_table
+from jejakekal.cli.output import describe, fail, login_name, one_line, print_table
+from jejakekal.cli.signoff import signoff
 from jejakekal.cli.smoke import smoke_app
+from jejakekal.cli.status import status
+from jejakekal.cli.verify import verify
 from jejakekal.cli.workflow import workflow_app
 from jejakekal.config import InvalidSetting, Settings, load_settings
 from jejakekal.domain.errors import JejakekalError
@@ -41,6 +44,9 @@ app.add_typer(workflow_app, name="workflow")
 app.add_typer(smoke_app, name="smoke")
 app.add_typer(gates_app, name="gates")
 app.command("ingest")(ingest)
+app.command("signoff")(signoff)
+app.command("status")(status)
+app.command("verify")(verify)
 
 HostOpt = Annotated[str, typer.Option("--host", help="Bind address; non-loopback needs a token.")]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Port (default API_PORT/PORT, 4010).")]
@@ -127,6 +133,9 @@ def db_reset(
     sys_only: Annotated[bool, typer.Option("--sys", help="Only DBOS's tables.")] = False,
 ) -> None:
     """Drop and recreate app tables, DBOS tables, or both; reseed recipes."""
+    if app_only and sys_only:
+        # Each flag means "only": together they ask for nothing. Both is the default.
+        fail("--app and --sys exclude each other: give neither to reset both")
     from jejakekal.bootstrap import prepare_database
     from jejakekal.storage.database import Database
     from jejakekal.storage.migrations import drop_app_tables, drop_dbos_tables
@@ -317,11 +326,21 @@ def bench_gates(
 @bench_app.command("check")
 def bench_check(
     budgets: Annotated[Path, typer.Option(help="The budgets file.")] = Path("budgets.json"),
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(help="sqlite or postgresql (repeat for both); default both."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line of verdicts.")] = False,
 ) -> None:
-    """Compare the latest results (.cache/bench/) with budgets.json; non-zero if over."""
+    """Compare the latest results (.cache/bench/) with budgets.json, on SQLite and
+    PostgreSQL; non-zero if a figure is over or missing (naming the bench to run)."""
+    from jejakekal.bench.budgets import BACKENDS
     from jejakekal.cli.bench import check
 
-    check(budgets)
+    unknown = sorted(set(backend or []) - set(BACKENDS))
+    if unknown:
+        fail(f"--backend must be sqlite or postgresql, not {', '.join(unknown)}")
+    check(budgets, backend or list(BACKENDS), as_json)
 
 
 GoldenDir = Annotated[Path, typer.Option("--dir", help="Where the snapshots live.")]
@@ -360,14 +379,17 @@ def golden_diff(
     db: Annotated[str | None, typer.Option(help="Database URL; default scratch SQLite.")] = None,
 ) -> None:
     """Run the corpus and diff against the recorded snapshots; non-zero on any change."""
-    from jejakekal.golden.compare import diff
+    from jejakekal.golden.compare import changed, diff
 
     if not folder.is_dir():
         fail(f"no snapshots in {folder}; run `jejakekal golden record` first")
-    lines = diff(folder, _golden_files(db))
+    files = _golden_files(db)
+    lines = diff(folder, files)
     if lines:
         sys.stdout.writelines(lines)
-        fail(f"golden snapshots differ from {folder} ({len(lines)} diff lines)")
+        names = changed(folder, files)
+        shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+        fail(f"golden snapshots differ from {folder} ({len(lines)} diff lines) in {shown}")
     typer.echo(f"golden snapshots match {folder}")
 
 
@@ -377,16 +399,25 @@ def _is_write_refusal(exc: BaseException) -> bool:
 
 
 @app.command("export")
-def export(run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")]) -> None:
-    """Write the run's audit bundle under <home>/bundles/ and print its path."""
+def export(
+    run_id: Annotated[str, typer.Argument(help="Run id or workflow id.")],
+    actor: Annotated[
+        str | None, typer.Option(help="Who exports, for the audit; default the login name.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit.")] = None,
+) -> None:
+    """Write the run's audit bundle under <home>/bundles/ and print its path (audited)."""
     from jejakekal.bootstrap import build_kernel
+    from jejakekal.domain.audit import Who, parse_reason
+    from jejakekal.domain.gates import Origin, parse_actor
 
     settings = load_settings()
     # Before the kernel: building it would create (and migrate) a missing database.
     existing_database(settings.resolved_database_url, "the database URL")
     kernel = build_kernel(settings, "shim")
     try:
-        described = kernel.control.export_run(run_id)
+        who = Who(parse_actor(actor or login_name(), "--actor"), Origin.CLI, parse_reason(reason))
+        described = kernel.control.export_run(run_id, who)
     except JejakekalError as exc:
         fail(f"export failed: {describe(exc)}")
     finally:

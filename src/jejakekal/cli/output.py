@@ -3,6 +3,7 @@ kept to a length a terminal can take."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NoReturn
@@ -57,3 +58,11 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
             f"{shortened} cell(s) shortened to {CELL_LIMIT} characters; --json prints them whole",
             highlight=False,
         )
+
+
+def login_name() -> str:
+    """The operator's login name, for the audit; `cli` where the system has none."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "cli"

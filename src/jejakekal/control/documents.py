@@ -9,16 +9,18 @@ from dbos import EnqueueOptions
 
 from jejakekal.control.context import Context, DocStarter
 from jejakekal.domain import errors, names
+from jejakekal.domain.audit import Who
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.contracts import DocIngestInput, DocRunRequest, UploadedDocRun
 from jejakekal.domain.ids import new_doc_run_id
 from jejakekal.domain.jsontypes import JsonObject
-from jejakekal.domain.lifecycle import DocStatus, RunKind
+from jejakekal.domain.lifecycle import Action, DocStatus, RunKind
 from jejakekal.domain.records import NewRun
+from jejakekal.domain.snapshots import RunSnapshot
 from jejakekal.domain.views import BundledArtifact, ExportedRun, StartedDocRun
 from jejakekal.export import bundle
 from jejakekal.export.writer import write_bundle
-from jejakekal.storage import readmodels, runs, snapshots
+from jejakekal.storage import audit, readmodels, runs, snapshots
 from jejakekal.storage.database import AlreadyExists
 
 
@@ -116,14 +118,13 @@ class DocumentRuns:
             adopted.append(run.run_id)
         return adopted
 
-    def export(self, run_id: str) -> ExportedRun:
+    def export(self, run_id: str, who: Who | None = None) -> ExportedRun:
         """Write the run's bundle under `<home>/bundles/` and describe it (docs/runs.md,
-        "Export bundles")."""
-        snapshot = snapshots.run_snapshot(self.ctx.db, run_id)
-        if snapshot is None:
-            raise errors.RunNotFound(run_id=run_id)
+        "Export bundles"); an operator's export is audited (`who`)."""
+        snapshot = self._snapshot(run_id)
         run = snapshot["run"]
         path = write_bundle(self.ctx.settings.bundles_dir, run["id"], bundle.build(snapshot))
+        self._audit_export(snapshot, who, "folder")
         return ExportedRun(
             run_id=run["id"],
             status=snapshot["status"],
@@ -140,6 +141,34 @@ class DocumentRuns:
             ),
             run_bundle_path=str(path),
         )
+
+    def bundle_files(self, run_id: str, who: Who | None = None) -> bundle.RunBundle:
+        """The run's bundle, the files `export` writes, in memory and nowhere on disk."""
+        snapshot = self._snapshot(run_id)
+        built = bundle.RunBundle(run_id=snapshot["run"]["id"], files=bundle.build(snapshot))
+        self._audit_export(snapshot, who, "zip")
+        return built
+
+    def _audit_export(self, snapshot: RunSnapshot, who: Who | None, form: str) -> None:
+        """One row per export, once the bundle is built (the bundle leaves exports out)."""
+        if who is None:
+            return
+        with self.ctx.db.write() as tx:
+            audit.record(
+                tx,
+                snapshot["run"]["id"],
+                Action.EXPORT,
+                who,
+                before=snapshot["status"],
+                after=snapshot["status"],
+                detail={"form": form},
+            )
+
+    def _snapshot(self, run_id: str) -> RunSnapshot:
+        snapshot = snapshots.run_snapshot(self.ctx.db, run_id)
+        if snapshot is None:
+            raise errors.RunNotFound(run_id=run_id)
+        return snapshot
 
 
 def _hash(payload: JsonObject) -> str:

@@ -12,12 +12,16 @@ from dbos import DBOSClient
 
 from jejakekal.config import Settings
 from jejakekal.control.artifacts import Artifacts
+from jejakekal.control.batches import Batches
 from jejakekal.control.context import Context, DocStarter
 from jejakekal.control.documents import DocumentRuns
+from jejakekal.control.forks import Forks
 from jejakekal.control.gates import Gates
 from jejakekal.control.intents import Intents, StartedRun
 from jejakekal.control.operations import RunOperations
 from jejakekal.control.reads import RunReads
+from jejakekal.domain.audit import Who
+from jejakekal.domain.batch import BatchRequest
 from jejakekal.domain.contracts import (
     DocRunRequest,
     EventRequest,
@@ -25,12 +29,15 @@ from jejakekal.domain.contracts import (
     RunRequest,
     UploadedDocRun,
 )
+from jejakekal.domain.fleet import Fleet
 from jejakekal.domain.gates import GateAnswer, Origin
 from jejakekal.domain.views import (
     ArtifactDocument,
     ArtifactMeta,
+    BatchResult,
     Canceled,
     ExportedRun,
+    Forked,
     GateReceipt,
     GateView,
     Resumed,
@@ -41,7 +48,9 @@ from jejakekal.domain.views import (
     StartedDocRun,
     StoredArtifact,
 )
+from jejakekal.export.bundle import RunBundle
 from jejakekal.storage.database import Database
+from jejakekal.storage.fleet import read_fleet
 
 
 class Control:
@@ -61,6 +70,8 @@ class Control:
         self.reads = RunReads(self.ctx)
         self.operations = RunOperations(self.ctx, self.reads)
         self.gates = Gates(self.ctx, self.reads)
+        self.forks = Forks(self.ctx, self.reads)
+        self.batches = Batches(db, self.operations)
         self.artifacts = Artifacts(self.ctx)
 
     @property
@@ -90,8 +101,11 @@ class Control:
     def adopt_orphan_doc_runs(self) -> list[str]:
         return self.documents.adopt_orphans()
 
-    def export_run(self, run_id: str) -> ExportedRun:
-        return self.documents.export(run_id)
+    def export_run(self, run_id: str, who: Who | None = None) -> ExportedRun:
+        return self.documents.export(run_id, who)
+
+    def run_bundle(self, run_id: str, who: Who | None = None) -> RunBundle:
+        return self.documents.bundle_files(run_id, who)
 
     # -- reading runs -------------------------------------------------------------------
     def run_view(self, run_id: str) -> RunView:
@@ -99,6 +113,9 @@ class Control:
 
     def live_workers(self) -> list[str]:
         return self.reads.live_workers()
+
+    def fleet(self) -> Fleet:
+        return read_fleet(self.ctx.db)
 
     def list_runs(
         self, *, status: str | None, kind: str | None, limit: int, offset: int
@@ -113,26 +130,47 @@ class Control:
 
     # -- operator actions ---------------------------------------------------------------
     def send_event(
-        self, run_id: str, event: EventRequest, *, actor: str, origin: Origin = Origin.API
+        self,
+        run_id: str,
+        event: EventRequest,
+        *,
+        actor: str,
+        origin: Origin = Origin.API,
+        request_id: str | None = None,
     ) -> None:
-        self.gates.answer_event(run_id, event, actor=actor, origin=origin)
+        self.gates.answer_event(run_id, event, actor=actor, origin=origin, request_id=request_id)
 
     def answer_gate(
-        self, run_id: str, key: str, body: GateAnswer, *, actor: str, origin: Origin
+        self,
+        run_id: str,
+        key: str,
+        body: GateAnswer,
+        *,
+        actor: str,
+        origin: Origin,
+        request_id: str | None = None,
     ) -> GateReceipt:
-        return self.gates.answer(run_id, key, body, actor=actor, origin=origin)
+        return self.gates.answer(
+            run_id, key, body, actor=actor, origin=origin, request_id=request_id
+        )
 
     def gate_inbox(self, *, status: str, limit: int, offset: int) -> list[GateView]:
         return self.gates.inbox(status=status, limit=limit, offset=offset)
 
-    def retry_run(self, run_id: str) -> Retried:
-        return self.operations.retry(run_id)
+    def retry_run(self, run_id: str, who: Who) -> Retried:
+        return self.operations.retry(run_id, who)
 
-    def resume_run(self, run_id: str) -> Resumed:
-        return self.operations.resume(run_id)
+    def resume_run(self, run_id: str, who: Who) -> Resumed:
+        return self.operations.resume(run_id, who)
 
-    def cancel_run(self, run_id: str) -> Canceled:
-        return self.operations.cancel(run_id)
+    def cancel_run(self, run_id: str, who: Who) -> Canceled:
+        return self.operations.cancel(run_id, who)
+
+    def fork_run(self, run_id: str, from_step: str, who: Who) -> Forked:
+        return self.forks.fork(run_id, from_step, who)
+
+    def batch(self, request: BatchRequest, who: Who) -> BatchResult:
+        return self.batches.run(request, who)
 
     # -- artifacts and search -----------------------------------------------------------
     def list_artifacts(

@@ -11,12 +11,14 @@ from __future__ import annotations
 from jejakekal.control.context import Context
 from jejakekal.control.reads import RunReads
 from jejakekal.domain import errors, gates, lifecycle
+from jejakekal.domain.audit import Who
 from jejakekal.domain.contracts import EventRequest
 from jejakekal.domain.gates import GateAnswer, LedgerKind, Origin, Outcome, Said
+from jejakekal.domain.lifecycle import Action, RunStatus
 from jejakekal.domain.names import INPUT_TOPIC
 from jejakekal.domain.views import GateReceipt, GateView
+from jejakekal.storage import audit, runs
 from jejakekal.storage import gates as gate_store
-from jejakekal.storage import runs
 from jejakekal.storage.database import Tx
 
 
@@ -26,7 +28,14 @@ class Gates:
         self.reads = reads
 
     def answer(
-        self, run_id: str, key: str, body: GateAnswer, *, actor: str, origin: Origin
+        self,
+        run_id: str,
+        key: str,
+        body: GateAnswer,
+        *,
+        actor: str,
+        origin: Origin,
+        request_id: str | None = None,
     ) -> GateReceipt:
         view = self.reads.view(run_id)
         with self.ctx.db.read() as tx:
@@ -42,7 +51,8 @@ class Gates:
             row = gate_store.latest(tx, view.run_id, key, lock=True)
             assert row is not None
             if row.is_open:
-                return self._accept(tx, row, view.workflow_id, body, actor=actor, origin=origin)
+                who = Who(actor, origin, body.reason, request_id)
+                return self._accept(tx, row, view.workflow_id, body, who)
         # Another answer (or the deadline) closed the gate while this one was checked.
         return _settled(row, body)
 
@@ -52,10 +62,9 @@ class Gates:
         row: GateView,
         workflow_id: str,
         body: GateAnswer,
-        *,
-        actor: str,
-        origin: Origin,
+        who: Who,
     ) -> GateReceipt:
+        actor, origin = who.actor, who.origin
         gate = row.gate()
         if not runs.change_run(tx, row.run_id, lifecycle.answered()):
             raise errors.GateNotOpen(
@@ -69,6 +78,15 @@ class Gates:
         settled = gate_store.settle(tx, row.gate_id, status, at=at, said=said)
         assert settled  # the row is locked (PostgreSQL), or the database is (SQLite)
         gate_store.ledger(tx, row.gate_id, row.run_id, gate, LedgerKind.ANSWERED, at=at, said=said)
+        audit.record(
+            tx,
+            row.run_id,
+            Action.ANSWER,
+            who,
+            before=RunStatus.WAITING_INPUT.value,
+            after=RunStatus.RUNNING.value,
+            detail={"gate": row.key, "outcome": status.value},
+        )
         self.ctx.client.send_in_transaction(
             tx, workflow_id, {"gate_id": row.gate_id}, topic=gate.topic
         )
@@ -81,7 +99,15 @@ class Gates:
             answered_at=runs.iso(at),
         )
 
-    def answer_event(self, run_id: str, event: EventRequest, *, actor: str, origin: Origin) -> None:
+    def answer_event(
+        self,
+        run_id: str,
+        event: EventRequest,
+        *,
+        actor: str,
+        origin: Origin,
+        request_id: str | None = None,
+    ) -> None:
         """[API-4] `POST /runs/{id}/events`: the event's type names the gate (the `ask`
         lane's is `input`); only a run waiting for input takes one."""
         view = self.reads.view(run_id)
@@ -89,22 +115,39 @@ class Gates:
         with self.ctx.db.read() as tx:
             found = gate_store.latest(tx, view.run_id, event.type)
         if found is None and event.type == gates.INPUT_GATE:
-            self._answer_unrecorded(view.run_id, view.workflow_id, event)
+            who = Who(actor, origin, None, request_id)
+            self._answer_unrecorded(view.run_id, view.workflow_id, event, who)
             return
         if found is None or not found.is_open:
             raise errors.EventNotExpected(
                 f"run {view.run_id} waits for no {event.type!r} event", run_id=view.run_id
             )
         self.answer(
-            view.run_id, event.type, GateAnswer(answer=event.payload), actor=actor, origin=origin
+            view.run_id,
+            event.type,
+            GateAnswer(answer=event.payload),
+            actor=actor,
+            origin=origin,
+            request_id=request_id,
         )
 
-    def _answer_unrecorded(self, run_id: str, workflow_id: str, event: EventRequest) -> None:
+    def _answer_unrecorded(
+        self, run_id: str, workflow_id: str, event: EventRequest, who: Who
+    ) -> None:
         """A run of release 3 waits in `AwaitInput` with no gate row: the status flip and
         the message commit together, so of two racing answers exactly one is accepted."""
         with self.ctx.db.write() as tx:
             if not runs.change_run(tx, run_id, lifecycle.answered()):
                 raise errors.EventNotExpected("the run stopped waiting for input", run_id=run_id)
+            audit.record(
+                tx,
+                run_id,
+                Action.ANSWER,
+                who,
+                before=RunStatus.WAITING_INPUT.value,
+                after=RunStatus.RUNNING.value,
+                detail={"gate": event.type},
+            )
             self.ctx.client.send_in_transaction(tx, workflow_id, event.payload, topic=INPUT_TOPIC)
 
     def inbox(self, *, status: str, limit: int, offset: int) -> list[GateView]:

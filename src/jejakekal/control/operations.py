@@ -1,8 +1,10 @@
-"""What an operator does to a run: retry it, resume it, cancel it (answers: gates.py).
+"""What an operator does to a run: retry it, resume it, cancel it (answers: gates.py,
+forks: forks.py, batches: batches.py).
 
 Each checks the life cycle's rule first (a refused action is a typed 409 that writes
-nothing), then changes the run and tells DBOS, through `DBOSClient`, so this works the
-same in a process that runs workflows and in one that does not.
+nothing), then changes the run, with its audit row in the same transaction, and tells
+DBOS, through `DBOSClient`, so this works the same in a process that runs workflows and
+in one that does not.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from jejakekal import runlog
 from jejakekal.control.context import Context
 from jejakekal.control.reads import RunReads
 from jejakekal.domain import errors, gates, lifecycle, names
-from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.domain.audit import Who
+from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus
 from jejakekal.domain.views import Canceled, Resumed, Retried
-from jejakekal.storage import execute, runs
+from jejakekal.storage import audit, execute, runs
 from jejakekal.storage import gates as gate_store
 
 
@@ -22,7 +25,7 @@ class RunOperations:
         self.ctx = ctx
         self.reads = reads
 
-    def retry(self, run_id: str) -> Retried:
+    def retry(self, run_id: str, who: Who, *, as_action: Action = Action.RETRY) -> Retried:
         """Re-enter a failed run where it failed, same run id, earlier steps untouched.
 
         The failed child workflows are rewound to their first step, then the run is
@@ -40,6 +43,16 @@ class RunOperations:
                 raise errors.RunNotRetryable("a concurrent retry won", run_id=run.run_id)
             if from_step == names.STEP_EXECUTE:
                 execute.reopen(tx, run.run_id)
+            after = RunStatus.QUEUED.value if change.status is None else change.status.value
+            audit.record(
+                tx,
+                run.run_id,
+                as_action,
+                who,
+                before=view.status,
+                after=after,
+                detail={"fromStep": from_step},
+            )
         settings = self.ctx.settings
         for child in runs.failed_children(self.ctx.db, view.workflow_id):
             self.ctx.client.rewind_workflow(
@@ -62,7 +75,7 @@ class RunOperations:
                 return op.function_id, step
         raise errors.RunNotRetryable("the run has no failed operation to re-enter", run_id=run_id)
 
-    def resume(self, run_id: str) -> Resumed:
+    def resume(self, run_id: str, who: Who) -> Resumed:
         """Continue a cancelled or recovery-exhausted run where it stopped (README, "How
         runs work").
 
@@ -74,8 +87,9 @@ class RunOperations:
         kind, status = view.kind, view.status
         lifecycle.check_resume(view.run_id, kind, status, view.dbos_status)
         if lifecycle.resumes_by_retry(kind, status):
-            self.retry(run_id)
+            self.retry(run_id, who, as_action=Action.RESUME)
             return Resumed(run_id=view.run_id, status=RunStatus.RUNNING.value)
+        change = None
         if kind == RunKind.INTENT:
             ops = {op.function_name for op in view.timeline}
             # A run cancelled while it waited for a human waits again after the resume.
@@ -84,8 +98,12 @@ class RunOperations:
             waiting = waiting or (
                 names.OP_AWAIT_INPUT in ops and names.OP_INPUT_RECEIVED not in ops
             )
-            with self.ctx.db.write() as tx:
-                runs.change_run(tx, view.run_id, lifecycle.resumed(waiting=waiting))
+            change = lifecycle.resumed(waiting=waiting)
+        with self.ctx.db.write() as tx:
+            if change is not None:
+                runs.change_run(tx, view.run_id, change)
+            after = change.status.value if change and change.status else DocStatus.RUNNING.value
+            audit.record(tx, view.run_id, Action.RESUME, who, before=status, after=after)
         # Through intentQ, the quickly polled queue (DBOS would use its slower internal one).
         self.ctx.client.resume_workflow(view.workflow_id, queue_name=names.INTENT_QUEUE)
         return Resumed(run_id=view.run_id, status=RunStatus.RUNNING.value)
@@ -98,16 +116,18 @@ class RunOperations:
         topic = gate.gate().topic if gate else names.INPUT_TOPIC
         self.ctx.client.send(workflow_id, gates.WAKE, topic=topic)
 
-    def cancel(self, run_id: str) -> Canceled:
+    def cancel(self, run_id: str, who: Who) -> Canceled:
         view = self.reads.view(run_id)
         lifecycle.check_cancel(view.run_id, view.kind, view.status, view.dbos_status)
         self.ctx.client.cancel_workflow(view.workflow_id)
         if view.status == RunStatus.WAITING_INPUT:
             self._wake(view.run_id, view.workflow_id)
         runlog.outcome(view.run_id, view.last_step or "-", "canceled")
-        if view.kind == RunKind.DOC:
-            # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
-            return Canceled(run_id=view.run_id, status=DocStatus.UNKNOWN.value)
+        # The document vocabulary has no `canceled`: the view shows the engine's CANCELLED.
+        doc = view.kind == RunKind.DOC
+        after = DocStatus.UNKNOWN.value if doc else RunStatus.CANCELED.value
         with self.ctx.db.write() as tx:
-            runs.change_run(tx, view.run_id, lifecycle.canceled())
-        return Canceled(run_id=view.run_id, status=RunStatus.CANCELED.value)
+            if not doc:
+                runs.change_run(tx, view.run_id, lifecycle.canceled())
+            audit.record(tx, view.run_id, Action.CANCEL, who, before=view.status, after=after)
+        return Canceled(run_id=view.run_id, status=after)

@@ -26,15 +26,20 @@ class RunReads:
         view = readmodels.run_view(self.ctx.db, run_id)
         if view is None:
             raise errors.RunNotFound(run_id=run_id)
-        if view.dbos_status == DbosStatus.ENQUEUED and not self.live_workers():
-            action = lifecycle.no_worker_action(self.ctx.settings.app_version)
+        # A run waits for a worker of the version it was enqueued for, not this process's.
+        version = view.header.app_version or self.ctx.settings.app_version
+        if view.dbos_status == DbosStatus.ENQUEUED and not self._live_of(version):
+            action = lifecycle.no_worker_action(version)
             return view.model_copy(update={"next_action": action})
         return view
 
     def live_workers(self) -> list[str]:
         """Executor ids of the processes of this version that execute workflows now."""
+        return self._live_of(self.ctx.settings.app_version)
+
+    def _live_of(self, app_version: str) -> list[str]:
         now_ms = int(time.time() * 1000)
-        return workers.live(self.ctx.db, app_version=self.ctx.settings.app_version, now_ms=now_ms)
+        return workers.live(self.ctx.db, app_version=app_version, now_ms=now_ms)
 
     def page(
         self, *, status: str | None, kind: str | None, limit: int, offset: int

@@ -177,6 +177,15 @@ class DocIngestInput(BaseModel):
     blob: BlobRef | None = None
 
 
+class ForkRequest(BaseModel):
+    """`POST /runs/{id}/fork`: the step to start from (an operation's name on the run's
+    timeline, e.g. `DecideST` or `side-effect`), and why."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    fromStep: str = Field(min_length=1, max_length=100)
+    reason: str | None = None
+
+
 class RunIntentInput(BaseModel):
     """The input of workflow `run_intent`: fields may be added, never renamed."""
 

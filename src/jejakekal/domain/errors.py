@@ -65,6 +65,23 @@ class InvalidActor(BadRequest):
     default_message = "X-Actor or X-Origin is not valid"
 
 
+class InvalidReason(BadRequest):
+    code = "invalid_reason"
+    default_message = "reason must be a short string"
+
+
+class InvalidFork(BadRequest):
+    """`fromStep` names no step of the run at which a fork can start."""
+
+    code = "invalid_fork"
+    default_message = "fromStep names no step the run can be forked from"
+
+
+class InvalidBatch(BadRequest):
+    code = "invalid_batch"
+    default_message = "batch operation does not match the schema"
+
+
 class InvalidQuery(BadRequest):
     code = "invalid_query"
     default_message = "query parameters do not match the schema"
@@ -176,6 +193,11 @@ class DedupeKeyReused(Conflict):
 class RunNotRetryable(Conflict):
     code = "run_not_retryable"
     default_message = "only failed or retries_exceeded runs can be retried"
+
+
+class RunNotForkable(Conflict):
+    code = "run_not_forkable"
+    default_message = "only a finished, failed or cancelled run can be forked"
 
 
 class RunNotResumable(Conflict):
@@ -299,6 +321,9 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     InvalidEvent,
     InvalidAnswer,
     InvalidActor,
+    InvalidReason,
+    InvalidFork,
+    InvalidBatch,
     InvalidRunId,
     InvalidIntentId,
     InvalidArtifactId,
@@ -319,6 +344,7 @@ ERROR_CODES: tuple[type[JejakekalError], ...] = (
     RunNotRetryable,
     RunNotCancelable,
     RunNotResumable,
+    RunNotForkable,
     SandboxNotIsolated,
     PayloadTooLarge,
     UnsupportedMediaType,

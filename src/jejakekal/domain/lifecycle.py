@@ -258,6 +258,8 @@ class Action(StrEnum):
     RETRY = "retry"
     RESUME = "resume"
     CANCEL = "cancel"
+    FORK = "fork"
+    EXPORT = "export"
 
 
 _ENGINE_LIVE = frozenset({DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DELAYED})
@@ -267,7 +269,11 @@ _ENGINE_RESUMABLE = frozenset({DbosStatus.CANCELLED, DbosStatus.MAX_RECOVERY_ATT
 def allowed_actions(kind: str, status: str, dbos_status: str | None) -> frozenset[Action]:
     """The actions a run accepts now, from its view status and the engine's status."""
     intent = kind == RunKind.INTENT
+    # A run a gate ended `failed` finished its workflow (SUCCESS): nothing to re-enter;
+    # it is forked instead (`fork_action`).
+    gate_ended = status == RunStatus.FAILED and dbos_status == DbosStatus.SUCCESS
     retryable = intent and status in (RunStatus.FAILED, RunStatus.RETRIES_EXCEEDED)
+    retryable = retryable and not gate_ended
     allowed = set()
     if status == RunStatus.WAITING_INPUT:
         allowed.add(Action.ANSWER)
@@ -277,6 +283,9 @@ def allowed_actions(kind: str, status: str, dbos_status: str | None) -> frozense
         allowed.add(Action.RESUME)
     if dbos_status in _ENGINE_LIVE:
         allowed.add(Action.CANCEL)
+    elif dbos_status is not None:
+        # A run whose workflow stopped branches from any of its steps (README, "Fork").
+        allowed.add(Action.FORK)
     return frozenset(allowed)
 
 
@@ -293,8 +302,23 @@ def check_answer(run_id: str, kind: str, status: str, event_type: str) -> None:
 
 def check_retry(run_id: str, kind: str, status: str, dbos_status: str | None) -> None:
     if Action.RETRY not in allowed_actions(kind, status, dbos_status):
+        ended = status == RunStatus.FAILED and dbos_status == DbosStatus.SUCCESS
+        reason = (
+            "its workflow finished (a gate ended it): fork it from its decision instead"
+            if ended
+            else "only failed or retries_exceeded runs retry"
+        )
         raise errors.RunNotRetryable(
-            f"run is {status}; only failed or retries_exceeded runs retry",
+            f"run is {status}; {reason}",
+            run_id=run_id,
+            status=status,
+        )
+
+
+def check_fork(run_id: str, kind: str, status: str, dbos_status: str | None) -> None:
+    if Action.FORK not in allowed_actions(kind, status, dbos_status):
+        raise errors.RunNotForkable(
+            f"run is {status} ({dbos_status}); fork a run once its workflow has stopped",
             run_id=run_id,
             status=status,
         )
@@ -344,6 +368,11 @@ def next_action(
     if status == RunStatus.CANCELED:
         return f"POST /runs/{run_id}/resume"
     return None
+
+
+def fork_action(run_id: str, step: str) -> str:
+    """A run a gate ended `failed`: fork it from its decision to ask again."""
+    return f'POST /runs/{run_id}/fork {{"fromStep":"{step}"}}'
 
 
 def gate_action(run_id: str, key: str) -> str:

@@ -65,6 +65,8 @@ class StoredRun:
     error: str | None
     request_hash: str
     request: JsonObject
+    intent_id: str | None = None
+    trace_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ class RunSnapshot(TypedDict):
     decisions: list[StoredRow]
     effects: list[StoredRow]
     gates: NotRequired[list[StoredRow]]  # the gate ledger (absent from older snapshots)
+    audit: NotRequired[list[StoredRow]]  # operator actions but exports (issue 25 on)
     artifacts: list[ArtifactRow]
     workflow_status: StoredRow | None
     operation_outputs: list[StoredRow]

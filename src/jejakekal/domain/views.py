@@ -115,6 +115,12 @@ class RunView(RunState):
     plan: tuple[PlannedNode, ...] = ()
     gates: tuple[GateView, ...] = ()
     ledger: tuple[LedgerEntry, ...] = ()
+    # The operator actions on the run, oldest first (README, "Operator actions").
+    actions: tuple[ActionEntry, ...] = ()
+    # A fork's parent run and the step it was forked from; the runs forked from this one.
+    parent_run_id: str | None = Field(default=None, alias="parentRunId")
+    fork_step: str | None = Field(default=None, alias="forkStep")
+    forks: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         # The API has shown the id as `run_id` and as `runId`, side by side, from the start.
@@ -350,6 +356,44 @@ class LedgerEntry(View):
     dedupe_key: str | None = Field(default=None, alias="dedupeKey")
     reason: str | None = None
     at: str | None
+
+
+class ActionEntry(View):
+    """One operator action on a run, as the audit recorded it."""
+
+    id: str
+    action: str
+    actor: str
+    origin: str
+    reason: str | None = None
+    request_id: str | None = Field(default=None, alias="requestId")
+    batch_id: str | None = Field(default=None, alias="batchId")
+    status_before: str | None = Field(default=None, alias="statusBefore")
+    status_after: str | None = Field(default=None, alias="statusAfter")
+    detail: dict[str, object] = {}
+    at: str | None
+
+
+class Forked(View):
+    """`POST /runs/{id}/fork`: the new run, and the step it starts from."""
+
+    accepted: Literal[True] = True
+    run_id: str = Field(alias="runId")
+    parent_run_id: str = Field(alias="parentRunId")
+    from_step: str = Field(alias="fromStep")
+    start_function_id: int = Field(alias="startFunctionId")
+
+
+class BatchResult(View):
+    """`POST /runs/batch`: the runs the filter matched, and what was done to each."""
+
+    action: str
+    dry_run: bool = Field(alias="dryRun")
+    batch_id: str | None = Field(alias="batchId")
+    matched: int
+    limit: int
+    done: tuple[str, ...] = ()
+    refused: tuple[dict[str, object], ...] = ()
 
 
 class GateReceipt(View):

@@ -1,14 +1,17 @@
 """Build a run bundle's files from a snapshot of the run's persisted rows.
 
 Everything here is a pure function of the snapshot, and every file is canonical JSON
-(sorted keys, two-space indent, UTF-8, one trailing newline), so two exports of the same
-finished run are byte-identical.
+(sorted keys, two-space indent, UTF-8, one trailing newline) except the artifacts' own
+bytes under `artifacts/`, copied as stored; two exports of the same finished run are
+byte-identical.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -23,11 +26,30 @@ from jejakekal.domain.artifact_bodies import (
 )
 from jejakekal.domain.canonical import canonical_json
 from jejakekal.domain.jsontypes import JsonObject
-from jejakekal.domain.snapshots import ArtifactRow, RunSnapshot
+from jejakekal.domain.snapshots import ArtifactMetaRow, ArtifactRow, RunSnapshot
 
 BUNDLE_FORMAT = "jejakekal-bundle/1"
 ROOT_TOKEN = "<run-bundle-root>"
 MANIFEST = "manifest.json"
+# Each artifact's stored bytes, verbatim, so an auditor can re-hash them and re-check
+# every citation against the docir without the database.
+BODIES_DIR = "artifacts/"
+_BODY_EXTENSIONS = {
+    "application/json": ".json",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+    "text/markdown": ".md",
+    "text/html": ".html",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+
+
+@dataclass(frozen=True)
+class RunBundle:
+    """A run's bundle in memory: what an export writes and a download zips."""
+
+    run_id: str  # the run's own id, even when it was asked for by workflow id
+    files: dict[str, bytes]
 
 
 class ManifestFile(TypedDict):
@@ -61,6 +83,7 @@ class ArtifactEntry(TypedDict):
     producer_function_id: int | None
     prov: JsonObject
     bytes_match: bool
+    file: str  # the bundle path of its bytes
 
 
 class CitationEntry(Citation):
@@ -106,12 +129,14 @@ def build(snapshot: RunSnapshot) -> dict[str, bytes]:
                 "decisions": snapshot["decisions"],
                 "effects": snapshot["effects"],
                 "gates": snapshot.get("gates", []),
+                "audit": snapshot.get("audit", []),
             }
         ),
         "artifacts.json": json_file([artifact_entry(a) for a in artifacts]),
         "citations.json": json_file(citations(artifacts)),
         "workflow_status.json": json_file(snapshot["workflow_status"]),
         "operation_outputs.json": json_file(snapshot["operation_outputs"]),
+        **bodies(artifacts),
     }
     run = snapshot["run"]
     manifest: Manifest = {
@@ -144,12 +169,34 @@ def artifact_entry(row: ArtifactRow) -> ArtifactEntry:
         "prov": row["prov"],
         # Re-hashed now: a bundle says whether the stored bytes still match their record.
         "bytes_match": hashlib.sha256(bytes(row["content"])).hexdigest() == row["sha256"],
+        "file": body_path(row),
     }
+
+
+def body_path(row: ArtifactMetaRow) -> str:
+    """`artifacts/<id>.<ext>`, the id without its run id prefix (`memo`, `exec-1_stdout`);
+    `:` becomes `_`, which every file system accepts."""
+    media = row["content_type"].split(";", 1)[0].strip().lower()
+    name = row["id"].removeprefix(f"{row['run_id']}:").replace(":", "_")
+    return f"{BODIES_DIR}{name}{_BODY_EXTENSIONS.get(media, '.bin')}"
+
+
+def bodies(artifacts: list[ArtifactRow]) -> dict[str, bytes]:
+    """Bundle path -> an artifact's stored bytes, as stored (not re-serialised)."""
+    files = {body_path(row): bytes(row["content"]) for row in artifacts}
+    if len(files) != len(artifacts):
+        raise ValueError("two artifacts of the run map to the same bundle path")
+    return files
 
 
 def citations(artifacts: list[ArtifactRow]) -> BundleCitations:
     """Every memo citation, re-verified against the stored docir and chunk index."""
-    by_type = {a["type"]: a["content"] for a in artifacts}
+    return citations_of({a["type"]: bytes(a["content"]) for a in artifacts})
+
+
+def citations_of(by_type: Mapping[str, bytes]) -> BundleCitations:
+    """`citations.json` from the artifacts' bytes by type: what `verify` re-derives
+    from a bundle's own copies."""
     if not {"docir", "chunk-index", "memo"} <= by_type.keys():
         return {"overall": None, "claims": [], "citations": []}
     docir: DocIR = json.loads(by_type["docir"])

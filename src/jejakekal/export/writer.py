@@ -32,8 +32,15 @@ def write_bundle(root: Path, run_id: str, files: dict[str, bytes]) -> Path:
         return target
     staging = root / f".staging-{run_id}-{uuid.uuid4().hex}"
     staging.mkdir()
-    for name, data in files.items():
-        (staging / name).write_bytes(data)
+    try:
+        for name, data in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    except BaseException:
+        # A full disk (or any failure) leaves no half-written staging folder behind.
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     retired = root / f".retired-{run_id}-{uuid.uuid4().hex}"
     if target.exists():
         target.rename(retired)
@@ -45,7 +52,7 @@ def write_bundle(root: Path, run_id: str, files: dict[str, bytes]) -> Path:
 def _same(target: Path, files: dict[str, bytes]) -> bool:
     if not target.is_dir():
         return False
-    present = {p.name for p in target.iterdir()}
+    present = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     return present == set(files) and all(
         (target / name).read_bytes() == data for name, data in files.items()
     )

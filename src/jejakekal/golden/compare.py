@@ -17,11 +17,21 @@ def record(folder: Path, files: dict[str, bytes]) -> None:
         path.write_bytes(data)
 
 
+def _recorded(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def changed(folder: Path, files: dict[str, bytes]) -> list[str]:
+    """The `<case>/<file>` paths that differ, are missing, or are new; [] if equal."""
+    recorded = _recorded(folder)
+    return sorted(n for n in recorded.keys() | files.keys() if recorded.get(n) != files.get(n))
+
+
 def diff(folder: Path, files: dict[str, bytes]) -> list[str]:
     """Unified diff lines between the recorded snapshots and these files; [] if equal."""
-    recorded = {
-        str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
+    recorded = _recorded(folder)
     lines: list[str] = []
     for name in sorted(recorded.keys() | files.keys()):
         old = recorded.get(name, b"").decode("utf-8").splitlines(keepends=True)

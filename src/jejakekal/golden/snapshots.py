@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from jejakekal.bootstrap import Kernel, build_kernel
 from jejakekal.config import Settings
@@ -15,43 +15,14 @@ from jejakekal.domain.formats import RAW_TYPES
 from jejakekal.domain.views import RunView
 from jejakekal.export.bundle import MANIFEST, json_file
 from jejakekal.golden.corpus import CASES, FILE_CASES
+from jejakekal.golden.intents import id_tokens, start_intents, wait_intent
+from jejakekal.golden.normalise import NO_IDS, normalise
 from jejakekal.storage.blobs import BlobStore
 
 FILES = Path(__file__).parent / "files"
-TIME = "<time>"
-VOLATILE_KEYS = {
-    "executor_id": "<executor>",
-    "owner_xid": "<owner>",
-    "creator_xid": "<xid>",
-    "run_bundle_path": "<path>",
-    "application_id": "<app>",
-    "application_version": "<version>",
-    "app_version": "<version>",
-}
-
-
-def _volatile_time(key: str) -> bool:
-    return key.endswith(("_at", "_epoch_ms", "At", "_timestamp"))
-
-
-def normalise(value: Any, key: str = "") -> Any:
-    if isinstance(value, dict):
-        if value.get("function_name") == "DBOS.sleep" and "output" in value:
-            # A durable sleep's output is its wake-up time.
-            value = {**value, "output": TIME}
-        return {k: normalise(v, k) for k, v in value.items()}
-    if isinstance(value, list):
-        return [normalise(v, key) for v in value]
-    if isinstance(value, bool):
-        # SQLite stores DBOS's flags as 0/1, PostgreSQL as booleans: compare them alike.
-        return int(value)
-    if value == "null":
-        return None  # likewise a JSON null that one dialect keeps as text
-    if key in VOLATILE_KEYS and value is not None:
-        return VOLATILE_KEYS[key]
-    if _volatile_time(key) and value is not None:
-        return TIME
-    return value
+# Settings that change what a run records: the corpus runs with their defaults whatever
+# the environment says, so a snapshot depends on the code alone.
+PINNED: dict[str, object] = {"decider": "stub", "sandbox": "shell", "step_max_attempts": 3}
 
 
 def _wait_done(kernel: Kernel, run_id: str, timeout: float = 60.0) -> RunView:
@@ -66,7 +37,7 @@ def _wait_done(kernel: Kernel, run_id: str, timeout: float = 60.0) -> RunView:
 
 def render(settings: Settings) -> dict[str, bytes]:
     """Relative path -> bytes for every case: `<case>/run_view.json`, `<case>/bundle/...`."""
-    kernel = build_kernel(settings, "full")
+    kernel = build_kernel(settings.with_overrides(**PINNED), "full")
     files: dict[str, bytes] = {}
     try:
         started = {
@@ -78,25 +49,38 @@ def render(settings: Settings) -> dict[str, bytes]:
         started.update(
             {case: _upload(kernel, case, name, fmt) for case, (name, fmt) in FILE_CASES.items()}
         )
+        intents = start_intents(kernel)
         for case, run_id in sorted(started.items()):
-            view = _wait_done(kernel, run_id)
-            files[f"{case}/run_view.json"] = json_file(normalise(view.to_json()))
-            path = Path(kernel.control.export_run(run_id).run_bundle_path)
-            bundle = {
-                p.name: json_file(normalise(json.loads(p.read_bytes())))
-                for p in sorted(path.iterdir())
-                if p.name != MANIFEST
-            }
-            manifest = normalise(json.loads((path / MANIFEST).read_bytes()))
-            # Hashes over the normalised files, so the manifest still proves their set.
-            manifest["files"] = [
-                {"path": name, "size": len(data), "sha256": _sha(data)}
-                for name, data in sorted(bundle.items())
-            ]
-            bundle[MANIFEST] = json_file(manifest)
-            files.update({f"{case}/bundle/{name}": data for name, data in bundle.items()})
+            files.update(_snapshot(kernel, case, _wait_done(kernel, run_id)))
+        for case, run_id in sorted(intents.items()):
+            view = wait_intent(kernel, case, run_id)
+            files.update(_snapshot(kernel, case, view, id_tokens(view)))
     finally:
         kernel.close()
+    return files
+
+
+def _snapshot(
+    kernel: Kernel, case: str, view: RunView, ids: Mapping[str, str] = NO_IDS
+) -> dict[str, bytes]:
+    """The case's normalised run view and bundle files."""
+    files = {f"{case}/run_view.json": json_file(normalise(view.to_json(), ids=ids))}
+    path = Path(kernel.control.export_run(view.run_id).run_bundle_path)
+    # The bundle's JSON files; the artifacts' own bytes (in a folder) are pinned by the
+    # sha256 that artifacts.json records for each.
+    bundle = {
+        p.name: json_file(normalise(json.loads(p.read_bytes()), ids=ids))
+        for p in sorted(path.iterdir())
+        if p.is_file() and p.name != MANIFEST
+    }
+    manifest = normalise(json.loads((path / MANIFEST).read_bytes()), ids=ids)
+    # Hashes over the normalised files, so the manifest still proves their set.
+    manifest["files"] = [
+        {"path": name, "size": len(data), "sha256": _sha(data)}
+        for name, data in sorted(bundle.items())
+    ]
+    bundle[MANIFEST] = json_file(manifest)
+    files.update({f"{case}/bundle/{name}": data for name, data in bundle.items()})
     return files
 
 

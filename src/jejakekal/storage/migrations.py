@@ -50,12 +50,33 @@ def _v5_gates(conn: sa.Connection) -> None:
     s.metadata.create_all(conn, tables=[s.gates, s.gate_ledger], checkfirst=True)
 
 
+def _v6_operator_plane(conn: sa.Connection) -> None:
+    s.metadata.create_all(conn, tables=[s.operator_actions], checkfirst=True)
+    # A database made by release 4 or earlier has `runs` without the fork columns.
+    present = {c["name"] for c in sa.inspect(conn).get_columns("runs", schema=_schema(conn))}
+    for column in (s.runs.c.parent_run_id, s.runs.c.fork_step):
+        if column.name not in present:
+            conn.execute(sa.text(f"ALTER TABLE {_runs_table(conn)} ADD COLUMN {column.name} TEXT"))
+    for index in s.runs.indexes:
+        if index.name == "ix_runs_parent":
+            index.create(conn, checkfirst=True)
+
+
+def _schema(conn: sa.Connection) -> str | None:
+    return s.APP_SCHEMA if conn.dialect.name == "postgresql" else None
+
+
+def _runs_table(conn: sa.Connection) -> str:
+    return f"{s.APP_SCHEMA}.runs" if conn.dialect.name == "postgresql" else "runs"
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sa.Connection], None]]] = [
     (1, "core tables", _v1_core_tables),
     (2, "document artifacts, chunks and their full-text index", _v2_documents),
     (3, "worker heartbeats", _v3_workers),
     (4, "one crash-drill mark per run and step", _v4_one_mark_per_step),
     (5, "human gates and their ledger", _v5_gates),
+    (6, "operator actions, and forks' parent runs", _v6_operator_plane),
 ]
 
 

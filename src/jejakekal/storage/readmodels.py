@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from jejakekal.domain import lifecycle, names
+from jejakekal.domain.batch import RunFilter
 from jejakekal.domain.gates import INPUT_GATE
 from jejakekal.domain.lifecycle import RunKind, view_status
 from jejakekal.domain.views import (
@@ -20,6 +21,7 @@ from jejakekal.domain.views import (
     RunView,
     StepView,
 )
+from jejakekal.storage import audit
 from jejakekal.storage import gates as gate_store
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
@@ -157,6 +159,8 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         ops = operations(tx, run["workflow_id"])
         artifacts = artifact_ids(tx, run["id"])
         gates, ledger = gate_store.of_run(tx, run["id"])
+        actions = audit.of_run(tx, run["id"])
+        forks = _forks(tx, run["id"])
     next_action = lifecycle.next_action(
         run["id"],
         run["kind"],
@@ -164,6 +168,12 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         last_step=run["last_step"],
         retry_count=run["retry_count"],
     )
+    decided = [
+        op.function_name for op in ops if names.base_step(op.function_name) == names.STEP_DECIDE
+    ]
+    ended_by_gate = ws is not None and ws["status"] == lifecycle.DbosStatus.SUCCESS
+    if run["status"] == lifecycle.RunStatus.FAILED and ended_by_gate and decided:
+        next_action = lifecycle.fork_action(run["id"], decided[-1])
     waiting_at = [g for g in gates if g.is_open and g.key != INPUT_GATE]
     if run["status"] == lifecycle.RunStatus.WAITING_INPUT and waiting_at:
         # The `input` gate keeps the courses' `/events` line; another gate names itself.
@@ -187,7 +197,22 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         plan=_latest_plan(steps),
         gates=tuple(gates),
         ledger=tuple(ledger),
+        actions=actions,
+        parent_run_id=run["parent_run_id"],
+        fork_step=run["fork_step"],
+        forks=forks,
     )
+
+
+_FORKS = (
+    sa.select(s.runs.c.id)
+    .where(s.runs.c.parent_run_id == sa.bindparam("parent_"))
+    .order_by(s.runs.c.created_at, s.runs.c.id)
+)
+
+
+def _forks(tx: Tx, run_id: str) -> tuple[str, ...]:
+    return tuple(tx.execute(_FORKS, {"parent_": run_id}).scalars())
 
 
 def _latest_plan(steps: tuple[StepView, ...]) -> tuple[PlannedNode, ...]:
@@ -245,6 +270,24 @@ def list_runs(
         stmt = stmt.where(s.runs.c.kind == kind)
     rows = tx.execute(stmt.limit(limit).offset(offset)).mappings().all()
     return [run_summary(dict(r), r["ws_status"]) for r in rows]
+
+
+def matching_runs(tx: Tx, match: RunFilter, limit: int) -> tuple[int, list[str]]:
+    """How many runs a batch filter matches, and the ids of the oldest `limit` of them."""
+    where = [s.runs.c.kind == match.kind] if match.kind else []
+    if match.status:
+        where.append(s.runs.c.status == match.status)
+    if match.recipe:
+        where.append(s.runs.c.recipe_name == match.recipe)
+    if match.created_after:
+        where.append(s.runs.c.created_at > match.created_after)
+    if match.created_before:
+        where.append(s.runs.c.created_at < match.created_before)
+    count = tx.execute(sa.select(sa.func.count()).select_from(s.runs).where(*where)).scalar_one()
+    ids = tx.execute(
+        sa.select(s.runs.c.id).where(*where).order_by(s.runs.c.created_at, s.runs.c.id).limit(limit)
+    ).scalars()
+    return count, list(ids)
 
 
 def current_status(db: Database, run_or_workflow_id: str) -> str | None:

@@ -8,6 +8,7 @@ the life-cycle rules. Where the dialects differ, `storage/dialects/` decides.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -127,6 +128,8 @@ def _stored(row: sa.RowMapping) -> StoredRun:
         error=row["error"],
         request_hash=row["request_hash"],
         request=row["request"],
+        intent_id=row["intent_id"],
+        trace_id=row["trace_id"],
     )
 
 
@@ -152,6 +155,24 @@ def insert_run(tx: Tx, run: NewRun) -> None:
             "updated_at": stamp,
         },
     )
+
+
+def mark_fork(tx: Tx, run_id: str, *, parent: str, step: str) -> None:
+    tx.execute(
+        s.runs.update().where(s.runs.c.id == run_id).values(parent_run_id=parent, fork_step=step)
+    )
+
+
+def copy_steps(tx: Tx, from_run: str, to_run: str, step_ids: Collection[str]) -> None:
+    """Copy `from_run`'s rows of these steps to `to_run`: a fork's reused steps."""
+    if not step_ids:
+        return
+    st = s.run_steps
+    columns = [c for c in st.c if c.name != "run_id"]
+    source = sa.select(sa.literal(to_run, sa.Text), *columns).where(
+        st.c.run_id == from_run, st.c.step_id.in_(sorted(step_ids))
+    )
+    tx.execute(st.insert().from_select(["run_id", *(c.name for c in columns)], source))
 
 
 def change_run(tx: Tx, run_id: str, change: RunChange) -> bool:

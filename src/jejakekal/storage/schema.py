@@ -58,9 +58,13 @@ runs = sa.Table(
     sa.Column("request", Json, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
+    # A fork (README, "Operator actions"): the run it branched from, and at which step.
+    sa.Column("parent_run_id", sa.Text, nullable=True),
+    sa.Column("fork_step", sa.Text, nullable=True),
     sa.Index("ix_runs_created_at", "created_at"),
     sa.Index("ix_runs_intent_id", "intent_id"),
     sa.Index("ix_runs_status", "status"),
+    sa.Index("ix_runs_parent", "parent_run_id"),
 )
 
 run_steps = sa.Table(
@@ -212,6 +216,27 @@ gate_ledger = sa.Table(
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("at", Timestamp, nullable=False),
     sa.Index("ix_gate_ledger_run", "run_id", "at"),
+)
+
+# The audit of operator actions: one row per action on a run, written in the transaction
+# of the action's effect (domain/audit.py).
+operator_actions = sa.Table(
+    "operator_actions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("run_id", sa.Text, sa.ForeignKey("app.runs.id"), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.Column("batch_id", sa.Text, nullable=True),
+    sa.Column("status_before", sa.Text, nullable=True),
+    sa.Column("status_after", sa.Text, nullable=True),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("at", Timestamp, nullable=False),
+    sa.Index("ix_operator_actions_run", "run_id", "at"),
+    sa.Index("ix_operator_actions_batch", "batch_id"),
 )
 
 SEED_RECIPES = (

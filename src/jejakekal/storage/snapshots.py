@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from jejakekal.domain.lifecycle import view_status
+from jejakekal.domain.lifecycle import Action, view_status
 from jejakekal.domain.snapshots import RunSnapshot, SnapshotRun, StoredRow
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database, Tx
@@ -32,6 +32,18 @@ def _dbos_rows(tx: Tx, table: str, where: sa.ColumnElement[bool]) -> list[Stored
 
 def _rows(tx: Tx, table: sa.Table, run_id: str, *order: str) -> list[StoredRow]:
     stmt = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[o] for o in order))
+    return [dict(r) for r in tx.execute(stmt).mappings()]
+
+
+def _audit_rows(tx: Tx, run_id: str) -> list[StoredRow]:
+    """The run's operator actions but its exports: an export changes nothing in the run,
+    and leaving it out keeps two downloads of a finished run byte-identical."""
+    t = s.operator_actions
+    stmt = (
+        sa.select(t)
+        .where(t.c.run_id == run_id, t.c.action != Action.EXPORT.value)
+        .order_by(t.c.at, t.c.id)
+    )
     return [dict(r) for r in tx.execute(stmt).mappings()]
 
 
@@ -62,6 +74,7 @@ def run_snapshot(db: Database, run_or_workflow_id: str) -> RunSnapshot | None:
             "decisions": _rows(tx, s.opencode_calls, run["id"], "created_at", "id"),
             "effects": _rows(tx, s.effects, run["id"], "effect_key"),
             "gates": _rows(tx, s.gate_ledger, run["id"], "at", "id"),
+            "audit": _audit_rows(tx, run["id"]),
             "artifacts": run_artifacts(tx, run["id"]),
             "workflow_status": engine_row,
             "operation_outputs": ops,

@@ -19,9 +19,10 @@ from jejakekal.config import Settings
 from jejakekal.domain.errors import HttpStatusError, JejakekalError
 from jejakekal.domain.hosts import HostAllowList
 from jejakekal.domain.ids import check_raw_path
-from jejakekal.web import documents, login, routes
+from jejakekal.web import documents, login, ops, routes
 from jejakekal.web.assets import VersionedStaticFiles
 from jejakekal.web.client import HttpClient, UiClient
+from jejakekal.web.following import PollPolicy
 from jejakekal.web.guard import UiGuard
 from jejakekal.web.views import (
     artifact_label,
@@ -77,6 +78,9 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
     app.state.ui_client = client
     app.state.ui_mode = "split" if isinstance(client, HttpClient) else "embedded"
     app.state.settings = settings
+    # A page's first poll comes after the configured interval; later ones as each answer says.
+    app.state.poll_policy = policy = PollPolicy.of(settings)
+    app.state.templates.env.globals["poll_policy"] = policy
 
     @app.exception_handler(JejakekalError)
     async def typed_error(request: Request, exc: JejakekalError) -> Response:
@@ -89,6 +93,7 @@ def create_ui_app(settings: Settings, client: UiClient) -> FastAPI:
     app.include_router(login.router)
     app.include_router(routes.router)
     app.include_router(documents.router)
+    app.include_router(ops.router)
     app.mount("/static", static, name="static")
     # Pages, fragments and htmx itself (about 50 kB) travel gzipped to browsers that ask.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=6)

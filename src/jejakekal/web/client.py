@@ -8,7 +8,7 @@ errors, so the routes cannot tell them apart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -21,13 +21,24 @@ from jejakekal.adapters.ocr import engine_name
 from jejakekal.control import Control
 from jejakekal.control.intents import StartedRun
 from jejakekal.domain import errors
-from jejakekal.domain.contracts import DocRunRequest, EventRequest, IntentCreate, RunRequest
+from jejakekal.domain.audit import Who, parse_reason
+from jejakekal.domain.batch import BatchRequest
+from jejakekal.domain.contracts import (
+    DocRunRequest,
+    EventRequest,
+    IntentCreate,
+    RunRequest,
+    parse_request,
+)
+from jejakekal.domain.fleet import Fleet
 from jejakekal.domain.gates import GateAnswer, Origin
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.views import (
     ArtifactDocument,
     ArtifactMeta,
+    BatchResult,
     Canceled,
+    Forked,
     GateReceipt,
     GateView,
     OcrPosture,
@@ -39,6 +50,7 @@ from jejakekal.domain.views import (
     SearchHit,
     StartedDocRun,
 )
+from jejakekal.export.archive import ZIP_TYPE, zip_bundle, zip_name
 from jejakekal.web.upload_store import PIECE_BYTES, FileUpload, store_upload
 from jejakekal.web.views import download_name
 
@@ -79,12 +91,18 @@ class UiClient(Protocol):
         self, run_id: str, key: str, body: GateAnswer, *, actor: str
     ) -> GateReceipt: ...
     async def gate_inbox(self, *, limit: int = 100) -> list[GateView]: ...
-    async def retry_run(self, run_id: str) -> Retried: ...
-    async def resume_run(self, run_id: str) -> Resumed: ...
-    async def cancel_run(self, run_id: str) -> Canceled: ...
+    async def fleet(self) -> Fleet: ...
+    async def batch_runs(self, body: JsonObject, *, actor: str) -> BatchResult: ...
+    async def retry_run(self, run_id: str, *, actor: str, reason: str | None) -> Retried: ...
+    async def resume_run(self, run_id: str, *, actor: str, reason: str | None) -> Resumed: ...
+    async def cancel_run(self, run_id: str, *, actor: str, reason: str | None) -> Canceled: ...
+    async def fork_run(
+        self, run_id: str, from_step: str, *, actor: str, reason: str | None
+    ) -> Forked: ...
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]: ...
     async def artifact(self, artifact_id: str) -> ArtifactDocument: ...
     async def download(self, artifact_id: str) -> Download: ...
+    async def bundle_zip(self, run_id: str, *, actor: str) -> Download: ...
     async def health(self) -> UpstreamHealth: ...
     async def sandbox(self) -> SandboxPosture | None: ...
     async def ocr(self) -> OcrPosture | None: ...
@@ -149,14 +167,31 @@ class InProcessClient:
             lambda: self.control.gate_inbox(status="open", limit=limit, offset=0)
         )
 
-    async def retry_run(self, run_id: str) -> Retried:
-        return await run_in_threadpool(self.control.retry_run, run_id)
+    async def fleet(self) -> Fleet:
+        return await run_in_threadpool(self.control.fleet)
 
-    async def resume_run(self, run_id: str) -> Resumed:
-        return await run_in_threadpool(self.control.resume_run, run_id)
+    async def batch_runs(self, body: JsonObject, *, actor: str) -> BatchResult:
+        request = parse_request(BatchRequest, body, errors.InvalidBatch)
+        who = Who(actor, Origin.UI, parse_reason(request.reason))
+        return await run_in_threadpool(self.control.batch, request, who)
 
-    async def cancel_run(self, run_id: str) -> Canceled:
-        return await run_in_threadpool(self.control.cancel_run, run_id)
+    async def retry_run(self, run_id: str, *, actor: str, reason: str | None) -> Retried:
+        who = Who(actor, Origin.UI, reason)
+        return await run_in_threadpool(self.control.retry_run, run_id, who)
+
+    async def resume_run(self, run_id: str, *, actor: str, reason: str | None) -> Resumed:
+        who = Who(actor, Origin.UI, reason)
+        return await run_in_threadpool(self.control.resume_run, run_id, who)
+
+    async def cancel_run(self, run_id: str, *, actor: str, reason: str | None) -> Canceled:
+        who = Who(actor, Origin.UI, reason)
+        return await run_in_threadpool(self.control.cancel_run, run_id, who)
+
+    async def fork_run(
+        self, run_id: str, from_step: str, *, actor: str, reason: str | None
+    ) -> Forked:
+        who = Who(actor, Origin.UI, reason)
+        return await run_in_threadpool(self.control.fork_run, run_id, from_step, who)
 
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
         return await run_in_threadpool(
@@ -174,6 +209,12 @@ class InProcessClient:
         return Download(
             stored.content, meta.content_type, download_name(meta.id, meta.content_type)
         )
+
+    async def bundle_zip(self, run_id: str, *, actor: str) -> Download:
+        who = Who(actor, Origin.UI)
+        built = await run_in_threadpool(self.control.run_bundle, run_id, who)
+        data = await run_in_threadpool(zip_bundle, built.files)
+        return Download(data, ZIP_TYPE, zip_name(built.run_id))
 
     async def health(self) -> UpstreamHealth:
         live = await run_in_threadpool(self.control.live_workers)
@@ -289,14 +330,32 @@ class HttpClient:
         page = await self._call("GET", "/gates", params={"status": "open", "limit": limit})
         return [GateView.from_json(item) for item in page["items"]]
 
-    async def retry_run(self, run_id: str) -> Retried:
-        return Retried.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/retry"))
+    async def fleet(self) -> Fleet:
+        return Fleet.from_json(await self._call("GET", "/ops"))
 
-    async def resume_run(self, run_id: str) -> Resumed:
-        return Resumed.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/resume"))
+    async def batch_runs(self, body: JsonObject, *, actor: str) -> BatchResult:
+        done = await self._call("POST", "/runs/batch", json=body, headers=_as_ui(actor))
+        return BatchResult.from_json(done)
 
-    async def cancel_run(self, run_id: str) -> Canceled:
-        return Canceled.from_json(await self._call("POST", f"/runs/{_seg(run_id)}/cancel"))
+    async def retry_run(self, run_id: str, *, actor: str, reason: str | None) -> Retried:
+        return Retried.from_json(await self._act(run_id, "retry", actor, {"reason": reason}))
+
+    async def resume_run(self, run_id: str, *, actor: str, reason: str | None) -> Resumed:
+        return Resumed.from_json(await self._act(run_id, "resume", actor, {"reason": reason}))
+
+    async def cancel_run(self, run_id: str, *, actor: str, reason: str | None) -> Canceled:
+        return Canceled.from_json(await self._act(run_id, "cancel", actor, {"reason": reason}))
+
+    async def fork_run(
+        self, run_id: str, from_step: str, *, actor: str, reason: str | None
+    ) -> Forked:
+        body = {"fromStep": from_step, "reason": reason}
+        return Forked.from_json(await self._act(run_id, "fork", actor, body))
+
+    async def _act(self, run_id: str, action: str, actor: str, body: Mapping[str, object]) -> Any:
+        sent = {k: v for k, v in body.items() if v is not None}
+        path = f"/runs/{_seg(run_id)}/{action}"
+        return await self._call("POST", path, json=sent, headers=_as_ui(actor))
 
     async def list_artifacts(self, *, run_id: str | None = None) -> list[ArtifactMeta]:
         params = {"run_id": run_id} if run_id else {}
@@ -311,6 +370,11 @@ class HttpClient:
         reply = await self._request("GET", f"/artifacts/{_seg(artifact_id)}/download")
         content_type = reply.headers.get("content-type", "application/octet-stream")
         return Download(reply.content, content_type, download_name(artifact_id, content_type))
+
+    async def bundle_zip(self, run_id: str, *, actor: str) -> Download:
+        path = f"/runs/{_seg(run_id)}/bundle.zip"
+        reply = await self._request("GET", path, headers=_as_ui(actor))
+        return Download(reply.content, ZIP_TYPE, zip_name(run_id))
 
     async def health(self) -> UpstreamHealth:
         health = await self._call("GET", "/healthz")

@@ -21,6 +21,7 @@ from jejakekal.domain.views import SearchHit
 from jejakekal.web import csrf
 from jejakekal.web.pages import run_context, run_list
 from jejakekal.web.routes import (
+    UI_USER,
     CsrfRejected,
     client_of,
     full_page,
@@ -157,6 +158,21 @@ async def search(request: Request) -> HTMLResponse:
     if wants_fragment(request):
         return render(request, "_search_results.html", context)
     return await full_page(request, context, title=f"Search {q}" if q else "Search")
+
+
+@router.get("/runs/{run_id}/bundle.zip")
+async def bundle_zip(request: Request, run_id: str) -> Response:
+    """The run's bundle as the API zips it, saved as a file, never rendered."""
+    # A download is an export: the audit names the UI's user (web/routes.py, ui_actor).
+    download = await client_of(request).bundle_zip(parse_run_id(run_id), actor=UI_USER)
+    return Response(
+        content=download.content,
+        media_type=download.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{download.filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/runs/{run_id}/pages/{page}.png")

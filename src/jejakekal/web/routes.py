@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from jejakekal.domain import errors
+from jejakekal.domain.audit import parse_reason
 from jejakekal.domain.contracts import (
     MAX_BODY_BYTES,
     MAX_GOAL_CHARS,
@@ -27,8 +28,10 @@ from jejakekal.domain.contracts import (
 from jejakekal.domain.gates import parse_actor, parse_key
 from jejakekal.domain.ids import parse_artifact_id, parse_run_id
 from jejakekal.domain.jsontypes import JsonObject
+from jejakekal.domain.views import RunView
 from jejakekal.web import csrf
 from jejakekal.web.client import UiClient
+from jejakekal.web.following import answer_poll
 from jejakekal.web.gates import form_answer
 from jejakekal.web.pages import (
     Notice,
@@ -155,6 +158,11 @@ async def run_fragment(request: Request, run_id: str) -> HTMLResponse:
     """What a live run's #exec polls: #exec, and out of band #run-status and #artifacts."""
     step = parse_step(request.query_params.get("step"))
     context, status = await safe_run_context(client_of(request), run_id, step=step, polling=True)
+    run = context.get("run")
+    if isinstance(run, RunView):
+        # The answer says when to poll next, slower while nothing changes, or to stop.
+        policy = request.app.state.poll_policy
+        context["follow"] = answer_poll(policy, request.query_params, run, str(context["poll_url"]))
     return render(request, "_exec_update.html", context, status)
 
 
@@ -317,26 +325,45 @@ async def _answer_kind(client: UiClient, run_id: str, key: str) -> str | None:
 
 @router.post("/runs/{run_id}/retry", response_class=HTMLResponse)
 async def retry(request: Request, run_id: str) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     run_id = parse_run_id(run_id)
-    await client_of(request).retry_run(run_id)
+    await client_of(request).retry_run(run_id, actor=ui_actor(form), reason=_reason(form))
     return await _after_action(request, run_id)
 
 
 @router.post("/runs/{run_id}/resume", response_class=HTMLResponse)
 async def resume(request: Request, run_id: str) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     run_id = parse_run_id(run_id)
-    await client_of(request).resume_run(run_id)
+    await client_of(request).resume_run(run_id, actor=ui_actor(form), reason=_reason(form))
     return await _after_action(request, run_id)
 
 
 @router.post("/runs/{run_id}/cancel", response_class=HTMLResponse)
 async def cancel(request: Request, run_id: str) -> Response:
-    await checked_form(request)
+    form = await checked_form(request)
     run_id = parse_run_id(run_id)
-    await client_of(request).cancel_run(run_id)
+    await client_of(request).cancel_run(run_id, actor=ui_actor(form), reason=_reason(form))
     return await _after_action(request, run_id)
+
+
+@router.post("/runs/{run_id}/fork", response_class=HTMLResponse)
+async def fork(request: Request, run_id: str) -> Response:
+    """The "Fork from here" button of a step: the new run's page follows."""
+    form = await checked_form(request)
+    run_id = parse_run_id(run_id)
+    step = form.get("fromStep", "")
+    forked = await client_of(request).fork_run(
+        run_id, step, actor=ui_actor(form), reason=_reason(form)
+    )
+    target = f"/runs/{forked.run_id}"
+    if wants_fragment(request):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _reason(form: Mapping[str, str]) -> str | None:
+    return parse_reason(form.get("reason"))
 
 
 async def error_response(request: Request, exc: errors.JejakekalError) -> Response:
@@ -367,7 +394,11 @@ async def error_response(request: Request, exc: errors.JejakekalError) -> Respon
         return HTMLResponse(notice.text, status_code=exc.status)
 
 
+# Who acts from the UI when no name is given (the UI has one shared token, no accounts).
+UI_USER = "ui-user"
+
+
 def ui_actor(form: Mapping[str, str]) -> str:
     """Who answers from the UI: the name typed in the form, else the signed-in user."""
     given = form.get("actor", "").strip()
-    return parse_actor(given, "actor") if given else "ui-user"
+    return parse_actor(given, "actor") if given else UI_USER

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jejakekal.domain import names
+from jejakekal.domain import forks, names
 from jejakekal.domain.contracts import MAX_SLEEP_MS
 from jejakekal.domain.lifecycle import Action, DocStatus, RunKind, RunStatus, allowed_actions
 from jejakekal.domain.views import ArtifactDetail, ArtifactDocument, ArtifactMeta, RunView
@@ -87,6 +87,7 @@ class Actions:
     retry: bool
     resume: bool
     cancel: bool
+    fork: bool = False
 
     @property
     def any(self) -> bool:
@@ -101,6 +102,7 @@ def actions_for(view: RunView) -> Actions:
         retry=Action.RETRY in allowed,
         resume=Action.RESUME in allowed,
         cancel=Action.CANCEL in allowed,
+        fork=Action.FORK in allowed,
     )
 
 
@@ -117,6 +119,8 @@ class Bar:
     running: bool
     attempt: int | None
     selected: bool
+    # "Fork from here" is offered on this operation (domain/forks.py).
+    forkable: bool = False
 
 
 def timeline_bars(view: RunView, *, now_ms: int, selected: int | None) -> list[Bar]:
@@ -132,6 +136,7 @@ def timeline_bars(view: RunView, *, now_ms: int, selected: int | None) -> list[B
         ends.append(now_ms)
     span = max(max(ends) - t0, 1)
     attempts = {s.step_id: s.attempt for s in view.steps}
+    forkable = Action.FORK in allowed_actions(view.kind, view.status, view.dbos_status)
     bars = []
     for op in ops:
         start = op.started_at_epoch_ms or t0
@@ -150,6 +155,7 @@ def timeline_bars(view: RunView, *, now_ms: int, selected: int | None) -> list[B
                 running=done is None,
                 attempt=attempts.get(_STEP_OF_OP.get(op.function_name, op.function_name)),
                 selected=selected == op.function_id,
+                forkable=forkable and forks.is_point(view.kind, op.function_name),
             )
         )
     return bars

@@ -7,11 +7,11 @@ from typing import Any, TypedDict
 
 from dbos import DBOS, SetWorkflowID
 
-from jejakekal.domain import names
+from jejakekal.domain import forks, names
 from jejakekal.domain.contracts import DocIngestInput
 from jejakekal.domain.extraction import OcrPage
 from jejakekal.domain.jsontypes import JsonObject
-from jejakekal.workflows import doc_files, doc_steps
+from jejakekal.workflows import doc_files, doc_steps, tracing
 from jejakekal.workflows.runtime import MIN_SLEEP_SEC, current, tx_step
 
 
@@ -33,25 +33,28 @@ class DocIngestResult(TypedDict):
 
 @DBOS.workflow(name=names.WF_DOC_INGEST)
 def doc_ingest(request: JsonObject) -> DocIngestResult:
+    # A fork runs for its own run id; any other workflow's request is left as it is.
+    request = forks.bind(request, DBOS.workflow_id or "")
     # The input crosses DBOS as portable JSON; the model gives it a typed shape.
     inp = DocIngestInput.model_validate(request)
+    tracing.tag_run(inp.run_id)
     prepared = tx_step(names.STEP_PREPARE, doc_steps.prepare_st, request)
     DBOS.sleep(max(inp.sleep_ms / 1000, MIN_SLEEP_SEC))
     settings = current().settings
     survey: doc_files.Survey | None = None
     recognised: list[OcrPage] = []
     if inp.blob is not None and inp.format in doc_files.FILE_FORMATS:
-        survey = DBOS.run_step({"name": names.STEP_SURVEY}, doc_files.survey_st, inp)
+        survey = tracing.run_step({"name": names.STEP_SURVEY}, doc_files.survey_st, inp)
         if "error" in survey:
             raise DocumentUnreadable(survey["error"])
         for batch in doc_files.ocr_batches(survey):
-            done: doc_files.OcrBatch = DBOS.run_step(
+            done: doc_files.OcrBatch = tracing.run_step(
                 {"name": doc_files.ocr_step_id(batch)}, doc_files.ocr_st, inp, batch
             )
             if "error" in done:
                 raise DocumentUnreadable(done["error"])
             recognised.extend(done["pages"])
-    side_effect = DBOS.run_step(
+    side_effect = tracing.run_step(
         {
             "name": names.STEP_SIDE_EFFECT,
             "retries_allowed": True,

@@ -11,13 +11,13 @@ from typing import TypedDict
 
 from dbos import DBOS, PortableWorkflowError, SetWorkflowID, StepOptions
 
-from jejakekal.domain import gates, names
+from jejakekal.domain import forks, gates, names
 from jejakekal.domain.contracts import ExecNodeInput, RunIntentInput
 from jejakekal.domain.errors import ModelUnavailable, NodeFailed
 from jejakekal.domain.gates import Gate
 from jejakekal.domain.jsontypes import JsonObject
 from jejakekal.domain.plan import Plan
-from jejakekal.workflows import steps
+from jejakekal.workflows import steps, tracing
 from jejakekal.workflows.runtime import current, tx_step
 
 
@@ -41,8 +41,11 @@ def run_intent(request: JsonObject) -> IntentResult:
     The first iteration's operations are release 2's, in the same order, so its runs
     replay unchanged; a later iteration's steps carry its number (CompileST#2).
     """
+    # A fork runs for its own run id; any other workflow's request is left as it is.
+    request = forks.bind(request, DBOS.workflow_id or "")
     # The input crosses DBOS as portable JSON; the model gives it a typed shape.
     inp = RunIntentInput.model_validate(request)
+    tracing.tag_run(inp.run_id)
     spec = inp.spec
     observed: list[JsonObject] = []
     nodes = 0
@@ -85,9 +88,9 @@ def _compile(request: JsonObject, iteration: int, observed: list[JsonObject]) ->
     name = names.iterated(names.STEP_COMPILE, iteration)
     if iteration == 1:
         # Release 2 called it with the request alone; so do first iterations still.
-        checkpoint = DBOS.run_step({"name": name, **_model_retries()}, steps.compile_st, request)
+        checkpoint = tracing.run_step({"name": name, **_model_retries()}, steps.compile_st, request)
     else:
-        checkpoint = DBOS.run_step(
+        checkpoint = tracing.run_step(
             {"name": name, **_model_retries()}, steps.compile_st, request, iteration, observed
         )
     return Plan.model_validate(checkpoint)
@@ -103,7 +106,9 @@ def _apply_decide_and_ask(
     )
     asks = plan.asks
     decide = names.iterated(names.STEP_DECIDE, iteration)
-    DBOS.run_step({"name": decide, **_model_retries()}, steps.decide_st, inp.run_id, plan, not asks)
+    tracing.run_step(
+        {"name": decide, **_model_retries()}, steps.decide_st, inp.run_id, plan, not asks
+    )
     for i, gate in enumerate(asks):
         last = i == len(asks) - 1
         if not _ask(inp.run_id, gate, iteration, execute_step if last else None):
@@ -162,7 +167,7 @@ def _recv_until(topic: str, seconds: float | None, until: float, clock: str) -> 
     assert seconds is not None
     message: object = DBOS.recv(topic, timeout_seconds=seconds)
     while message == gates.WAKE:
-        left = DBOS.run_step({"name": clock}, steps.seconds_until, until)
+        left = tracing.run_step({"name": clock}, steps.seconds_until, until)
         message = DBOS.recv(topic, timeout_seconds=left)
     return message
 
@@ -235,8 +240,9 @@ def _execute(
 
 @DBOS.workflow(name=names.WF_EXECUTE_NODE)
 def execute_node(request: JsonObject) -> steps.NodeResult:
+    tracing.tag_run(ExecNodeInput.model_validate(request).run_id)
     settings = current().settings
-    result: steps.NodeResult = DBOS.run_step(
+    result: steps.NodeResult = tracing.run_step(
         {
             "name": names.STEP_EXECUTE,
             "retries_allowed": True,

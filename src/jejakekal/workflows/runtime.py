@@ -84,12 +84,12 @@ def tx_step(name: str, fn: Callable[..., T], *args: Any) -> T:
     Every such body is an idempotent upsert keyed by run and step, so a replay after
     a crash between its commit and the step's checkpoint writes the same rows again.
     """
-    from dbos import DBOS
+    from jejakekal.workflows.tracing import run_step
 
     def body(*a: Any) -> T:
         tx: Tx
         with current().db.write() as tx:
             return fn(tx, *a)
 
-    result: T = DBOS.run_step({"name": name}, body, *args)
+    result: T = run_step({"name": name}, body, *args)
     return result
