@@ -226,3 +226,31 @@ def test_signoff_with_only_matching_nothing_fails_and_lists_the_checks(tmp_path:
     assert done.returncode == 1 and "names no check" in done.stderr
     assert "drill/kill9/postgresql" in listed.stdout.splitlines()
     assert not (tmp_path / ".cache").exists()
+
+
+def test_bench_check_judges_only_the_backends_with_results_unless_told(tmp_path: Path) -> None:
+    # A course's benches run on SQLite alone: its `bench check` judges SQLite alone.
+    results = tmp_path / ".cache" / "bench"
+    results.mkdir(parents=True)
+    for bench, result in WITHIN.items():
+        (results / f"{bench}.json").write_text(
+            json.dumps({"results": [{"db": "sqlite", **result}]})
+        )
+
+    plain = run_cli(tmp_path, "bench", "check", "--budgets", str(BUDGETS), "--json")
+    both = run_cli(
+        tmp_path,
+        "bench",
+        "check",
+        "--budgets",
+        str(BUDGETS),
+        "--backend",
+        "sqlite",
+        "--backend",
+        "postgresql",
+    )
+
+    assert plain.returncode == 0, plain.stderr
+    assert {v["db"] for v in json.loads(plain.stdout)["verdicts"]} == {"sqlite"}
+    assert both.returncode == 1
+    assert "--db postgresql://..." in both.stderr

@@ -106,6 +106,20 @@ def check(budgets: dict[str, float], results_dir: Path, db: str = "sqlite") -> l
     return verdicts
 
 
+def recorded_backends(results_dir: Path) -> list[str]:
+    """The backends some result in `results_dir` was measured on, in BACKENDS' order: a
+    course's SQLite-only benches are judged on SQLite alone."""
+    seen: set[str] = set()
+    for path in sorted(results_dir.glob("*.json")):
+        try:
+            payload = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        results = payload.get("results", []) if isinstance(payload, dict) else []
+        seen.update(str(r.get("db")) for r in results if isinstance(r, dict))
+    return [db for db in BACKENDS if db in seen]
+
+
 def command_for(bench: str, db: str) -> str:
     """The command that records `bench`'s result for `db` (a missing result's remedy)."""
     return f"jejakekal bench {bench}" + ("" if db == "sqlite" else " --db postgresql://...")

@@ -328,19 +328,22 @@ def bench_check(
     budgets: Annotated[Path, typer.Option(help="The budgets file.")] = Path("budgets.json"),
     backend: Annotated[
         list[str] | None,
-        typer.Option(help="sqlite or postgresql (repeat for both); default both."),
+        typer.Option(
+            help="sqlite or postgresql (repeat for both); default each backend with a "
+            "recorded result (SQLite when there is none)."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line of verdicts.")] = False,
 ) -> None:
     """Compare the latest results (.cache/bench/) with budgets.json, on SQLite and
     PostgreSQL; non-zero if a figure is over or missing (naming the bench to run)."""
-    from jejakekal.bench.budgets import BACKENDS
-    from jejakekal.cli.bench import check
+    from jejakekal.bench.budgets import BACKENDS, recorded_backends
+    from jejakekal.cli.bench import RESULTS, check
 
     unknown = sorted(set(backend or []) - set(BACKENDS))
     if unknown:
         fail(f"--backend must be sqlite or postgresql, not {', '.join(unknown)}")
-    check(budgets, backend or list(BACKENDS), as_json)
+    check(budgets, backend or recorded_backends(RESULTS) or ["sqlite"], as_json)
 
 
 GoldenDir = Annotated[Path, typer.Option("--dir", help="Where the snapshots live.")]
