@@ -30,12 +30,12 @@ from jejakekal.domain.gates import (
     parse_origin,
 )
 from jejakekal.domain.ids import parse_intent_id, parse_run_id
-from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.domain.lifecycle import ALL_STATUSES, RunKind
 from jejakekal.domain.views import Health, OcrPosture, SandboxPosture
 
 router = APIRouter(dependencies=REQUEST_GUARDS)
 MAX_WAIT_MS = 30_000
-RUN_STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
+RUN_STATUSES = ALL_STATUSES
 GateStatus = Literal["open", "answered", "rejected", "timed_out"]
 GATE_STATUSES = get_args(GateStatus)
 

@@ -7,12 +7,11 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from jejakekal.domain.lifecycle import DocStatus, RunKind, RunStatus
+from jejakekal.domain.lifecycle import ALL_STATUSES, RunKind
 
 MAX_BATCH = 500
 DEFAULT_BATCH = 100
 BatchAction = Literal["cancel", "resume", "retry"]
-STATUSES = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
 
 
 class _Model(BaseModel):
@@ -32,8 +31,8 @@ class RunFilter(_Model):
     @field_validator("status")
     @classmethod
     def _known_status(cls, value: str | None) -> str | None:
-        if value is not None and value not in STATUSES:
-            raise ValueError(f"status: one of {', '.join(STATUSES)}")
+        if value is not None and value not in ALL_STATUSES:
+            raise ValueError(f"status: one of {', '.join(ALL_STATUSES)}")
         return value
 
     def is_empty(self) -> bool:

@@ -158,6 +158,11 @@ class RunChange:
 LIVE = tuple(s for s in RunStatus if s.is_live)
 
 
+# Every view status of either kind, in the vocabularies' order (`GET /runs?status=`,
+# batch filters).
+ALL_STATUSES: tuple[str, ...] = tuple(dict.fromkeys([*RunStatus, *DocStatus]))
+
+
 def initial_status(kind: RunKind) -> RunStatus | DocStatus:
     """An intent run waits in the queue; a document run is running from its start (the
     courses' UI has no queued state)."""
@@ -266,14 +271,17 @@ _ENGINE_LIVE = frozenset({DbosStatus.PENDING, DbosStatus.ENQUEUED, DbosStatus.DE
 _ENGINE_RESUMABLE = frozenset({DbosStatus.CANCELLED, DbosStatus.MAX_RECOVERY_ATTEMPTS_EXCEEDED})
 
 
+def ended_by_gate(status: str, dbos_status: str | None) -> bool:
+    """A run a gate ended `failed` finished its workflow (SUCCESS): there is nothing to
+    re-enter, so it is not retried but forked (`fork_action`)."""
+    return status == RunStatus.FAILED and dbos_status == DbosStatus.SUCCESS
+
+
 def allowed_actions(kind: str, status: str, dbos_status: str | None) -> frozenset[Action]:
     """The actions a run accepts now, from its view status and the engine's status."""
     intent = kind == RunKind.INTENT
-    # A run a gate ended `failed` finished its workflow (SUCCESS): nothing to re-enter;
-    # it is forked instead (`fork_action`).
-    gate_ended = status == RunStatus.FAILED and dbos_status == DbosStatus.SUCCESS
     retryable = intent and status in (RunStatus.FAILED, RunStatus.RETRIES_EXCEEDED)
-    retryable = retryable and not gate_ended
+    retryable = retryable and not ended_by_gate(status, dbos_status)
     allowed = set()
     if status == RunStatus.WAITING_INPUT:
         allowed.add(Action.ANSWER)
@@ -302,10 +310,9 @@ def check_answer(run_id: str, kind: str, status: str, event_type: str) -> None:
 
 def check_retry(run_id: str, kind: str, status: str, dbos_status: str | None) -> None:
     if Action.RETRY not in allowed_actions(kind, status, dbos_status):
-        ended = status == RunStatus.FAILED and dbos_status == DbosStatus.SUCCESS
         reason = (
             "its workflow finished (a gate ended it): fork it from its decision instead"
-            if ended
+            if ended_by_gate(status, dbos_status)
             else "only failed or retries_exceeded runs retry"
         )
         raise errors.RunNotRetryable(

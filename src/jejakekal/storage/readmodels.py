@@ -171,8 +171,8 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
     decided = [
         op.function_name for op in ops if names.base_step(op.function_name) == names.STEP_DECIDE
     ]
-    ended_by_gate = ws is not None and ws["status"] == lifecycle.DbosStatus.SUCCESS
-    if run["status"] == lifecycle.RunStatus.FAILED and ended_by_gate and decided:
+    dbos_status = ws["status"] if ws else None
+    if lifecycle.ended_by_gate(run["status"], dbos_status) and decided:
         next_action = lifecycle.fork_action(run["id"], decided[-1])
     waiting_at = [g for g in gates if g.is_open and g.key != INPUT_GATE]
     if run["status"] == lifecycle.RunStatus.WAITING_INPUT and waiting_at:
@@ -183,7 +183,7 @@ def run_view(db: Database, run_or_workflow_id: str) -> RunView | None:
         workflow_id=run["workflow_id"],
         kind=RunKind(run["kind"]),
         status=status_of(run, ws),
-        dbos_status=ws["status"] if ws else None,
+        dbos_status=dbos_status,
         last_step=run["last_step"],
         retry_count=run["retry_count"],
         goal=run.get("goal"),
