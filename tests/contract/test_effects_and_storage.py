@@ -18,13 +18,14 @@ from conftest import insert_intent_run
 from jejakekal.config import Settings
 from jejakekal.domain import lifecycle, names
 from jejakekal.domain.execute import Node
-from jejakekal.domain.lifecycle import RunChange, RunStatus
-from jejakekal.domain.records import StepPhase, StepRecord
+from jejakekal.domain.lifecycle import RunChange, RunKind, RunStatus
+from jejakekal.domain.records import NewRun, StepPhase, StepRecord
 from jejakekal.storage import execute, runs
 from jejakekal.storage import schema as s
 from jejakekal.storage.database import Database
 from jejakekal.storage.effects import call_idempotent_effect, deliver_receipt, insert_ignore
 from jejakekal.storage.migrations import migrate
+from jejakekal.workflows.doc_files import record_doc_step
 
 
 @pytest.fixture
@@ -382,3 +383,49 @@ def test_a_step_read_for_update_holds_off_other_writers_until_it_commits(
 
     _, output, _ = _execute_row(db, "run-3")
     assert sorted(n["node_id"] for n in output["nodes"]) == ["exec-1", "exec-2"]
+
+
+def test_a_document_steps_first_record_is_final(db: Database) -> None:
+    """Two executions of one document run (a stale one still running after a cancel and
+    a quick resume): the second record of a finished step changes neither the step's
+    row nor the run, so a run reported done stays exactly as it was."""
+    run = NewRun(
+        run_id="doc-1", kind=RunKind.DOC, workflow_id="doc-1", request_hash="h", request={}
+    )
+    with db.write() as tx:
+        runs.insert_run(tx, run)
+    started = runs.now()
+    with db.write() as tx:
+        record_doc_step(tx, "doc-1", names.STEP_SIDE_EFFECT, {"attempt": 1}, started)
+        record_doc_step(
+            tx, "doc-1", names.STEP_FINALIZE, {"attempt": 1}, started, finishes_run=True
+        )
+    before = _doc_rows(db)
+
+    with db.write() as tx:  # the stale execution's records, later
+        record_doc_step(tx, "doc-1", names.STEP_SIDE_EFFECT, {"attempt": 2}, runs.now())
+        record_doc_step(tx, "doc-1", names.STEP_FINALIZE, {"attempt": 2}, runs.now(), "late")
+
+    assert _doc_rows(db) == before
+    assert before[0][:3] == ("done", "finalize", None)
+    assert [(step, output) for step, _, output, *_ in before[1]] == [
+        (names.STEP_FINALIZE, {"attempt": 1}),
+        (names.STEP_SIDE_EFFECT, {"attempt": 1}),
+    ]
+
+
+def _doc_rows(db: Database) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+    with db.read() as tx:
+        run = tx.execute(
+            sa.select(s.runs.c.status, s.runs.c.last_step, s.runs.c.error, s.runs.c.updated_at)
+        ).one()
+        steps = tx.execute(
+            sa.select(
+                s.run_steps.c.step_id,
+                s.run_steps.c.phase,
+                s.run_steps.c.output,
+                s.run_steps.c.started_at,
+                s.run_steps.c.finished_at,
+            ).order_by(s.run_steps.c.step_id)
+        ).all()
+    return tuple(run), [tuple(row) for row in steps]

@@ -209,6 +209,27 @@ def record_step(tx: Tx, step: StepRecord, change: RunChange | None = None) -> bo
     )
 
 
+def record_step_once(tx: Tx, step: StepRecord, change: RunChange) -> bool:
+    """Record a step that finishes in one write (a document run's steps) and apply
+    `change` with it; the first record is final. Another execution of the same step
+    (one still running after a cancel and a quick resume, or the step run again after a
+    crash before its checkpoint) changes neither the row nor the run: a run reported
+    finished stays as it was. True when this call recorded the step."""
+    recorded = insert_ignore(
+        tx,
+        s.run_steps,
+        run_id=step.run_id,
+        step_id=step.step_id,
+        phase=step.phase.value,
+        output=step.output,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+    )
+    if recorded:
+        change_run(tx, step.run_id, change)
+    return recorded
+
+
 _UPSERT_STEP = {
     name: common.upsert_step(dialects.named(name).insert)
     for name in (dialects.sqlite.NAME, dialects.postgresql.NAME)

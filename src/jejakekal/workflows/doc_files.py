@@ -168,7 +168,7 @@ def record_doc_step(
     finishes_run: bool = False,
 ) -> None:
     """Record a document run's step that finished (`failed` with an error, which ends the
-    run `error` too); it becomes the run's last step."""
+    run `error` too); it becomes the run's last step. Its first record is final."""
     step = StepRecord(
         run_id=run_id,
         step_id=step_id,
@@ -181,7 +181,7 @@ def record_doc_step(
     change = (
         lifecycle.document_finished(step_id, error) if ends else lifecycle.step_finished(step_id)
     )
-    runs.record_step(tx, step, change)
+    runs.record_step_once(tx, step, change)
 
 
 def build_docir2(
